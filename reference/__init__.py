@@ -1,0 +1,1 @@
+"""Reference solutions of EECS 182 Homework 9: the folder is itself a full-marks submission."""

@@ -1,0 +1,1 @@
+../reference/notebook_helpers.py
