@@ -31,6 +31,26 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def as_numpy(matrix):
+    """A student's matrix (numpy array, torch tensor with or without grad, nested list) as float64 numpy; None stays None."""
+    if matrix is None:
+        return None
+    if isinstance(matrix, torch.Tensor):
+        matrix = matrix.detach().cpu().numpy()
+    return np.array(matrix, dtype=np.float64)
+
+
+def as_numpy_weights(weights):
+    """The dict of a weight function with every matrix converted by as_numpy."""
+    return {name: as_numpy(matrix) for name, matrix in weights.items()}
+
+
+def build_numpy_transformer(weights, numpy_transformer):
+    """A NumpyTransformer from a weights dict {"Km", "Qm", "Vm"[, "pos"]} of any array type."""
+    weights = as_numpy_weights(weights)
+    return numpy_transformer(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos"))
+
+
 def encode(letters):
     """['A', 'C'] -> the (L, 3) one-hot array."""
     return np.stack([TOKENS[letter] for letter in letters])
@@ -85,7 +105,7 @@ def failing_sequences(weights, task, numpy_transformer):
     class to run; weights is the dict returned by attention_by_content / attention_by_position.
     """
     max_len, target, _ = TASKS[task]
-    model = numpy_transformer(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos"))
+    model = build_numpy_transformer(weights, numpy_transformer)
     failures = []
     for letters in all_letter_sequences(max_len):
         seq = encode(letters)
@@ -104,7 +124,7 @@ def unique_sequences(max_tokens=6):
 
 def unique_failures(weights, numpy_transformer, max_tokens=6):
     """Sequences where the sign of a non-CLS output is not +1 for unique and -1 for repeated tokens."""
-    model = numpy_transformer(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos"))
+    model = build_numpy_transformer(weights, numpy_transformer)
     failures = []
     for letters, seq in unique_sequences(max_tokens):
         expected = np.array([1.0 if letters.count(x) == 1 else -1.0 for x in letters])
@@ -154,19 +174,19 @@ def submission_log(transformer):
     log = {
         "time": time.time(),
         "torch_transformer_shape": list(out.shape),
-        "torch_transformer_value": out.view(-1).tolist()[2:7],
+        "torch_transformer_value": out.reshape(-1).tolist()[2:7],  # the course's view(-1), without failing on a non-contiguous output
         "torch_transformer_init": inspect.getsource(transformer.PytorchTransformer.__init__),
         "torch_transformer_forward": inspect.getsource(transformer.PytorchTransformer.forward),
     }
-    for task, weights in (("content", transformer.attention_by_content()), ("position", transformer.attention_by_position())):
+    for task, weight_function in (("content", transformer.attention_by_content), ("position", transformer.attention_by_position)):
         key = f"attention_by_{task}"
+        weights = as_numpy_weights(weight_function())
         seq = encode(logged_letters(task))
-        pos = weights.get("pos")
-        log[key] = transformer.NumpyTransformer(weights["Km"], weights["Qm"], weights["Vm"], pos).forward(seq).flatten().tolist()
-        if pos is not None:
-            log[f"{key}_pos"] = np.asarray(pos).flatten().tolist()
+        log[key] = build_numpy_transformer(weights, transformer.NumpyTransformer).forward(seq).flatten().tolist()
+        if weights.get("pos") is not None:
+            log[f"{key}_pos"] = weights["pos"].flatten().tolist()
         for name in ("Q", "K", "V"):
-            log[f"{key}_{name}"] = np.asarray(weights[f"{name}m"]).flatten().tolist()
+            log[f"{key}_{name}"] = weights[f"{name}m"].flatten().tolist()
     return log
 
 
@@ -190,9 +210,9 @@ def plot_side_by_side(hand, learned, letters, numpy_transformer, title=""):
     panels = [("Km", None), ("Qm", None), ("Vm", None), ("K", "K"), ("Q", "Q"), ("V", "V"), ("attention", "attention"), ("out", "out")]
     fig, axes = plt.subplots(2, len(panels), figsize=(2.2 * len(panels), 5.2))
     for row, (label, weights) in enumerate((("hand-designed", hand), ("learned", learned))):
-        steps = numpy_transformer(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")).intermediates(seq)
+        steps = build_numpy_transformer(weights, numpy_transformer).intermediates(seq)
         for col, (name, step) in enumerate(panels):
-            matrix = np.asarray(weights[name] if step is None else steps[step])
+            matrix = as_numpy(weights[name]) if step is None else steps[step]
             ax = axes[row, col]
             ax.imshow(matrix, cmap="coolwarm", vmin=-np.abs(matrix).max() - 1e-9, vmax=np.abs(matrix).max() + 1e-9)
             ax.set_title(f"{label}\n{name} {matrix.shape}" if col == 0 else f"\n{name} {matrix.shape}", fontsize=8)

@@ -298,3 +298,28 @@ def test_train_learned_transformer_reduces_loss(task, one_torch_thread):
     assert len(losses) == 200
     assert np.mean(losses[-50:]) < np.mean(losses[:50])
     assert isinstance(model, T.PytorchTransformer)
+
+
+def test_helpers_accept_weights_as_tensors_with_grad():
+    # The spec lets students return torch tensors (requires_grad allowed) wherever arrays go.
+    as_tensors = {k: torch.tensor(v, requires_grad=True) for k, v in T.attention_by_content().items()}
+    assert H.failing_sequences(as_tensors, "content", T.NumpyTransformer) == []
+    as_lists = {k: v.tolist() for k, v in T.attention_by_position().items()}
+    assert H.failing_sequences(as_lists, "position", T.NumpyTransformer) == []
+
+
+def test_log_of_a_non_contiguous_forward_equals_the_reference_log():
+    # (V^T A^T)^T is a correct forward whose result is a non-contiguous view.
+    class Transposed(T.PytorchTransformer):
+        def forward(self, seq):
+            if self.pos is not None:
+                seq = torch.cat([seq, self.pos.weight[: seq.shape[0]]], dim=-1)
+            K, Q, V = self.Km(seq), self.Qm(seq), self.Vm(seq)
+            A = torch.softmax(Q @ K.T / math.sqrt(self.qk_dim), dim=-1)
+            return (V.T @ A.T).T
+
+    module = types.SimpleNamespace(**{name: getattr(T, name) for name in dir(T) if not name.startswith("_")})
+    module.PytorchTransformer = Transposed
+    assert not Transposed(7, 4, 3, 2, 9)(torch.randn(8, 7)).is_contiguous()
+    got, expected = H.submission_log(module), H.submission_log(T)
+    assert np.allclose(got["torch_transformer_value"], expected["torch_transformer_value"], rtol=0, atol=1e-6)
