@@ -1,49 +1,87 @@
-"""Command line of the autograder: `python -m autograder {check,grade} ...`."""
+"""Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
 import argparse
 import sys
+import traceback
 
-from autograder.submission import SubmissionNotFound, locate
+from autograder.cases import PROBLEM_TITLES
+
+USE_COLOUR = sys.stdout.isatty()
 
 
-def check(folder):
-    """Run the public cases on a submission folder, print a summary, return the exit status."""
-    from autograder.public_cases import public_cases
-    from autograder.runner import run_case
+def _mark(passed):
+    word = "PASS" if passed else "FAIL"
+    if not USE_COLOUR:
+        return word
+    return f"\033[32m{word}\033[0m" if passed else f"\033[31m{word}\033[0m"
+
+
+def print_report(results, details):
+    """A readable summary: one line per case (with its message when `details`), then points per problem."""
+    from autograder.grade import problem_scores
+
+    problem = None
+    for test in results.tests:
+        if test.number.split(".")[0] != problem:
+            problem = test.number.split(".")[0]
+            print(f"\nProblem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}")
+        points = f"{test.score:g}/{test.max_score:g}"
+        print(f"  {_mark(test.status == 'passed')} {test.number:>5} {points:>7}  {test.name}")
+        if details and test.status != "passed":
+            for line in test.output.splitlines():
+                print(f"{'':22}{line}")
+    print("\n  problem                                   score")
+    for number, (score, top) in sorted(problem_scores(results.tests).items()):
+        print(f"  {number}  {PROBLEM_TITLES[number]:<38} {score:g} / {top:g}")
+    print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
+
+
+def grade_command(folder, results_path):
+    """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
+    from autograder.grade import grade
+    from autograder.results import grader_failure, write_results
 
     try:
-        root = locate(folder)
-    except SubmissionNotFound as error:
-        print(f"error: {error}")
-        return 2
-    print(f"Checking {root} on the public cases")
-    results = [run_case(root, case) for case in public_cases()]
-    for result in results:
-        mark = "PASS" if result.passed else "FAIL"
-        print(f"  {mark} {result.number:>4} {result.name}" + ("" if result.passed else f"\n         {result.message}"))
-    passed = sum(r.passed for r in results)
-    print(f"{passed} passed, {len(results) - passed} failed")
-    print("The hidden tests on Gradescope check more cases than these.")
-    return 0 if passed == len(results) else 1
+        results = grade(folder)
+    except Exception:
+        write_results(grader_failure(traceback.format_exc()), results_path)
+        print("The grader failed; results.json says so. Details are in its hidden entry.", file=sys.stderr)
+        return 0
+    write_results(results, results_path)
+    print_report(results, details=False)
+    print(f"\nwrote {results_path}")
+    return 0
+
+
+def check_command(folder):
+    """A student's self-check: the public cases only, with messages; exit 1 when one fails."""
+    from autograder.grade import grade
+
+    results = grade(folder, public_only=True)
+    print(f"Self-check of {folder} on the public cases")
+    print_report(results, details=True)
+    failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
+    print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} "
+          "The hidden tests on Gradescope check more cases than these, with other inputs.")
+    return 1 if failed else 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m autograder", description="Autograder for EECS 182 Homework 9 (Gradescope-style).")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    check_parser = verbs.add_parser("check", help="self-check a submission on the public cases (exit 1 if one fails)")
+    grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
+    grade_parser.add_argument("folder", metavar="DIR", help="the submission folder (files at its top level or in one folder inside it)")
+    grade_parser.add_argument("--results", default="results.json", metavar="FILE", help="where to write results.json (default: ./results.json)")
+    check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
-    grade_parser = verbs.add_parser("grade", help="grade a submission with every test and write results.json (not yet available)")
-    grade_parser.add_argument("folder", metavar="DIR")
-    grade_parser.add_argument("--results", default="results.json", metavar="FILE")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.verb == "check":
-        return check(args.folder)
     if args.verb == "grade":
-        print("grade: the full grader (hidden tests, results.json) is not built yet; use `check` for the public cases", file=sys.stderr)
-        return 2
+        return grade_command(args.folder, args.results)
+    if args.verb == "check":
+        return check_command(args.folder)
     parser.print_help()
-    return 0
+    return 2

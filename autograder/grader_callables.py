@@ -15,9 +15,26 @@ def elu_plus_one(X):
     return np.where(X > 0, X + 1.0, np.exp(np.minimum(X, 0.0)))
 
 
+def quadratic_features(X):
+    """A feature map of the quadratic kernel laid out differently from the reference's: (N, D) -> (N, 1 + D + D^2)."""
+    X = np.asarray(X, dtype=np.float64)
+    outer = np.einsum("ni,nj->nij", X, X).reshape(len(X), -1)
+    return np.concatenate([outer, math.sqrt(2.0) * X, np.ones((len(X), 1))], axis=1)
+
+
 def softmax_sim(q, k):
     """exp(q . k / sqrt(D)) on two 1-D rows."""
     return float(np.exp(np.dot(q, k) / math.sqrt(len(q))))
 
 
-GRADER_CALLABLES = {"elu_plus_one": elu_plus_one, "softmax_sim": softmax_sim}
+def quadratic_sim(q, k):
+    """(q . k + 1)^2 on two 1-D rows."""
+    return float((np.dot(q, k) + 1.0) ** 2)
+
+
+GRADER_CALLABLES = {
+    "elu_plus_one": elu_plus_one,
+    "quadratic_features": quadratic_features,
+    "softmax_sim": softmax_sim,
+    "quadratic_sim": quadratic_sim,
+}

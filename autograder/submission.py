@@ -1,7 +1,10 @@
-"""Find a submission's files: at the top level of its folder or inside one nested folder."""
+"""Find a submission's files (top level or one nested folder) and read its log once, as data."""
+from functools import cached_property
 from pathlib import Path
 
-STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", "submission_log.json")
+from autograder.log_file import LOG_NAME, LogUnreadable, read_log
+
+STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
 
 
 class SubmissionNotFound(Exception):
@@ -19,5 +22,39 @@ def locate(folder):
     if len(nested) == 1:
         return nested[0].resolve()
     if not nested:
-        raise SubmissionNotFound(f"none of {', '.join(STUDENT_FILES)} found in {root} or a folder inside it")
-    raise SubmissionNotFound(f"student files found in several folders of {root}: {', '.join(d.name for d in nested)}")
+        raise SubmissionNotFound(f"none of {', '.join(STUDENT_FILES)} was found in the submission or in a folder inside it")
+    raise SubmissionNotFound(f"student files were found in several folders: {', '.join(d.name for d in nested)}")
+
+
+class Submission:
+    """A located submission folder (or None when nothing was found) and its parsed log."""
+
+    def __init__(self, root, log_cap_bytes=1 << 20):
+        self.root = Path(root) if root is not None else None
+        self.log_cap_bytes = log_cap_bytes
+
+    def has(self, name):
+        return self.root is not None and (self.root / name).is_file() and not (self.root / name).is_symlink()
+
+    @cached_property
+    def log(self):
+        """(Log, None) when readable, (None, reason) otherwise."""
+        if self.root is None or not (self.root / LOG_NAME).exists() and not (self.root / LOG_NAME).is_symlink():
+            return None, f"{LOG_NAME} is missing from the submission"
+        try:
+            return read_log(self.root / LOG_NAME, self.log_cap_bytes), None
+        except LogUnreadable as error:
+            return None, f"{LOG_NAME} cannot be used: {error}"
+
+    def transformer_source(self):
+        """How to get PytorchTransformer: None to import transformer.py, or the log's {'init', 'forward'} text.
+
+        Raises KeyError with a message when neither is available.
+        """
+        if self.has("transformer.py"):
+            return None
+        log, problem = self.log
+        if log is None:
+            raise KeyError(f"transformer.py is missing, and {problem.split(': ', 1)[-1] if ': ' in problem else problem}")
+        init, forward = log.get("torch_transformer_init", "torch_transformer_forward")
+        return {"init": init, "forward": forward}

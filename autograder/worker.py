@@ -1,22 +1,45 @@
-"""Runs in a child process: import one student module, call one function, print plain numbers as JSON.
+"""The warm worker: imports numpy and torch once, then forks one fresh child per test case.
 
-The parent never imports student code; this script is the only place that does. It reads a
-job {"folder", "module", "function", "args"} on stdin and writes {"ok", "shape", "values"} or
-{"ok": false, "error"} as the last line of stdout. Array arguments arrive as nested lists and
-are passed as float64 copies; callables are named and come from GRADER_CALLABLES.
+This script is the only code that runs student code, and it runs it only in the forked
+children. It never imports the grader, the reference or the test cases: the parent sends
+each job as one JSON line on stdin (inputs as .npy files in the case's scratch folder), and
+answers come back as one JSON line on stdout per job, with outputs as .npy files.
+
+A child, before touching student code: starts its own session (so the whole group can be
+killed), points stdin at /dev/null and stdout/stderr at files in its scratch folder, moves
+into that folder, applies resource limits and seeds every generator. It reduces whatever the
+student returns to float64 arrays (or None), saves them with allow_pickle=False, and reports
+through a pipe that only the parent's side of the fork reads.
 """
+import importlib
 import importlib.util
 import json
+import math
+import os
 import random
+import resource
+import select
+import signal
 import sys
+import textwrap
+import time
 import traceback
 from pathlib import Path
 
-import numpy as np
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # Gradescope gives half a CPU: no thread pools
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+META_CAP = 1 << 20  # bytes of the child's report kept
 
 
 def _load_grader_callables():
-    """Load grader_callables.py by path: the grader's folder never goes on the worker's sys.path."""
+    """grader_callables.py by path: the grader's folder never goes on a worker's sys.path."""
     spec = importlib.util.spec_from_file_location("_grader_callables", Path(__file__).with_name("grader_callables.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -26,61 +49,280 @@ def _load_grader_callables():
 GRADER_CALLABLES = _load_grader_callables()
 
 
-def torch_check(module):
-    """The notebook's logged run: PytorchTransformer(7, 4, 3, 2, 9) on torch.randn(8, 7) after seeding 1998."""
-    import torch
-
-    random.seed(1998)
-    np.random.seed(1998)
-    torch.manual_seed(1998)
-    out = module.PytorchTransformer(7, 4, 3, 2, 9)(torch.randn(8, 7))
-    return out.reshape(-1)[2:7]
+class UnsupportedReturn(Exception):
+    """The student returned something that is not real numbers (object, complex, string...)."""
 
 
-RECIPES = {"torch_check": torch_check}
+# ----------------------------------------------------------------------------- in the child
 
 
-def to_plain(value):
-    """Reduce a returned value (ndarray, CPU tensor, number, nested list) to (shape, flat float list)."""
-    if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"unsupported return type: {type(value).__name__} of dtype {array.dtype}")
-    array = np.array(array, dtype=np.float64)  # a base float64 copy
-    return list(array.shape), array.ravel().tolist()
-
-
-def decode_arg(arg):
-    if isinstance(arg, dict) and "callable" in arg:
-        return GRADER_CALLABLES[arg["callable"]]
-    if isinstance(arg, list):
-        return np.array(arg, dtype=np.float64)
-    return arg
-
-
-def run(job):
-    sys.path.insert(0, job["folder"])
-    module = __import__(job["module"])
-    if job.get("recipe"):
-        result = RECIPES[job["recipe"]](module)
+def reduce_output(value):
+    """A returned value as a base float64 ndarray, or None; raises UnsupportedReturn otherwise."""
+    if value is None:
+        return None, "None"
+    kind = type(value).__name__
+    if isinstance(value, torch.Tensor):
+        kind = f"torch.Tensor ({str(value.dtype).replace('torch.', '')})"
+        if value.is_complex():
+            raise UnsupportedReturn(f"a complex {kind}")
+        value = value.detach().cpu().to(torch.float64).numpy()
+    elif isinstance(value, np.ndarray):
+        kind = f"numpy.ndarray ({value.dtype})"
+        if type(value) is not np.ndarray:
+            value = value.view(np.ndarray)
+    elif isinstance(value, (bool, int, float, np.number, list, tuple)):
+        kind = type(value).__name__
     else:
-        result = getattr(module, job["function"])(*[decode_arg(a) for a in job["args"]])
-    if isinstance(result, dict):  # hand-designed weights: a dict of matrices
-        return {"ok": True, "dict": {k: to_plain(v) for k, v in result.items() if v is not None}}
-    shape, values = to_plain(result)
-    return {"ok": True, "shape": shape, "values": values}
+        raise UnsupportedReturn(f"a {kind}")
+    array = np.array(value, dtype=object) if isinstance(value, (list, tuple)) else np.asarray(value)
+    if array.dtype == object:  # nested lists: every leaf must be a real number
+        leaves = array.ravel().tolist()
+        if not all(isinstance(x, (bool, int, float, np.integer, np.floating)) for x in leaves):
+            raise UnsupportedReturn(f"a {kind} holding non-numbers or ragged rows")
+    elif array.dtype.kind not in "biuf":
+        raise UnsupportedReturn(f"a {kind}" if kind.startswith("numpy") else f"a {kind} of dtype {array.dtype}")
+    return np.array(array.astype(np.float64), dtype=np.float64, copy=True), kind
 
 
-def main():
-    job = json.loads(sys.stdin.read())
+def load_input(spec, scratch):
+    """One argument from its JSON description: an .npy file, a plain value or a grader callable."""
+    if "npy" in spec:
+        return np.load(scratch / spec["npy"], allow_pickle=False)
+    if "callable" in spec:
+        return GRADER_CALLABLES[spec["callable"]]
+    return spec["value"]
+
+
+def transformer_class(job):
+    """PytorchTransformer: from the submitted transformer.py, or rebuilt from the log's source text."""
+    source = job.get("transformer_source")
+    if source is None:
+        return importlib.import_module("transformer").PytorchTransformer
+    body = textwrap.indent(textwrap.dedent(source["init"]), "    ") + "\n" + textwrap.indent(textwrap.dedent(source["forward"]), "    ")
+    namespace = {"torch": torch, "nn": torch.nn, "math": math, "np": np, "__name__": "submission_log"}
+    exec(compile("class PytorchTransformer(nn.Module):\n" + body, "submission_log.json", "exec"), namespace)  # student code, in this child only
+    return namespace["PytorchTransformer"]
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def recipe_call(job, args):
+    """Call module.function(*args)."""
+    module = importlib.import_module(job["module"])
+    return getattr(module, job["function"])(*args)
+
+
+def recipe_torch_forward(job, args):
+    """Build PytorchTransformer(*dims), copy in Km, Qm, Vm (and pos), run forward on seq."""
+    dims, Km, Qm, Vm, pos, seq = args
+    model = transformer_class(job)(*dims)
+    with torch.no_grad():
+        for name, matrix in (("Km", Km.T), ("Qm", Qm.T), ("Vm", Vm.T), ("pos", pos)):
+            if matrix is None:
+                continue
+            weight = getattr(model, name).weight
+            if tuple(weight.shape) != matrix.shape:
+                raise ValueError(f"{name}.weight has shape {tuple(weight.shape)}, expected {matrix.shape}")
+            weight.copy_(torch.as_tensor(matrix))
+    return model(torch.as_tensor(seq, dtype=torch.float32))
+
+
+def recipe_torch_attributes(job, args):
+    """Facts about fresh models PytorchTransformer(*dims), one per dims in args[0].
+
+    Key "i:layer" holds [is the spec's type, has a bias, *weight shape]; [-1] when the
+    attribute is None and [0] when it is missing or of another type.
+    """
+    facts = {}
+    for index, dims in enumerate(args[0]):
+        model = transformer_class(job)(*dims)
+        for name, layer_type in (("Km", torch.nn.Linear), ("Qm", torch.nn.Linear), ("Vm", torch.nn.Linear), ("pos", torch.nn.Embedding)):
+            layer = getattr(model, name, "missing")
+            if layer is None:
+                facts[f"{index}:{name}"] = np.array([-1.0])
+            elif not isinstance(layer, layer_type):
+                facts[f"{index}:{name}"] = np.array([0.0])
+            else:
+                has_bias = float(getattr(layer, "bias", None) is not None)
+                facts[f"{index}:{name}"] = np.array([1.0, has_bias, *layer.weight.shape], dtype=np.float64)
+    return facts
+
+
+def recipe_torch_seeded(job, args):
+    """The notebook's logged run: PytorchTransformer(7, 4, 3, 2, 9) on torch.randn(8, 7) after seeding 1998."""
+    seed_all(1998)
+    out = transformer_class(job)(7, 4, 3, 2, 9)(torch.randn(8, 7))
+    return {"shape": np.array(list(out.shape), dtype=np.float64), "value": out.reshape(-1)[2:7]}
+
+
+RECIPES = {
+    "call": recipe_call,
+    "torch_forward": recipe_torch_forward,
+    "torch_attributes": recipe_torch_attributes,
+    "torch_seeded": recipe_torch_seeded,
+}
+
+
+def student_traceback(error, submission):
+    """The exception with only the frames in the student's own files, paths relative to the submission."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(submission) or f.filename == "submission_log.json"]
+    for frame in frames:
+        frame.filename = os.path.relpath(frame.filename, submission) if frame.filename.startswith(submission) else frame.filename
+    lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
+    return "".join(lines)[-4000:]
+
+
+def apply_limits(limits):
+    """Resource limits of one case: address space, CPU seconds, file size, process count."""
+    vm_now = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+    caps = [
+        (resource.RLIMIT_AS, vm_now + limits["memory_mb"] * 2**20),
+        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
+        (resource.RLIMIT_FSIZE, limits["file_mb"] * 2**20),
+    ]
+    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; elsewhere it counts every process of the user
+        caps.append((resource.RLIMIT_NPROC, _processes_of_this_user() + limits["processes"]))
+    for which, value in caps:
+        soft, hard = resource.getrlimit(which)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap raises instead of killing
+
+
+def _processes_of_this_user():
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                pass
+    return count
+
+
+def run_child(job, report_fd):
+    """Everything a child does; never returns."""
+    scratch = Path(job["scratch"])
     try:
-        reply = run(job)
-    except BaseException as error:  # anything the student's code raises is a verdict, not a crash
-        frames = traceback.format_exception_only(type(error), error)
-        reply = {"ok": False, "error": "".join(frames).strip()[-2000:]}
-    sys.stdout.write("\n" + json.dumps(reply, allow_nan=True) + "\n")
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
+            os.dup2(os.open(scratch / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+        sys.stdin = open(os.devnull)
+        os.chdir(scratch)
+        apply_limits(job["limits"])
+        args = [load_input(spec, scratch) for spec in job["args"]]
+        submission = job["submission"]
+        sys.path.insert(0, submission)
+        seed_all(job["seed"])
+    except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
+        _report(report_fd, {"status": "setup_error", "error": repr(error)})
+        os._exit(0)
+    try:
+        result = RECIPES[job["recipe"]](job, args)
+        outputs = result if isinstance(result, dict) and job["recipe"] != "call" else {"value": result}
+        if isinstance(result, dict) and job["recipe"] == "call":
+            outputs = {f"dict:{key}": item for key, item in result.items()}
+        reduced, kinds = {}, {}
+        for name, value in outputs.items():
+            reduced[name], kinds[name] = reduce_output(value)
+        out_dir = scratch / "out"
+        out_dir.mkdir(exist_ok=True)
+        saved = {}
+        for index, (name, array) in enumerate(reduced.items()):
+            if array is not None:
+                np.save(out_dir / f"{index}.npy", array, allow_pickle=False)
+            saved[name] = None if array is None else f"out/{index}.npy"
+        report = {"status": "ok", "outputs": saved, "kinds": kinds}
+    except UnsupportedReturn as error:
+        report = {"status": "unsupported", "error": f"unsupported return type: {error}"}
+    except MemoryError as error:
+        report = {"status": "memory", "error": student_traceback(error, submission)}
+    except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
+        status = "memory" if "alloc" in str(error).lower() and "memory" in str(error).lower() else "exception"
+        report = {"status": status, "error": student_traceback(error, submission), "error_type": type(error).__name__}
+    _report(report_fd, report)
+    os._exit(0)
+
+
+def _report(fd, report):
+    data = json.dumps(report).encode()
+    while data:
+        data = data[os.write(fd, data):]
+    os.close(fd)
+
+
+# ----------------------------------------------------------------------------- in the warm worker
+
+
+def supervise(pid, read_fd, timeout):
+    """Collect a child's report until it exits or the deadline passes; then kill its whole group.
+
+    Returns (report bytes, timed out?, wait status). The group is killed in every case, so no
+    process a case started outlives it (unless it left the session: see the next issue's user).
+    """
+    deadline = time.monotonic() + timeout
+    chunks, size, status, timed_out = [], 0, None, False
+    while status is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        if read_fd is not None:
+            ready, _, _ = select.select([read_fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 65536)
+            if chunk:
+                if size < META_CAP:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                continue
+            os.close(read_fd)
+            read_fd = None
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = wait_status
+        else:
+            time.sleep(0.002)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    if read_fd is not None:
+        os.close(read_fd)
+    return b"".join(chunks)[:META_CAP], timed_out, status
+
+
+def serve():
+    """Read jobs from stdin, one JSON line each; answer each with one JSON line on stdout."""
+    control_out = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but answers goes to the parent
+    print(json.dumps({"ready": True, "pid": os.getpid()}), file=control_out, flush=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            control_out.close()
+            run_child(job, write_fd)
+        os.close(write_fd)
+        raw, timed_out, status = supervise(pid, read_fd, job["timeout"])
+        answer = {"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None}
+        try:
+            answer["report"] = json.loads(raw) if raw else None
+        except ValueError:
+            answer["report"] = {"status": "garbled", "error": "the case's report could not be read"}
+        print(json.dumps(answer), file=control_out, flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    serve()

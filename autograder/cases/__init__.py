@@ -1,0 +1,93 @@
+"""Test cases: declared with @case next to their siblings, collected here, never known to the runner.
+
+A case builder receives the Submission and returns either (job, check), a job for the worker
+and a check of the Outcome it produces, or a Verdict straight away (checks that need no
+student code, such as the log's). `weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public`
+marks the cases that ship to students and whose failures show inputs and expected values.
+"""
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from autograder.sandbox import Job
+
+PROBLEM_MODULES = ("problem1", "problem2", "problem2_log", "problem34", "problem56")
+
+# Points of each homework problem: the sum of its cases' weights must match (tests check it).
+PROBLEM_POINTS = {"1": 10, "2": 20, "3": 5, "4": 5, "5": 10, "6": 10}
+PROBLEM_TITLES = {
+    "1": "Self-supervised linear purification",
+    "2": "Hand-designed transformers",
+    "3": "Argmax attention",
+    "4": "Scaled dot-product attention",
+    "5": "Kernelized linear attention I",
+    "6": "Kernelized linear attention II",
+}
+
+
+@dataclass
+class Case:
+    """One graded test. `file` is the student file it needs (None: the builder decides)."""
+
+    number: str
+    name: str
+    weight: float
+    build: Callable
+    file: str | None = None
+    public: bool = False
+    visibility: str = "visible"
+    timeout: float | None = None
+
+    @property
+    def problem(self):
+        return self.number.split(".")[0]
+
+    @property
+    def sort_key(self):
+        return tuple(int(part) for part in self.number.split("."))
+
+
+def call(module, function, *args, **job_options):
+    """A job calling module.function(*args) in the worker; callables go as {"callable": name}."""
+    return Job("call", module, function, tuple(args), **job_options)
+
+
+def grader_callable(name):
+    """An argument naming one of autograder/grader_callables.py's functions."""
+    return {"callable": name}
+
+
+def rng(number):
+    """The generator of one case's inputs, seeded from its number so that inputs never change."""
+    return np.random.default_rng([int(part) for part in number.split(".")])
+
+
+_REGISTRY: list[Case] = []
+
+
+def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None):
+    """Register the decorated builder as a test case; returns the builder unchanged."""
+    def register(build):
+        add_case(Case(number, name, weight, build, file, public, visibility, timeout))
+        return build
+    return register
+
+
+def add_case(new_case):
+    """Register a case built in a loop (several cases from one table)."""
+    if any(existing.number == new_case.number for existing in _REGISTRY):
+        raise ValueError(f"two cases numbered {new_case.number}")
+    _REGISTRY.append(new_case)
+
+
+def all_cases():
+    """Every registered case, in number order."""
+    for name in PROBLEM_MODULES:
+        importlib.import_module(f"autograder.cases.{name}")
+    return sorted(_REGISTRY, key=lambda c: c.sort_key)
+
+
+def public_cases():
+    return [c for c in all_cases() if c.public]

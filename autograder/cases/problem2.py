@@ -1,0 +1,148 @@
+"""Problem 2 cases: PytorchTransformer against the reference NumpyTransformer, and the hand-designed weights.
+
+The class comes from transformer.py or, when that file is absent, is rebuilt from the log's
+source text (in the worker). The weights come from transformer.py's functions or the log.
+"""
+import numpy as np
+
+from autograder.cases import call, case, rng
+from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, compare_arrays, fail, ok
+from autograder.log_file import logged_weights
+from autograder.reference_model import numpy_transformer
+from autograder.sandbox import Job
+from reference import notebook_helpers as helpers
+
+FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 arithmetic in the student's model
+WEIGHT_SHAPES = {
+    # task: the shape each matrix must have; None stands for a free dimension (qk_dim, p)
+    "content": {"Km": (3, None), "Qm": (3, None), "Vm": (3, 3)},
+    "position": {"Km": (None, None), "Qm": (None, None), "Vm": (None, 3), "pos": (4, None)},
+}
+
+
+def class_source(submission):
+    """The job option selecting the student's class, or a Verdict when there is none."""
+    try:
+        return {"transformer_source": submission.transformer_source()}
+    except KeyError as error:
+        return fail(MISSING, str(error).strip("'\""))
+
+
+FORWARD_TABLE = [
+    # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public
+    ("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8, True),
+    ("2.2", "no positions, a single token", (3, 2, 4, None, 10), 1, False),
+    ("2.3", "no positions, six tokens", (5, 3, 2, None, 10), 6, False),
+    ("2.4", "positions, a single token", (4, 3, 3, 3, 6), 1, False),
+    ("2.5", "positions, as long as max_seq_len", (2, 5, 4, 4, 7), 7, False),
+    ("2.6", "qk_dim and v_dim of 1", (6, 1, 1, 2, 5), 4, False),
+]
+
+
+def forward_case(number, covers, dims, length, public):
+    @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public)
+    def build(submission):
+        source = class_source(submission)
+        if not isinstance(source, dict):
+            return source
+        input_dim, qk_dim, v_dim, pos_dim, max_seq_len = dims
+        in_dim = input_dim + (pos_dim or 0)
+        g = rng(number)
+        Km, Qm, Vm = g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, v_dim))
+        pos = None if pos_dim is None else g.standard_normal((max_seq_len, pos_dim))
+        seq = g.standard_normal((length, input_dim))
+        expected = numpy_transformer()(Km, Qm, Vm, pos).forward(seq)
+        job = Job("torch_forward", "transformer", "PytorchTransformer", (list(dims), Km, Qm, Vm, pos, seq), **source)
+        return job, lambda outcome: compare_arrays(outcome.outputs.get("value"), expected, outcome.kinds.get("value", ""), **FORWARD_TOLERANCE)
+
+
+for row in FORWARD_TABLE:
+    forward_case(*row)
+
+
+@case("2.7", "PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)", 1.0, public=True)
+def attributes(submission):
+    source = class_source(submission)
+    if not isinstance(source, dict):
+        return source
+    with_pos, without_pos = (5, 3, 2, 4, 6), (5, 3, 2)
+    expected = {  # [right type, has a bias, *weight shape]; [-1] means the attribute must be None
+        "0:Km": [1, 0, 3, 9], "0:Qm": [1, 0, 3, 9], "0:Vm": [1, 0, 2, 9], "0:pos": [1, 0, 6, 4],
+        "1:Km": [1, 0, 3, 5], "1:Qm": [1, 0, 3, 5], "1:Vm": [1, 0, 2, 5], "1:pos": [-1],
+    }
+    described = {
+        "Km": "nn.Linear(in_dim, qk_dim, bias=False)", "Qm": "nn.Linear(in_dim, qk_dim, bias=False)",
+        "Vm": "nn.Linear(in_dim, v_dim, bias=False)", "pos": "nn.Embedding(max_seq_len, pos_dim)",
+    }
+
+    def check(outcome):
+        for key, facts in expected.items():
+            got = outcome.outputs.get(key)
+            index, name = key.split(":")
+            call_text = f"PytorchTransformer{(with_pos, without_pos)[int(index)]}"
+            if got is None or got.tolist() != facts:
+                want = "None" if facts == [-1] else f"{described[name]} with weight shape {tuple(facts[2:])}"
+                return fail(WRONG_VALUE, f"in {call_text}, {name} should be {want}")
+        return ok("Km, Qm, Vm and pos are the layers the spec names")
+    return Job("torch_attributes", "transformer", "PytorchTransformer", ([list(with_pos), list(without_pos)],), **source), check
+
+
+def judge_weights(weights, task):
+    """Hand-designed weights must have the spec's shapes and solve every sequence of the task."""
+    shapes = WEIGHT_SHAPES[task]
+    for name, shape in shapes.items():
+        matrix = weights.get(name)
+        if matrix is None or matrix.ndim != 2 or any(want is not None and want != got for want, got in zip(shape, matrix.shape)):
+            got = "nothing" if matrix is None else f"shape {matrix.shape}"
+            want = " x ".join("any" if d is None else str(d) for d in shape)
+            return fail(WRONG_SHAPE, f"{name} should be a {want} matrix, got {got}")
+    try:
+        failures = helpers.failing_sequences(weights, task, numpy_transformer())
+    except ValueError as error:  # matrices that do not fit together
+        return fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
+    total = sum(1 for _ in helpers.all_letter_sequences(helpers.TASKS[task][0]))
+    if failures:
+        letters, expected, produced = failures[0]
+        example = f"[{', '.join(letters)}] -> expected {np.round(expected, 4).tolist()}, got {np.round(produced, 4).tolist()}"
+        return fail(WRONG_VALUE, f"{len(failures)} of {total} sequences wrong, e.g. {example} (check: np.allclose(out, expected, rtol=1e-3))")
+    return ok(f"all {total} sequences solved")
+
+
+def weights_case(number, task, function):
+    @case(number, f"{function}() solves every sequence of the task", 4.0, public=True)
+    def build(submission):
+        if submission.has("transformer.py"):
+            def check(outcome):
+                weights = {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
+                if not weights:
+                    return fail(WRONG_SHAPE, f"{function}() should return a dict of matrices, got {outcome.kinds.get('value', 'something else')}")
+                return judge_weights(weights, task)
+            return call("transformer", function), check
+        log, problem = submission.log
+        if log is None:
+            return fail(MISSING, f"transformer.py is missing, and {problem}")
+        try:
+            return judge_weights(logged_weights(log, task), task)
+        except (KeyError, ValueError) as error:
+            return fail(INVALID_LOG, str(error).strip("'\""))
+
+
+weights_case("2.8", "content", "attention_by_content")
+weights_case("2.9", "position", "attention_by_position")
+
+
+@case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True)
+def unique(submission):
+    def check(outcome):
+        weights = {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
+        if not {"Km", "Qm", "Vm"} <= set(weights):
+            return fail(WRONG_SHAPE, "attention_unique() should return a dict with Km, Qm, Vm and pos")
+        try:
+            failures = helpers.unique_failures(weights, numpy_transformer())
+        except ValueError as error:
+            return fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
+        if failures:
+            letters, expected, signs = failures[0]
+            return fail(WRONG_VALUE, f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}: expected signs {expected.tolist()}, got {signs.tolist()}")
+        return ok("every sequence marked correctly")
+    return call("transformer", "attention_unique"), check

@@ -1,0 +1,75 @@
+"""Problem 2 cases on submission_log.json: each logged value must agree with what produced it.
+
+Logged outputs are recomputed with the reference NumpyTransformer from the logged matrices,
+the logged matrices must solve their task on every sequence, and torch_transformer_value is
+recomputed by running the logged source (or transformer.py's class) in the worker.
+"""
+import numpy as np
+
+from autograder.cases import case
+from autograder.cases.problem2 import judge_weights
+from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok
+from autograder.log_file import LOG_NAME, infer_matrix, logged_weights
+from autograder.reference_model import numpy_transformer
+from autograder.sandbox import Job
+from reference import notebook_helpers as helpers
+
+
+def with_log(build):
+    """Run `build(log, submission)` only when the log is readable; otherwise fail with the reason."""
+    def wrapped(submission):
+        log, problem = submission.log
+        if log is None:
+            return fail(INVALID_LOG, problem)
+        try:
+            return build(log, submission)
+        except (KeyError, ValueError) as error:
+            return fail(INVALID_LOG, str(error).strip("'\""))
+    return wrapped
+
+
+@case("2.10", f"{LOG_NAME}: torch_transformer_shape is [8, 3]", 1.0, public=True)
+@with_log
+def logged_shape(log, submission):
+    (shape,) = log.get("torch_transformer_shape")
+    return ok("the logged shape is [8, 3]") if shape == [8, 3] else fail(WRONG_VALUE, f"torch_transformer_shape: expected [8, 3], got {shape}")
+
+
+@case("2.11", f"{LOG_NAME}: torch_transformer_value is what your PytorchTransformer computes after seeding 1998", 2.0, public=True)
+@with_log
+def logged_value(log, submission):
+    (value,) = log.get("torch_transformer_value")
+    if "torch_transformer_init" in log.values and "torch_transformer_forward" in log.values:
+        source = {"init": log.values["torch_transformer_init"], "forward": log.values["torch_transformer_forward"]}
+    elif submission.has("transformer.py"):
+        source = None
+    else:
+        log.get("torch_transformer_init", "torch_transformer_forward")  # raises with the reason
+    logged = np.array(value)
+
+    def check(outcome):
+        recomputed = outcome.outputs.get("value")
+        verdict = compare_arrays(logged, recomputed, what="the logged torch_transformer_value", rtol=1e-5, atol=1e-6)
+        if not verdict.passed and recomputed is not None and logged.shape == recomputed.shape:
+            return fail(WRONG_VALUE, f"the logged torch_transformer_value {np.round(logged, 5).tolist()} is not what the logged source computes: {np.round(recomputed, 5).tolist()}")
+        return verdict
+    return Job("torch_seeded", "transformer", "PytorchTransformer", (), transformer_source=source), check
+
+
+def logged_task_case(number, task):
+    key = f"attention_by_{task}"
+
+    @case(number, f"{LOG_NAME}: {key} is what the logged matrices compute, and they solve the task", 1.0, public=True)
+    @with_log
+    def build(log, submission):
+        weights = logged_weights(log, task)
+        (output,) = log.get(key)
+        letters = helpers.logged_letters(task)
+        logged_output = infer_matrix(output, rows=len(letters), name=key)
+        expected = numpy_transformer()(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")).forward(helpers.encode(letters))
+        consistent = compare_arrays(logged_output, expected, what=f"{key} (the output on {''.join(letters)})", rtol=1e-5, atol=1e-7)
+        return consistent if not consistent.passed else judge_weights(weights, task)
+
+
+logged_task_case("2.12", "content")
+logged_task_case("2.13", "position")

@@ -1,0 +1,76 @@
+"""Verdicts and comparisons, computed in the trusted parent on plain float64 arrays.
+
+Every message says what was checked, what was expected and what was given; shape first, then
+values, with the largest deviation and where it is. Messages are only shown for public cases.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+RTOL, ATOL = 1e-4, 1e-6  # loose enough for a correct float32 implementation
+
+# Categories, the only thing a hidden case reveals about a failure.
+PASSED, WRONG_VALUE, WRONG_SHAPE, EXCEPTION, TIMEOUT, MEMORY, CRASH, UNSUPPORTED, MISSING, INVALID_LOG, GRADER_ERROR = (
+    "passed", "wrong value", "wrong shape", "exception", "timeout", "memory limit", "crash",
+    "unsupported return type", "missing file", "invalid submission_log.json", "grader error",
+)
+
+
+@dataclass
+class Verdict:
+    """The judgement on one case: a category, a message for visible feedback, and the credit earned (0 to 1)."""
+
+    category: str
+    message: str
+    credit: float = 0.0
+
+    @property
+    def passed(self):
+        return self.category == PASSED
+
+
+def ok(message="correct"):
+    return Verdict(PASSED, message, 1.0)
+
+
+def fail(category, message):
+    return Verdict(category, message, 0.0)
+
+
+def show(array, precision=5):
+    """A short, readable rendering of an array or number."""
+    return np.array2string(np.asarray(array, dtype=np.float64), precision=precision, threshold=20, edgeitems=3, suppress_small=True, separator=", ")
+
+
+def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
+    """Shape, then finiteness, then values within rtol/atol; `kind` names the type the student returned."""
+    expected = np.asarray(expected, dtype=np.float64)
+    given = f" ({kind})" if kind else ""
+    if got is None:
+        return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None")
+    if got.shape != expected.shape:
+        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}")
+    if not np.all(np.isfinite(got)):
+        bad = np.argwhere(~np.isfinite(got))[0]
+        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}): {show(got)}")
+    deviation = np.abs(got - expected) - (atol + rtol * np.abs(expected))
+    if np.any(deviation > 0):
+        worst = np.unravel_index(int(np.argmax(deviation)), got.shape) if got.ndim else ()
+        where = f" at index {tuple(int(i) for i in worst)}" if got.ndim else ""
+        return fail(
+            WRONG_VALUE,
+            f"{what} differs from the expected value{where}: expected {got.dtype.type(expected[worst]):.6g}, got {got[worst]:.6g}"
+            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\nexpected: {show(expected)}\ngot{given}: {show(got)}",
+        )
+    return ok(f"{what} matches the expected value" + (f"s (shape {expected.shape})" if expected.ndim else ""))
+
+
+def expect(expected, **tolerance):
+    """A check that the returned value equals `expected` (an array, a number, or None)."""
+    def check(outcome):
+        got = outcome.outputs.get("value")
+        kind = outcome.kinds.get("value", "")
+        if expected is None:
+            return ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
+        return compare_arrays(got, expected, kind, **tolerance)
+    return check

@@ -1,0 +1,22 @@
+"""Every tunable default of the grader in one place, each with a description."""
+from pydantic import BaseModel, Field
+
+
+class GraderConfig(BaseModel):
+    """Limits and sizes. Defaults are sized for Gradescope's default container (0.5 vCPU, 768 MB)."""
+
+    case_timeout: float = Field(10.0, description="wall-clock seconds a case may run, unless the case sets its own")
+    memory_mb: int = Field(512, description="address space a case may add to the warm worker's (RLIMIT_AS headroom), in MiB")
+    cpu_margin: float = Field(2.0, description="CPU seconds allowed beyond the case's wall-clock timeout (RLIMIT_CPU)")
+    file_mb: int = Field(16, description="largest file a case may write (RLIMIT_FSIZE), in MiB")
+    processes: int = Field(32, description="processes and threads a case may add (RLIMIT_NPROC; ignored for root)")
+    output_cap_kb: int = Field(64, description="student stdout and stderr kept per case, in KiB")
+    output_file_cap_mb: int = Field(64, description="largest .npy output the parent will read back, in MiB")
+    submission_file_cap_mb: int = Field(5, description="larger files in a submission are not copied to the worker")
+    log_cap_kb: int = Field(1024, description="largest submission_log.json read, in KiB")
+    worker_start_timeout: float = Field(120.0, description="seconds the warm worker may take to import numpy and torch")
+    worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
+
+    def limits(self, timeout):
+        """The per-case resource limits a worker child applies."""
+        return {"memory_mb": self.memory_mb, "cpu_seconds": int(timeout + self.cpu_margin) + 1, "file_mb": self.file_mb, "processes": self.processes}

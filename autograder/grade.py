@@ -1,0 +1,119 @@
+"""The grading pipeline: locate the submission, run each case in the worker, judge it here, build the results."""
+import time
+import traceback
+import zlib
+
+from autograder import checks
+from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases
+from autograder.checks import Verdict, fail
+from autograder.config import GraderConfig
+from autograder.results import Results, TestResult
+from autograder.sandbox import WarmWorker
+from autograder.submission import Submission, SubmissionNotFound, locate
+
+OUTCOME_CATEGORIES = {
+    "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
+    "crash": checks.CRASH, "unsupported": checks.UNSUPPORTED, "grader_error": checks.GRADER_ERROR,
+}
+
+
+def grade(folder, config=None, public_only=False, worker=None):
+    """Grade the submission in `folder` with every case (or the public ones); never raises for student faults.
+
+    A warm `worker` may be shared between submissions; without one, a worker is started and
+    stopped here (its torch import overlaps with planning the first cases).
+    """
+    config = config or GraderConfig()
+    if worker is None:
+        with WarmWorker(config) as own_worker:
+            return grade(folder, config, public_only, own_worker)
+    started = time.monotonic()
+    try:
+        root, not_found = locate(folder), None
+    except SubmissionNotFound as error:
+        root, not_found = None, str(error)
+    submission = Submission(root, config.log_cap_kb * 1024)
+    cases = public_cases() if public_only else all_cases()
+    staff_notes = []
+    tests = [run_case(case, submission, worker, config, not_found, staff_notes) for case in cases]
+    if staff_notes:
+        tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
+                                output="\n\n".join(staff_notes), visibility="hidden"))
+    return Results(tests=tests, output=summary_table(tests), execution_time=time.monotonic() - started)
+
+
+def run_case(case, submission, worker, config, not_found, staff_notes):
+    """Plan, run and judge one case; a fault of the grader costs this case only and is noted for staff."""
+    outcome = None
+    if not_found:
+        verdict = fail(checks.MISSING, not_found)
+    elif case.file and not submission.has(case.file):
+        verdict = fail(checks.MISSING, f"{case.file} is missing from the submission")
+    else:
+        try:
+            plan = case.build(submission)
+            if isinstance(plan, Verdict):
+                verdict = plan
+            else:
+                job, check = plan
+                job.timeout = job.timeout or case.timeout
+                job.seed = zlib.crc32(case.number.encode())
+                outcome = worker.run(job, submission.root)
+                verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
+                if outcome.status == "grader_error":
+                    staff_notes.append(f"case {case.number}: worker set-up failed: {outcome.error}")
+        except Exception:
+            verdict = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
+            staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
+    return to_test_result(case, verdict, outcome)
+
+
+def outcome_verdict(outcome, job, config):
+    """The verdict on a run that did not return normally."""
+    target = job.function or "your code"
+    messages = {
+        "exception": f"{target} raised an exception:\n```\n{outcome.error.strip()}\n```",
+        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:g} s",
+        "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
+        "crash": f"{target} stopped the case: {outcome.error}",
+        "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
+        "grader_error": "The grader could not run this case. Please contact course staff.",
+    }
+    return fail(OUTCOME_CATEGORIES[outcome.status], messages[outcome.status])
+
+
+def to_test_result(case, verdict, outcome):
+    """A case's entry in results.json: details for public cases, the category alone for hidden ones."""
+    if case.public:
+        output = verdict.message
+        if outcome is not None and outcome.stdout.strip():
+            output += f"\n\nYour code printed:\n```\n{outcome.stdout.strip()}\n```"
+    else:
+        output = "Passed." if verdict.passed else f"Failed: {verdict.category}."
+        if verdict.category in (checks.MISSING, checks.INVALID_LOG, checks.GRADER_ERROR):
+            output = f"Failed: {verdict.message}"  # says nothing about the hidden inputs
+    return TestResult(
+        number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,
+        status="passed" if verdict.passed else "failed", output=output, visibility=case.visibility, category=verdict.category,
+    )
+
+
+def problem_scores(tests):
+    """problem -> (score, max score) over the graded cases."""
+    totals = {}
+    for test in tests:
+        problem = test.number.split(".")[0]
+        if problem in PROBLEM_POINTS:
+            score, top = totals.get(problem, (0.0, 0.0))
+            totals[problem] = (score + test.score, top + test.max_score)
+    return totals
+
+
+def summary_table(tests):
+    """The per-problem markdown table shown at the top of the results."""
+    rows = ["| problem | | score |", "|---|---|---|"]
+    for problem, (score, top) in sorted(problem_scores(tests).items()):
+        rows.append(f"| {problem} | {PROBLEM_TITLES[problem]} | {score:g} / {top:g} |")
+    total = sum(t.score for t in tests)
+    rows.append(f"| | **total** | **{total:g} / {sum(t.max_score for t in tests):g}** |")
+    return "\n".join(rows)

@@ -1,0 +1,88 @@
+"""Gradescope's results.json: the typed models, the one function that produces its schema, the one writer."""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
+
+
+class TestResult(BaseModel):
+    """One entry of results.json's `tests`."""
+
+    number: str = Field(description="the homework problem's number, a dot, the case's number: '2.3'")
+    name: str
+    score: float
+    max_score: float
+    status: Literal["passed", "failed"]
+    output: str = ""
+    visibility: Visibility = "visible"
+    category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
+
+
+class Results(BaseModel):
+    """A whole submission's grade."""
+
+    tests: list[TestResult]
+    output: str = ""
+    execution_time: float = 0.0
+
+    @property
+    def score(self):
+        return round(sum(test.score for test in self.tests), 6)
+
+    @property
+    def max_score(self):
+        return round(sum(test.max_score for test in self.tests), 6)
+
+
+def to_gradescope_dict(results):
+    """The JSON object Gradescope reads; the only place that knows its field names."""
+    return {
+        "score": results.score,
+        "execution_time": round(results.execution_time, 3),
+        "output": results.output,
+        "output_format": "md",
+        "test_output_format": "md",
+        "stdout_visibility": "hidden",
+        "tests": [
+            {
+                "name": test.name,
+                "number": test.number,
+                "score": round(test.score, 6),
+                "max_score": test.max_score,
+                "status": test.status,
+                "output": test.output,
+                "output_format": "md",
+                "visibility": test.visibility,
+            }
+            for test in results.tests
+        ],
+    }
+
+
+def grader_failure(details):
+    """The results of a run in which the grader itself failed: a visible notice and the details for staff."""
+    return Results(tests=[
+        TestResult(number="0.1", name="Autograder error", score=0, max_score=0, status="failed",
+                   output="The autograder failed while grading this submission. Please contact course staff."),
+        TestResult(number="0.2", name="Autograder error (details for staff)", score=0, max_score=0, status="failed",
+                   output=f"```\n{details[-20000:]}\n```", visibility="hidden"),
+    ], output="The autograder failed. Please contact course staff.")
+
+
+def write_results(results, path):
+    """Write results.json atomically: a temporary file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(to_gradescope_dict(results), out, indent=2, allow_nan=False)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -1,0 +1,216 @@
+"""The parent's side of isolation: one warm worker process, a scratch folder per case, outputs read back as data.
+
+All worker start-up lives in WarmWorker.start, so that running workers as another user or in
+other namespaces later changes this one place. Nothing here imports student code; outputs come
+back only as .npy files loaded with allow_pickle=False and a JSON report.
+"""
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder.config import GraderConfig
+
+WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".git"}
+CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")  # ANSI sequences, control bytes
+
+
+class WorkerDied(Exception):
+    """The warm worker stopped answering (killed, crashed, or hung past its grace period)."""
+
+
+@dataclass
+class Outcome:
+    """What one case's run produced, as plain data.
+
+    status: ok | exception | timeout | memory | crash | unsupported | grader_error.
+    outputs: name -> float64 array, or None where the student returned None.
+    """
+
+    status: str
+    outputs: dict = field(default_factory=dict)
+    kinds: dict = field(default_factory=dict)
+    error: str = ""
+    error_type: str = ""
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class Job:
+    """One run: a recipe (a plain call or a torch procedure), its arguments, and which class source to use."""
+
+    recipe: str
+    module: str = ""
+    function: str = ""
+    args: tuple = ()
+    transformer_source: dict | None = None
+    timeout: float | None = None
+    seed: int = 0
+
+
+class WarmWorker:
+    """A worker process that has imported numpy and torch and forks a fresh child per case."""
+
+    def __init__(self, config=None):
+        self.config = config or GraderConfig()
+        self.workspace = Path(tempfile.mkdtemp(prefix="hw9-grader-"))
+        self.process = None
+        self.cases_run = 0
+
+    # --------------------------------------------------------------- lifecycle
+    def start(self):
+        """Start the worker without waiting for its imports; run() waits for it when first needed."""
+        env = {key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+        with open(self.workspace / "worker-stderr.txt", "ab") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", str(WORKER_SCRIPT)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                cwd=self.workspace, env=env, start_new_session=True,
+            )
+        self._buffer = b""
+        self._ready = False
+        return self
+
+    def _ensure_ready(self):
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        if not self._ready:
+            hello = self._read_line(self.config.worker_start_timeout)
+            if not json.loads(hello).get("ready"):
+                raise WorkerDied("the warm worker did not start")
+            self._ready = True
+
+    def stop(self):
+        """Stop the worker and remove every scratch folder."""
+        self._kill()
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+    def _kill(self):
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+            self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(left, 0))
+            if not ready:
+                raise WorkerDied("the warm worker did not answer in time")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                errors = (self.workspace / "worker-stderr.txt").read_text(errors="replace")[-2000:]
+                raise WorkerDied(f"the warm worker exited{': ' + errors if errors.strip() else ''}")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    # --------------------------------------------------------------- one case
+    def run(self, job, submission_root):
+        """Run one job on a submission folder (or None) in a fresh child; always returns an Outcome."""
+        timeout = job.timeout or self.config.case_timeout
+        scratch = self.workspace / f"case-{self.cases_run}"
+        self.cases_run += 1
+        scratch.mkdir()
+        try:
+            request = self._request(job, submission_root, scratch, timeout)
+            try:
+                self._ensure_ready()
+                self.process.stdin.write((json.dumps(request) + "\n").encode())
+                self.process.stdin.flush()
+                answer = json.loads(self._read_line(timeout + self.config.worker_grace))
+            except (WorkerDied, BrokenPipeError, ValueError) as error:
+                self._kill()  # the next case starts a fresh worker
+                return Outcome("crash", error=f"the case stopped the grader's worker ({error})")
+            return self._outcome(answer, scratch, timeout)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _request(self, job, submission_root, scratch, timeout):
+        """Copy the submission and the inputs into the case's scratch folder; describe the job as JSON."""
+        submission = scratch / "submission"
+        if submission_root is not None:
+            cap = self.config.submission_file_cap_mb * 2**20
+            shutil.copytree(submission_root, submission, symlinks=True, ignore=lambda folder, names: [
+                n for n in names if n in SKIP_NAMES or (Path(folder, n).is_file() and Path(folder, n).stat().st_size > cap)])
+        else:
+            submission.mkdir()
+        args = []
+        for index, arg in enumerate(job.args):
+            if isinstance(arg, np.ndarray):
+                np.save(scratch / f"in{index}.npy", arg, allow_pickle=False)  # a copy per case
+                args.append({"npy": f"in{index}.npy"})
+            elif isinstance(arg, dict):
+                args.append(arg)  # {"callable": name}
+            else:
+                args.append({"value": arg})
+        return {
+            "recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
+            "transformer_source": job.transformer_source, "scratch": str(scratch), "submission": str(submission),
+            "seed": job.seed, "timeout": timeout, "limits": self.config.limits(timeout),
+        }
+
+    def _outcome(self, answer, scratch, timeout):
+        stdout, stderr = (self._read_capped(scratch / name) for name in ("stdout.txt", "stderr.txt"))
+        report = answer.get("report") or {}
+        if answer.get("timed_out"):
+            return Outcome("timeout", error=f"timed out after {timeout:g} s", stdout=stdout, stderr=stderr)
+        status = report.get("status")
+        if status is None:
+            code = answer.get("exit_code")
+            reason = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+            return Outcome("crash", error=f"the code {reason} before returning", stdout=stdout, stderr=stderr)
+        if status == "setup_error":
+            return Outcome("grader_error", error=report.get("error", ""), stdout=stdout, stderr=stderr)
+        if status != "ok":
+            return Outcome(status if status in ("exception", "memory", "unsupported") else "crash", error=report.get("error", ""),
+                           error_type=report.get("error_type", ""), stdout=stdout, stderr=stderr)
+        try:
+            outputs = {name: None if path is None else self._load_output(scratch, path) for name, path in report["outputs"].items()}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return Outcome("unsupported", error=f"the output could not be read back: {error}", stdout=stdout, stderr=stderr)
+        return Outcome("ok", outputs=outputs, kinds=report.get("kinds", {}), stdout=stdout, stderr=stderr)
+
+    def _load_output(self, scratch, relative):
+        path = scratch / relative
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > self.config.output_file_cap_mb * 2**20:
+                raise ValueError("output larger than the cap")
+            array = np.load(handle, allow_pickle=False)
+        if array.dtype != np.float64:
+            raise ValueError(f"output of dtype {array.dtype}")
+        return np.array(array)  # a base ndarray
+
+    def _read_capped(self, path):
+        cap = self.config.output_cap_kb * 1024
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(cap + 1)
+        except OSError:
+            return ""
+        text = CONTROL.sub("", data[:cap].decode("utf-8", errors="replace"))
+        return text + ("\n[... output cut at %d KiB]" % self.config.output_cap_kb if len(data) > cap else "")

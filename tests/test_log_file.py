@@ -1,0 +1,116 @@
+"""submission_log.json is read as untrusted data: every malformed log is refused with a reason, key by key."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from autograder.log_file import LogUnreadable, infer_matrix, logged_weights, read_log
+from tests.helpers import ROOT
+
+REFERENCE_LOG = json.loads((ROOT / "reference" / "submission_log.json").read_text())
+CAP = 1 << 20
+
+
+def write(tmp_path, text, name="submission_log.json"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_reference_log_reads_without_errors(tmp_path):
+    log = read_log(write(tmp_path, json.dumps(REFERENCE_LOG)), CAP)
+    assert log.errors == {}
+    assert log.values["torch_transformer_shape"] == [8, 3]
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("{not json", "not valid JSON"),  # truncated or invalid
+    ('{"a": NaN}', "not valid JSON"),  # NaN is not JSON
+    ('{"a": Infinity}', "not valid JSON"),
+    ('{"time": 1, "time": 2}', "more than once"),  # duplicate keys
+    ("[1, 2, 3]", "top level is not a JSON object"),
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+])
+def test_unusable_files_are_refused_with_a_reason(tmp_path, text, reason):
+    with pytest.raises(LogUnreadable, match=reason):
+        read_log(write(tmp_path, text), CAP)
+
+
+def test_latin1_bytes_are_refused(tmp_path):
+    with pytest.raises(LogUnreadable, match="not UTF-8"):
+        read_log(write(tmp_path, b'{"torch_transformer_init": "caf\xe9"}'), CAP)
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path):
+    log = read_log(write(tmp_path, b"\xef\xbb\xbf" + json.dumps(REFERENCE_LOG).encode()), CAP)
+    assert log.errors == {}
+
+
+def test_size_cap_applies_before_reading(tmp_path):
+    path = write(tmp_path, "{}")
+    with open(path, "ab") as handle:
+        handle.truncate(CAP + 1)
+    with pytest.raises(LogUnreadable, match="more than"):
+        read_log(path, CAP)
+
+
+def test_links_are_not_followed(tmp_path):
+    target = write(tmp_path, json.dumps(REFERENCE_LOG), name="elsewhere.json")
+    os.symlink(target, tmp_path / "submission_log.json")
+    with pytest.raises(LogUnreadable, match="not a regular file"):
+        read_log(tmp_path / "submission_log.json", CAP)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("torch_transformer_value", [1e400, 0, 0, 0, 0], "finite"),  # 1e400 parses to inf
+    ("torch_transformer_value", [1, 2, 3], "at least 5"),  # wrong length
+    ("torch_transformer_value", ["0.1", 0, 0, 0, 0], "valid number"),  # strings where numbers belong
+    ("attention_by_content_Q", [True, 0, 0], "valid number"),  # bools are not numbers
+    ("attention_by_content_K", {"a": 1}, "valid list"),  # a dict
+    ("torch_transformer_init", 42, "valid string"),
+    ("torch_transformer_shape", [8.5, 3], "valid integer"),
+])
+def test_a_bad_key_costs_only_that_key(tmp_path, key, value, message):
+    log = read_log(write(tmp_path, json.dumps({**REFERENCE_LOG, key: value}).replace("Infinity", "1e400")), CAP)
+    assert set(log.errors) == {key}
+    assert message in log.errors[key]
+    with pytest.raises(KeyError, match=key):
+        log.get(key)
+
+
+def test_extra_keys_are_ignored_and_missing_keys_reported(tmp_path):
+    data = {**REFERENCE_LOG, "extra": [1, 2]}
+    del data["attention_by_position_pos"]
+    log = read_log(write(tmp_path, json.dumps(data)), CAP)
+    assert set(log.errors) == {"attention_by_position_pos"} and "missing" in log.errors["attention_by_position_pos"]
+
+
+@pytest.mark.parametrize("flat, rows, cols, shape", [
+    (range(6), 3, None, (3, 2)),  # qk_dim inferred from the length
+    (range(9), 3, 3, (3, 3)),
+    (range(12), None, 3, (4, 3)),
+])
+def test_matrices_are_reshaped_from_their_lengths(flat, rows, cols, shape):
+    matrix = infer_matrix(list(flat), rows=rows, cols=cols)
+    assert matrix.shape == shape and matrix.ravel().tolist() == list(flat)
+
+
+@pytest.mark.parametrize("flat, rows, cols, message", [
+    (range(7), 3, None, "not a multiple of its 3 rows"),
+    (range(8), 3, 3, "expected 3 x 3 = 9"),
+])
+def test_impossible_lengths_are_rejected_with_a_message(flat, rows, cols, message):
+    with pytest.raises(ValueError, match=message):
+        infer_matrix(list(flat), rows=rows, cols=cols)
+
+
+def test_logged_weights_recover_the_reference_matrices(tmp_path):
+    from reference import transformer
+
+    log = read_log(write(tmp_path, json.dumps(REFERENCE_LOG)), CAP)
+    for task, weights in (("content", transformer.attention_by_content()), ("position", transformer.attention_by_position())):
+        recovered = logged_weights(log, task)
+        assert set(recovered) == set(weights)
+        for name in weights:
+            assert np.array_equal(recovered[name], weights[name]), (task, name)
