@@ -29,6 +29,12 @@ class WorkerDied(Exception):
     """The warm worker stopped answering (killed, crashed, or hung past its grace period)."""
 
 
+class WorkerStartFailed(Exception):
+    """The warm worker could not start: the grader's fault, never the student's."""
+
+    max_attempts = 2  # after this many failed starts, every further case is a grader error at once
+
+
 @dataclass
 class Outcome:
     """What one case's run produced, as plain data.
@@ -67,6 +73,7 @@ class WarmWorker:
         self.workspace = Path(tempfile.mkdtemp(prefix="hw9-grader-"))
         self.process = None
         self.cases_run = 0
+        self.failed_starts = 0
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -84,12 +91,19 @@ class WarmWorker:
         return self
 
     def _ensure_ready(self):
+        if self.failed_starts >= WorkerStartFailed.max_attempts:
+            raise WorkerStartFailed(f"the warm worker failed to start {self.failed_starts} times")
         if self.process is None or self.process.poll() is not None:
             self.start()
         if not self._ready:
-            hello = self._read_line(self.config.worker_start_timeout)
-            if not json.loads(hello).get("ready"):
-                raise WorkerDied("the warm worker did not start")
+            try:
+                hello = json.loads(self._read_line(self.config.worker_start_timeout))
+                if not hello.get("ready"):
+                    raise WorkerDied(f"unexpected greeting {hello!r}")
+            except (WorkerDied, ValueError) as error:
+                self.failed_starts += 1
+                self._kill()
+                raise WorkerStartFailed(f"the warm worker did not start: {error}") from None
             self._ready = True
 
     def stop(self):
@@ -139,6 +153,9 @@ class WarmWorker:
             request = self._request(job, submission_root, scratch, timeout)
             try:
                 self._ensure_ready()
+            except WorkerStartFailed as error:
+                return Outcome("grader_error", error=str(error))
+            try:
                 self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()
                 answer = json.loads(self._read_line(timeout + self.config.worker_grace))

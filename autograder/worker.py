@@ -261,35 +261,41 @@ def _report(fd, report):
 
 
 def supervise(pid, read_fd, timeout):
-    """Collect a child's report until it exits or the deadline passes; then kill its whole group.
+    """Collect a child's report until the child exits or the deadline passes; then kill its whole group.
 
-    Returns (report bytes, timed out?, wait status). The group is killed in every case, so no
-    process a case started outlives it (unless it left the session: see the next issue's user).
+    Returns (report bytes, timed out?, wait status). The child's exit, not the pipe's end, marks
+    completion: a process it left behind may hold the pipe open. The group is killed in every
+    case, so nothing a case started in its session outlives it.
     """
     deadline = time.monotonic() + timeout
     chunks, size, status, timed_out = [], 0, None, False
+
+    def drain(wait):
+        nonlocal read_fd, size
+        while read_fd is not None and select.select([read_fd], [], [], wait)[0]:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                os.close(read_fd)
+                read_fd = None
+                return
+            if size < META_CAP:
+                chunks.append(chunk)
+                size += len(chunk)
+            wait = 0
+
     while status is None:
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
             break
         if read_fd is not None:
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 65536)
-            if chunk:
-                if size < META_CAP:
-                    chunks.append(chunk)
-                    size += len(chunk)
-                continue
-            os.close(read_fd)
-            read_fd = None
+            drain(min(left, 0.05))
+        else:
+            time.sleep(min(left, 0.002))
         done, wait_status = os.waitpid(pid, os.WNOHANG)
         if done:
             status = wait_status
-        else:
-            time.sleep(0.002)
+            drain(0)
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

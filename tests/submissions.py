@@ -2,7 +2,7 @@
 
 A fixture names its base folder, then the files it removes, the one-line bugs it patches in
 (each patch must match the base exactly, so a refactor of the reference fails loudly here),
-the code it appends and the files it writes. `lost` lists the problems that must lose points;
+text it replaces in every file, the code it appends and the files it writes. `lost` lists the problems that must lose points;
 every other problem must keep full marks. `categories` pins the failure category of some cases.
 """
 import json
@@ -17,6 +17,7 @@ class Fixture:
     base: str = "reference"
     remove: tuple = ()
     patches: tuple = ()  # (file, old text, new text)
+    replace_everywhere: tuple = ()  # (old text, new text) in every .py file
     append: dict = field(default_factory=dict)  # file -> code added at its end
     files: dict = field(default_factory=dict)  # file -> whole content
     nest: str = ""  # put the files one folder down, as a zipped upload does
@@ -42,6 +43,8 @@ FIXTURES = {
     "hangs": Fixture(append={"attention.py": "\ndef attention_scale(d):\n    while True:\n        pass\n"}, lost=frozenset("4"), categories={"4.8": "timeout", "4.9": "timeout", "4.7": "passed"}),
     "exits_the_process": Fixture(append={"purification.py": "\nimport os\n\n\ndef regularization_loss(W):\n    os._exit(3)\n"}, lost=frozenset("1"), categories={"1.3": "crash", "1.5": "passed"}),
     "kills_the_worker": Fixture(append={"attention.py": "\nimport os, signal\n\n\ndef dot_product_variance(d):\n    os.kill(os.getppid(), signal.SIGKILL)\n"}, lost=frozenset("4"), categories={"4.6": "crash", "4.7": "crash", "4.8": "passed"}),
+    "leaves_a_process_behind": Fixture(append={"attention.py": "\nimport os\nimport time\n_real_scale = attention_scale\n\n\ndef attention_scale(d):\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\n    return _real_scale(d)\n"}, categories={"4.8": "passed", "4.9": "passed"}),
+    "float32_everywhere": Fixture(replace_everywhere=("np.float64", "np.float32")),  # spec: a correct float32 implementation passes
     "returns_wrong_types": Fixture(append={"attention.py": "\ndef dot_product_mean(mu, sigma, d):\n    return None\n\n\ndef attention_scale(d):\n    return 'sqrt(d)'\n"}, lost=frozenset("4"), categories={"4.4": "wrong value", "4.8": "unsupported return type"}),
     "column_instead_of_row": Fixture(append={"attention.py": "\n_rowwise = argmax_attention\n\n\ndef argmax_attention(q, K, V):\n    return _rowwise(q, K, V).reshape(-1, 1)\n"}, lost=frozenset("3"), categories={"3.1": "wrong shape"}),
     "float32_torch_outputs": Fixture(append={"attention.py": "\nimport torch\n_numpy_softmax = softmax_attention\n\n\ndef softmax_attention(Q, K, V):\n    return torch.tensor(_numpy_softmax(Q, K, V), dtype=torch.float32, requires_grad=True).T.contiguous().T\n"}, categories={"4.1": "passed", "4.3": "passed"}),
@@ -74,6 +77,10 @@ def make_submission(name, parent):
     shutil.copytree(ROOT / fixture.base, folder, ignore=shutil.ignore_patterns("__pycache__", "*.ipynb", "README.md", "notebook_helpers.py", "__init__.py"))
     for file in fixture.remove:
         (folder / file).unlink()
+    if fixture.replace_everywhere:
+        old, new = fixture.replace_everywhere
+        for path in folder.glob("*.py"):
+            path.write_text(path.read_text().replace(old, new))
     for file, old, new in fixture.patches:
         text = (folder / file).read_text()
         assert text.count(old) == 1, f"fixture {name}: {old!r} is not in {file} exactly once"

@@ -98,3 +98,14 @@ def test_results_match_golden_file(graded, name, request):
         path.parent.mkdir(exist_ok=True)
         path.write_text(json.dumps(produced, indent=2) + "\n")
     assert produced == json.loads(path.read_text())
+
+
+def test_a_worker_that_cannot_start_is_the_graders_fault(tmp_path):
+    # A start-up limit no worker can meet: every case that needs student code is a grader error,
+    # the student is told to contact staff, and staff get a hidden entry with the reason.
+    results = grade(ROOT / "reference", GraderConfig(worker_start_timeout=0.001))
+    by_number = {t.number: t for t in results.tests}
+    assert by_number["1.1"].category == "grader error" and "contact course staff" in by_number["1.1"].output
+    assert by_number["2.10"].category == "passed"  # log checks need no student code
+    staff = by_number["0.2"]
+    assert staff.visibility == "hidden" and "did not start" in staff.output
