@@ -39,6 +39,10 @@ class LogUnreadable(Exception):
     """The file cannot be used at all (too large, not a regular file, not JSON, not an object)."""
 
 
+class LogKeyError(Exception):
+    """A key the check needs is missing or invalid; the message says which and why."""
+
+
 @dataclass
 class Log:
     """The validated keys of a log, and a message for each key that is missing or invalid."""
@@ -47,10 +51,10 @@ class Log:
     errors: dict = field(default_factory=dict)
 
     def get(self, *keys):
-        """The values of `keys`, or raise KeyError with the first key's problem."""
+        """The values of `keys`, or raise LogKeyError with the first key's problem."""
         for key in keys:
             if key not in self.values:
-                raise KeyError(f"{LOG_NAME}: {self.errors.get(key, f'{key} is missing')}")
+                raise LogKeyError(f"{LOG_NAME}: {self.errors.get(key, f'{key} is missing')}")
         return [self.values[key] for key in keys]
 
 
@@ -68,10 +72,7 @@ def _no_constants(name):
 
 def read_log(path, cap_bytes):
     """Parse and validate the log at `path`; raise LogUnreadable when the file as a whole cannot be used."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        raise
+    info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         raise LogUnreadable("it is not a regular file (links and special files are not read)")
     if info.st_size > cap_bytes:

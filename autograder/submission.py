@@ -1,14 +1,19 @@
 """Find a submission's files (top level or one nested folder) and read its log once, as data."""
+import os
 from functools import cached_property
 from pathlib import Path
 
-from autograder.log_file import LOG_NAME, LogUnreadable, read_log
+from autograder.log_file import LOG_NAME, LogKeyError, LogUnreadable, read_log
 
 STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
 
 
 class SubmissionNotFound(Exception):
     """The folder does not exist or holds none of the files a submission may contain."""
+
+
+class NoTransformerClass(Exception):
+    """Neither transformer.py nor the log's source text is there to build PytorchTransformer from."""
 
 
 def locate(folder):
@@ -39,7 +44,7 @@ class Submission:
     @cached_property
     def log(self):
         """(Log, None) when readable, (None, reason) otherwise."""
-        if self.root is None or not (self.root / LOG_NAME).exists() and not (self.root / LOG_NAME).is_symlink():
+        if self.root is None or not os.path.lexists(self.root / LOG_NAME):
             return None, f"{LOG_NAME} is missing from the submission"
         try:
             return read_log(self.root / LOG_NAME, self.log_cap_bytes), None
@@ -49,12 +54,15 @@ class Submission:
     def transformer_source(self):
         """How to get PytorchTransformer: None to import transformer.py, or the log's {'init', 'forward'} text.
 
-        Raises KeyError with a message when neither is available.
+        Raises NoTransformerClass, with the reason, when neither is available.
         """
         if self.has("transformer.py"):
             return None
         log, problem = self.log
-        if log is None:
-            raise KeyError(f"transformer.py is missing, and {problem.split(': ', 1)[-1] if ': ' in problem else problem}")
-        init, forward = log.get("torch_transformer_init", "torch_transformer_forward")
+        try:
+            if log is None:
+                raise LogKeyError(problem)
+            init, forward = log.get("torch_transformer_init", "torch_transformer_forward")
+        except LogKeyError as error:
+            raise NoTransformerClass(f"transformer.py is missing, and the class cannot be rebuilt from the log: {error}") from None
         return {"init": init, "forward": forward}

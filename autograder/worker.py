@@ -110,10 +110,18 @@ def seed_all(seed):
     torch.manual_seed(seed)
 
 
+MAX_DICT_ITEMS = 16  # a weights dict has four matrices
+
+
 def recipe_call(job, args):
-    """Call module.function(*args)."""
+    """Call module.function(*args); a returned dict (hand-designed weights) gives one output per key."""
     module = importlib.import_module(job["module"])
-    return getattr(module, job["function"])(*args)
+    result = getattr(module, job["function"])(*args)
+    if not isinstance(result, dict):
+        return {"value": result}
+    if len(result) > MAX_DICT_ITEMS:
+        raise UnsupportedReturn(f"a dict of {len(result)} items")
+    return {f"dict:{key}": item for key, item in result.items()}
 
 
 def recipe_torch_forward(job, args):
@@ -128,7 +136,7 @@ def recipe_torch_forward(job, args):
             if tuple(weight.shape) != matrix.shape:
                 raise ValueError(f"{name}.weight has shape {tuple(weight.shape)}, expected {matrix.shape}")
             weight.copy_(torch.as_tensor(matrix))
-    return model(torch.as_tensor(seq, dtype=torch.float32))
+    return {"value": model(torch.as_tensor(seq, dtype=torch.float32))}
 
 
 def recipe_torch_attributes(job, args):
@@ -159,6 +167,7 @@ def recipe_torch_seeded(job, args):
     return {"shape": np.array(list(out.shape), dtype=np.float64), "value": out.reshape(-1)[2:7]}
 
 
+# Every recipe returns a dict of named outputs: name -> anything reduce_output accepts.
 RECIPES = {
     "call": recipe_call,
     "torch_forward": recipe_torch_forward,
@@ -173,7 +182,7 @@ def student_traceback(error, submission):
     for frame in frames:
         frame.filename = os.path.relpath(frame.filename, submission) if frame.filename.startswith(submission) else frame.filename
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
-    return "".join(lines)[-4000:]
+    return "".join(lines).replace(submission + os.sep, "")[-4000:]  # a SyntaxError names the file by its full path
 
 
 def apply_limits(limits):
@@ -224,12 +233,8 @@ def run_child(job, report_fd):
         _report(report_fd, {"status": "setup_error", "error": repr(error)})
         os._exit(0)
     try:
-        result = RECIPES[job["recipe"]](job, args)
-        outputs = result if isinstance(result, dict) and job["recipe"] != "call" else {"value": result}
-        if isinstance(result, dict) and job["recipe"] == "call":
-            outputs = {f"dict:{key}": item for key, item in result.items()}
         reduced, kinds = {}, {}
-        for name, value in outputs.items():
+        for name, value in RECIPES[job["recipe"]](job, args).items():
             reduced[name], kinds[name] = reduce_output(value)
         out_dir = scratch / "out"
         out_dir.mkdir(exist_ok=True)

@@ -1,5 +1,7 @@
 """End to end: fixture submissions graded by the real pipeline, each losing points only where it is wrong."""
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -109,3 +111,14 @@ def test_a_worker_that_cannot_start_is_the_graders_fault(tmp_path):
     assert by_number["2.10"].category == "passed"  # log checks need no student code
     staff = by_number["0.2"]
     assert staff.visibility == "hidden" and "did not start" in staff.output
+
+
+def test_grading_process_imports_neither_torch_nor_student_code():
+    # Student code runs only in worker children, and the parent stays light: no torch.
+    code = (
+        "import sys; from autograder.grade import grade; results = grade('reference'); "
+        "print(results.score, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'purification', 'attention', 'kernel_attention', 'transformer')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["60.0", "[]"], done.stdout + done.stderr

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from autograder.log_file import LogUnreadable, infer_matrix, logged_weights, read_log
+from autograder.log_file import LogKeyError, LogUnreadable, infer_matrix, logged_weights, read_log
 from tests.helpers import ROOT
 
 REFERENCE_LOG = json.loads((ROOT / "reference" / "submission_log.json").read_text())
@@ -75,7 +75,7 @@ def test_a_bad_key_costs_only_that_key(tmp_path, key, value, message):
     log = read_log(write(tmp_path, json.dumps({**REFERENCE_LOG, key: value}).replace("Infinity", "1e400")), CAP)
     assert set(log.errors) == {key}
     assert message in log.errors[key]
-    with pytest.raises(KeyError, match=key):
+    with pytest.raises(LogKeyError, match=key):
         log.get(key)
 
 

@@ -7,9 +7,10 @@ import numpy as np
 
 from autograder.cases import call, case, rng
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, compare_arrays, fail, ok
-from autograder.log_file import logged_weights
+from autograder.log_file import LogKeyError, logged_weights
 from autograder.reference_model import numpy_transformer
 from autograder.sandbox import Job
+from autograder.submission import NoTransformerClass
 from reference import notebook_helpers as helpers
 
 FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 arithmetic in the student's model
@@ -24,8 +25,8 @@ def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
         return {"transformer_source": submission.transformer_source()}
-    except KeyError as error:
-        return fail(MISSING, str(error).strip("'\""))
+    except NoTransformerClass as error:
+        return fail(MISSING, str(error))
 
 
 FORWARD_TABLE = [
@@ -123,8 +124,8 @@ def weights_case(number, task, function):
             return fail(MISSING, f"transformer.py is missing, and {problem}")
         try:
             return judge_weights(logged_weights(log, task), task)
-        except (KeyError, ValueError) as error:
-            return fail(INVALID_LOG, str(error).strip("'\""))
+        except (LogKeyError, ValueError) as error:
+            return fail(INVALID_LOG, f"transformer.py is missing, and the log's matrices cannot be used: {error}")
 
 
 weights_case("2.8", "content", "attention_by_content")

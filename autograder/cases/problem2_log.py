@@ -9,7 +9,7 @@ import numpy as np
 from autograder.cases import case
 from autograder.cases.problem2 import judge_weights
 from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok
-from autograder.log_file import LOG_NAME, infer_matrix, logged_weights
+from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
 from autograder.reference_model import numpy_transformer
 from autograder.sandbox import Job
 from reference import notebook_helpers as helpers
@@ -23,8 +23,8 @@ def with_log(build):
             return fail(INVALID_LOG, problem)
         try:
             return build(log, submission)
-        except (KeyError, ValueError) as error:
-            return fail(INVALID_LOG, str(error).strip("'\""))
+        except (LogKeyError, ValueError) as error:
+            return fail(INVALID_LOG, str(error))
     return wrapped
 
 
