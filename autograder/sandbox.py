@@ -6,6 +6,7 @@ back only as .npy files loaded with allow_pickle=False and a JSON report.
 """
 import json
 import os
+import pwd
 import re
 import select
 import shutil
@@ -21,6 +22,10 @@ import numpy as np
 from autograder.config import GraderConfig
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
+PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
+WORKER_USER, FALLBACK_ID = "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".git"}
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")  # ANSI sequences, control bytes
 
@@ -65,6 +70,22 @@ class Job:
     seed: int = 0
 
 
+def worker_settings(config, workspace):
+    """What the worker needs to confine its children; as root, also lock up what workers must not read."""
+    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *map(Path, config.hidden_paths)] if p.exists()],
+                "staging": str(workspace / ".probe-staging"), "processes": config.processes}
+    if os.geteuid() == 0:
+        try:
+            entry = pwd.getpwnam(WORKER_USER)
+            settings["uid"], settings["gid"] = entry.pw_uid, entry.pw_gid
+        except KeyError:
+            settings["uid"] = settings["gid"] = FALLBACK_ID
+        for path in settings["hidden_paths"]:
+            os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
+        os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
+    return settings
+
+
 class WarmWorker:
     """A worker process that has imported numpy and torch and forks a fresh child per case."""
 
@@ -74,6 +95,8 @@ class WarmWorker:
         self.process = None
         self.cases_run = 0
         self.failed_starts = 0
+        self.protections = {}
+        self.settings = worker_settings(self.config, self.workspace)
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -88,6 +111,8 @@ class WarmWorker:
             )
         self._buffer = b""
         self._ready = False
+        self.process.stdin.write((json.dumps(self.settings) + "\n").encode())
+        self.process.stdin.flush()
         return self
 
     def _ensure_ready(self):
@@ -100,6 +125,7 @@ class WarmWorker:
                 hello = json.loads(self._read_line(self.config.worker_start_timeout))
                 if not hello.get("ready"):
                     raise WorkerDied(f"unexpected greeting {hello!r}")
+                self.protections = hello["protections"]
             except (WorkerDied, ValueError) as error:
                 self.failed_starts += 1
                 self._kill()
@@ -150,11 +176,11 @@ class WarmWorker:
         self.cases_run += 1
         scratch.mkdir()
         try:
-            request = self._request(job, submission_root, scratch, timeout)
             try:
                 self._ensure_ready()
             except WorkerStartFailed as error:
                 return Outcome("grader_error", error=str(error))
+            request = self._request(job, submission_root, scratch, timeout)
             try:
                 self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()
@@ -184,6 +210,9 @@ class WarmWorker:
                 args.append(arg)  # {"callable": name}
             else:
                 args.append({"value": arg})
+        if self.protections.get("other_user"):  # the case's files belong to the worker user, nothing else does
+            for path in [scratch, *scratch.rglob("*")]:
+                os.lchown(path, self.settings["uid"], self.settings["gid"])
         return {
             "recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
             "transformer_source": job.transformer_source, "scratch": str(scratch), "submission": str(submission),

@@ -38,15 +38,18 @@ torch.set_num_threads(1)
 META_CAP = 1 << 20  # bytes of the child's report kept
 
 
-def _load_grader_callables():
-    """grader_callables.py by path: the grader's folder never goes on a worker's sys.path."""
-    spec = importlib.util.spec_from_file_location("_grader_callables", Path(__file__).with_name("grader_callables.py"))
+def _load_sibling(name):
+    """A module of the grader's folder, loaded by path: that folder never goes on a worker's sys.path."""
+    spec = importlib.util.spec_from_file_location(f"_grader_{name}", Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.GRADER_CALLABLES
+    return module
 
 
-GRADER_CALLABLES = _load_grader_callables()
+GRADER_CALLABLES = _load_sibling("grader_callables").GRADER_CALLABLES
+confinement = _load_sibling("confinement")
+# What student code must be able to read: the standard library and the installed packages.
+READABLE_PATHS = sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__)), os.path.dirname(os.path.dirname(torch.__file__))})
 
 
 class UnsupportedReturn(Exception):
@@ -213,11 +216,13 @@ def _processes_of_this_user():
     return count
 
 
-def run_child(job, report_fd):
+def run_child(job, report_fd, protections, settings):
     """Everything a child does; never returns."""
     scratch = Path(job["scratch"])
     try:
         os.setsid()
+        confinement.confine_child(protections, settings, READABLE_PATHS, scratch)
+        os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), USER="hw9worker")
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
@@ -251,6 +256,11 @@ def run_child(job, report_fd):
     except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
         status = "memory" if "alloc" in str(error).lower() and "memory" in str(error).lower() else "exception"
         report = {"status": status, "error": student_traceback(error, submission), "error_type": type(error).__name__}
+    for stream in (sys.stdout, sys.stderr):  # os._exit skips Python's own flush
+        try:
+            stream.flush()
+        except BaseException:
+            pass
     _report(report_fd, report)
     os._exit(0)
 
@@ -312,11 +322,25 @@ def supervise(pid, read_fd, timeout):
     return b"".join(chunks)[:META_CAP], timed_out, status
 
 
+def clean_up_after_case(protections, settings):
+    """No process a case started survives it: every process of the worker user, then our own orphans."""
+    if protections.get("other_user"):
+        confinement.kill_all_processes_of(settings["uid"], settings["gid"])
+    confinement.kill_own_descendants()
+
+
 def serve():
-    """Read jobs from stdin, one JSON line each; answer each with one JSON line on stdout."""
+    """Read the settings line, probe the protections, then run jobs: one JSON line in, one out, each."""
     control_out = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but answers goes to the parent
-    print(json.dumps({"ready": True, "pid": os.getpid()}), file=control_out, flush=True)
+    settings = json.loads(sys.stdin.readline())
+    protections = confinement.probe_protections(settings, READABLE_PATHS)
+    try:
+        confinement.prctl(confinement.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a case come back to us
+        protections["subreaper"] = True
+    except OSError:
+        protections["subreaper"] = False
+    print(json.dumps({"ready": True, "pid": os.getpid(), "protections": protections}), file=control_out, flush=True)
     for line in sys.stdin:
         job = json.loads(line)
         read_fd, write_fd = os.pipe()
@@ -324,9 +348,10 @@ def serve():
         if pid == 0:
             os.close(read_fd)
             control_out.close()
-            run_child(job, write_fd)
+            run_child(job, write_fd, protections, settings)
         os.close(write_fd)
         raw, timed_out, status = supervise(pid, read_fd, job["timeout"])
+        clean_up_after_case(protections, settings)
         answer = {"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None}
         try:
             answer["report"] = json.loads(raw) if raw else None

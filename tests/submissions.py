@@ -22,7 +22,7 @@ class Fixture:
     files: dict = field(default_factory=dict)  # file -> whole content
     nest: str = ""  # put the files one folder down, as a zipped upload does
     lost: frozenset = frozenset()
-    categories: dict = field(default_factory=dict)  # case number -> expected category
+    categories: dict = field(default_factory=dict)  # case number -> expected category (or a tuple: any of them)
 
 
 ALL_BUT_2 = frozenset("13456")
@@ -42,7 +42,8 @@ FIXTURES = {
     "missing_kernel_file": Fixture(remove=("kernel_attention.py",), lost=frozenset("56"), categories={"5.1": "missing file", "6.9": "missing file"}),
     "hangs": Fixture(append={"attention.py": "\ndef attention_scale(d):\n    while True:\n        pass\n"}, lost=frozenset("4"), categories={"4.8": "timeout", "4.9": "timeout", "4.7": "passed"}),
     "exits_the_process": Fixture(append={"purification.py": "\nimport os\n\n\ndef regularization_loss(W):\n    os._exit(3)\n"}, lost=frozenset("1"), categories={"1.3": "crash", "1.5": "passed"}),
-    "kills_the_worker": Fixture(append={"attention.py": "\nimport os, signal\n\n\ndef dot_product_variance(d):\n    os.kill(os.getppid(), signal.SIGKILL)\n"}, lost=frozenset("4"), categories={"4.6": "crash", "4.7": "crash", "4.8": "passed"}),
+    # as another user the signal is refused (an exception); as the same user the worker dies (a crash)
+    "kills_the_worker": Fixture(append={"attention.py": "\nimport os, signal\n\n\ndef dot_product_variance(d):\n    os.kill(os.getppid(), signal.SIGKILL)\n"}, lost=frozenset("4"), categories={"4.6": ("exception", "crash"), "4.7": ("exception", "crash"), "4.8": "passed"}),
     "leaves_a_process_behind": Fixture(append={"attention.py": "\nimport os\nimport time\n_real_scale = attention_scale\n\n\ndef attention_scale(d):\n    if os.fork() == 0:\n        time.sleep(60)\n        os._exit(0)\n    return _real_scale(d)\n"}, categories={"4.8": "passed", "4.9": "passed"}),
     "float32_everywhere": Fixture(replace_everywhere=("np.float64", "np.float32")),  # spec: a correct float32 implementation passes
     "rewrites_its_own_file": Fixture(append={"attention.py": "\n_real_mean = dot_product_mean\n\n\ndef dot_product_mean(mu, sigma, d):\n    open(__file__, 'w').write('raise SystemExit')\n    return _real_mean(mu, sigma, d)\n"}, categories={"4.4": "passed", "4.5": "passed", "4.6": "passed"}),  # no case changes another's

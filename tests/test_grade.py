@@ -56,7 +56,8 @@ def test_fixture_loses_points_only_in_its_problems(graded, name):
                 f"{t.number} {t.category}: {t.output[:200]}" for t in results.tests if t.number.startswith(problem + ".") and t.status != "passed")
     by_number = {t.number: t for t in results.tests}
     for number, category in fixture.categories.items():
-        assert by_number[number].category == category, (number, by_number[number].output)
+        accepted = category if isinstance(category, tuple) else (category,)
+        assert by_number[number].category in accepted, (number, by_number[number].output)
     assert not any(t.category == "grader error" or t.number.startswith("0.") for t in results.tests)
 
 
