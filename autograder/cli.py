@@ -1,7 +1,9 @@
 """Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
 import argparse
+import os
 import sys
 import traceback
+from pathlib import Path
 
 from autograder.cases import PROBLEM_TITLES
 
@@ -20,7 +22,7 @@ def print_report(results, details):
     from autograder.grade import problem_scores
 
     problem = None
-    for test in results.tests:
+    for test in (test for test in results.tests if test.visibility != "hidden"):
         if test.number.split(".")[0] != problem:
             problem = test.number.split(".")[0]
             print(f"\nProblem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}")
@@ -35,19 +37,31 @@ def print_report(results, details):
     print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
 
 
+def results_folder_to_hide(results_path):
+    """The results folder, when it is one of its own (Gradescope's /autograder/results), not the project's or Python's."""
+    folder = Path(results_path).resolve().parent
+    shared = [Path(__file__).resolve().parent.parent, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
+    return [] if any(path == folder or folder in path.parents for path in shared) else [str(folder)]
+
+
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
+    from autograder.config import GraderConfig
     from autograder.grade import grade
     from autograder.results import grader_failure, write_results
 
     try:
-        results = grade(folder)
+        Path(results_path).resolve().parent.mkdir(parents=True, exist_ok=True)
+        results = grade(folder, GraderConfig(hidden_paths=results_folder_to_hide(results_path)))
     except Exception:
         write_results(grader_failure(traceback.format_exc()), results_path)
         print("The grader failed; results.json says so. Details are in its hidden entry.", file=sys.stderr)
         return 0
     write_results(results, results_path)
     print_report(results, details=False)
+    staff = next((test for test in results.tests if test.number == "0.1"), None)
+    if staff is not None:
+        print(f"\nIsolation (this part is for course staff):\n{staff.output}")
     print(f"\nwrote {results_path}")
     return 0
 
@@ -58,6 +72,8 @@ def check_command(folder):
 
     results = grade(folder, public_only=True)
     print(f"Self-check of {folder} on the public cases")
+    if os.geteuid() != 0:
+        print("(isolation is process-only here: your code runs as you, in separate processes with time and memory limits)")
     print_report(results, details=True)
     failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
     print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} "

@@ -153,18 +153,33 @@ def kill_all_processes_of(uid, gid, rounds=1000):
     os.waitpid(pid, 0)
 
 
-def kill_own_descendants(rounds=100):
-    """Kill and reap every child of this process; as a subreaper it inherits what a case left behind."""
-    me = str(os.getpid())
+def _leftovers(uid):
+    """(processes of `uid`, children of this process), read from /proc."""
+    me, of_user, children = str(os.getpid()), [], []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            owner = os.stat(f"/proc/{entry}").st_uid
+            parent = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if uid is not None and owner == uid:
+            of_user.append(int(entry))
+        if parent == me:
+            children.append(int(entry))
+    return of_user, children
+
+
+def clean_up(uid, gid, rounds=100):
+    """Kill every process a case left: all of the worker user's (when it has its own user), and
+    every child of this process, which as a subreaper inherits the case's orphans. Reaps them all."""
     for _ in range(rounds):
-        children = []
-        for entry in os.listdir("/proc"):
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[1] == me:  # the parent pid, after the command name
-                children.append(int(entry))
+        of_user, children = _leftovers(uid)
+        if not of_user and not children:
+            return
+        if of_user:
+            kill_all_processes_of(uid, gid)
         for pid in children:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -176,8 +191,6 @@ def kill_own_descendants(rounds=100):
                     break
             except ChildProcessError:
                 break
-        if not children:
-            return
 
 
 # ----------------------------------------------------------------------------- start-up probe and per-child application

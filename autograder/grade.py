@@ -8,7 +8,7 @@ from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_c
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
-from autograder.sandbox import WarmWorker
+from autograder.sandbox import WarmWorker, describe_protections
 from autograder.submission import Submission, SubmissionNotFound, locate
 
 OUTCOME_CATEGORIES = {
@@ -36,6 +36,8 @@ def grade(folder, config=None, public_only=False, worker=None):
     cases = public_cases() if public_only else all_cases()
     staff_notes = []
     tests = [run_case(case, submission, worker, config, not_found, staff_notes) for case in cases]
+    tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
+                            output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
     if staff_notes:
         tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
                                 output="\n\n".join(staff_notes), visibility="hidden"))

@@ -86,6 +86,32 @@ def worker_settings(config, workspace):
     return settings
 
 
+def describe_protections(protections):
+    """What the probe found, in sentences for course staff (and for a student running check)."""
+    if not protections:
+        return ["protections unknown: the worker never started"]
+    lines = []
+    if not protections.get("root"):
+        lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
+                     "student code runs as this user and could read the project's files")
+    elif protections.get("other_user"):
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
+                     "cannot signal the grader, and the process limit applies")
+    else:
+        lines.append("WARNING: running as root but student code could not be given another user: it runs as root")
+    if protections.get("namespaces"):
+        lines.append("private mount namespace: reference/, autograder/, tests/ and the hidden paths are covered by empty tmpfs mounts")
+        lines.append("private network namespace: no network at all")
+    elif protections.get("seccomp"):
+        lines.append("seccomp filter: internet sockets are refused")
+    else:
+        lines.append("WARNING: no network protection available")
+    if protections.get("expose_python"):
+        lines.append("the Python installation sits in a private folder; each case sees only its branch of it")
+    lines.append("leftover processes are killed after every case" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
+    return lines
+
+
 class WarmWorker:
     """A worker process that has imported numpy and torch and forks a fresh child per case."""
 

@@ -323,10 +323,9 @@ def supervise(pid, read_fd, timeout):
 
 
 def clean_up_after_case(protections, settings):
-    """No process a case started survives it: every process of the worker user, then our own orphans."""
-    if protections.get("other_user"):
-        confinement.kill_all_processes_of(settings["uid"], settings["gid"])
-    confinement.kill_own_descendants()
+    """No process a case started survives it: every process of the worker user, and our own orphans."""
+    uid = settings.get("uid") if protections.get("other_user") else None
+    confinement.clean_up(uid, settings.get("gid"))
 
 
 def serve():

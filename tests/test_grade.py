@@ -58,7 +58,9 @@ def test_fixture_loses_points_only_in_its_problems(graded, name):
     for number, category in fixture.categories.items():
         accepted = category if isinstance(category, tuple) else (category,)
         assert by_number[number].category in accepted, (number, by_number[number].output)
-    assert not any(t.category == "grader error" or t.number.startswith("0.") for t in results.tests)
+    assert not any(t.category == "grader error" for t in results.tests)
+    staff = [t for t in results.tests if t.number.startswith("0.")]
+    assert [t.number for t in staff] == ["0.1"] and staff[0].visibility == "hidden" and staff[0].max_score == 0
 
 
 def test_reference_scores_full_marks_and_template_zero(graded):
@@ -67,7 +69,7 @@ def test_reference_scores_full_marks_and_template_zero(graded):
 
 
 def test_hidden_cases_reveal_only_a_category(graded):
-    for test, case in zip(graded["p4_unstable_softmax"].tests, all_cases()):
+    for test, case in zip(graded["p4_unstable_softmax"].tests, all_cases(), strict=False):
         if not case.public:
             assert test.output in ("Passed.", "Failed: wrong value."), test.output
 
@@ -96,6 +98,7 @@ GOLDEN = {"nested_reference": ROOT / "tests" / "golden" / "reference_results.jso
 def test_results_match_golden_file(graded, name, request):
     produced = to_gradescope_dict(graded[name])
     produced.pop("execution_time")
+    produced["tests"] = [t for t in produced["tests"] if not t["number"].startswith("0.")]  # staff notes depend on the machine
     path = GOLDEN[name]
     if request.config.getoption("--update-golden"):
         path.parent.mkdir(exist_ok=True)
