@@ -3,7 +3,6 @@ import argparse
 import os
 import sys
 import traceback
-from pathlib import Path
 
 from autograder.cases import PROBLEM_TITLES
 
@@ -37,22 +36,13 @@ def print_report(results, details):
     print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
 
 
-def results_folder_to_hide(results_path):
-    """The results folder, when it is one of its own (Gradescope's /autograder/results), not the project's or Python's."""
-    folder = Path(results_path).resolve().parent
-    shared = [Path(__file__).resolve().parent.parent, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()]
-    return [] if any(path == folder or folder in path.parents for path in shared) else [str(folder)]
-
-
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
-    from autograder.config import GraderConfig
     from autograder.grade import grade
     from autograder.results import grader_failure, write_results
 
     try:
-        Path(results_path).resolve().parent.mkdir(parents=True, exist_ok=True)
-        results = grade(folder, GraderConfig(hidden_paths=results_folder_to_hide(results_path)))
+        results = grade(folder)
     except Exception:
         write_results(grader_failure(traceback.format_exc()), results_path)
         print("The grader failed; results.json says so. Details are in its hidden entry.", file=sys.stderr)

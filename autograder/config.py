@@ -15,7 +15,7 @@ class GraderConfig(BaseModel):
     submission_file_cap_mb: int = Field(5, description="larger files in a submission are not copied to the worker")
     log_cap_kb: int = Field(1024, description="largest submission_log.json read, in KiB")
     worker_start_timeout: float = Field(120.0, description="seconds the warm worker may take to import numpy and torch")
-    hidden_paths: list[str] = Field(default_factory=list, description="more folders workers must not read (the results folder, hidden data); the project's reference/, autograder/ and tests/ always are")
+    hidden_paths: list[str] = Field(default_factory=list, description="more folders of the project's own that workers must not read (made 0700 and covered); reference/, autograder/ and tests/ always are")
     worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
 
     def limits(self, timeout):

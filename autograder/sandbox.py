@@ -72,7 +72,11 @@ class Job:
 
 def worker_settings(config, workspace):
     """What the worker needs to confine its children; as root, also lock up what workers must not read."""
-    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *map(Path, config.hidden_paths)] if p.exists()],
+    extra = [Path(p).resolve() for p in config.hidden_paths]
+    outside = [str(p) for p in extra if PROJECT_ROOT not in p.parents]
+    if outside:  # the grader changes modes only of what it owns
+        raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
+    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
                 "staging": str(workspace / ".probe-staging"), "processes": config.processes}
     if os.geteuid() == 0:
         try:
@@ -123,6 +127,7 @@ class WarmWorker:
         self.failed_starts = 0
         self.protections = {}
         self.settings = worker_settings(self.config, self.workspace)
+        self._shared_copy = None  # (submission folder, its read-only copy)
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -218,15 +223,37 @@ class WarmWorker:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    def _copy_submission(self, submission_root, destination):
+        cap = self.config.submission_file_cap_mb * 2**20
+        shutil.copytree(submission_root, destination, symlinks=True, ignore=lambda folder, names: [
+            n for n in names if n in SKIP_NAMES or (Path(folder, n).is_file() and Path(folder, n).stat().st_size > cap)])
+
+    def _submission_for_case(self, submission_root, scratch):
+        """The folder a case imports the student's files from, as no case can change it for another.
+
+        With a worker user, one read-only copy owned by root serves every case of a submission;
+        otherwise each case gets its own copy in its scratch folder.
+        """
+        if submission_root is None:
+            (scratch / "submission").mkdir()
+            return scratch / "submission"
+        if not self.protections.get("other_user"):
+            self._copy_submission(submission_root, scratch / "submission")
+            return scratch / "submission"
+        if self._shared_copy is None or self._shared_copy[0] != submission_root:
+            if self._shared_copy is not None:
+                shutil.rmtree(self._shared_copy[1], ignore_errors=True)
+            copy = self.workspace / f"submission-{self.cases_run}"
+            self._copy_submission(submission_root, copy)
+            for path in [copy, *copy.rglob("*")]:
+                if not path.is_symlink():
+                    os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            self._shared_copy = (submission_root, copy)
+        return self._shared_copy[1]
+
     def _request(self, job, submission_root, scratch, timeout):
-        """Copy the submission and the inputs into the case's scratch folder; describe the job as JSON."""
-        submission = scratch / "submission"
-        if submission_root is not None:
-            cap = self.config.submission_file_cap_mb * 2**20
-            shutil.copytree(submission_root, submission, symlinks=True, ignore=lambda folder, names: [
-                n for n in names if n in SKIP_NAMES or (Path(folder, n).is_file() and Path(folder, n).stat().st_size > cap)])
-        else:
-            submission.mkdir()
+        """Put the inputs in the case's scratch folder, pick the submission's copy; describe the job as JSON."""
+        submission = self._submission_for_case(submission_root, scratch)
         args = []
         for index, arg in enumerate(job.args):
             if isinstance(arg, np.ndarray):
@@ -236,8 +263,8 @@ class WarmWorker:
                 args.append(arg)  # {"callable": name}
             else:
                 args.append({"value": arg})
-        if self.protections.get("other_user"):  # the case's files belong to the worker user, nothing else does
-            for path in [scratch, *scratch.rglob("*")]:
+        if self.protections.get("other_user"):  # the case's scratch belongs to the worker user, nothing else does
+            for path in [scratch, *scratch.iterdir()]:
                 os.lchown(path, self.settings["uid"], self.settings["gid"])
         return {
             "recipe": job.recipe, "module": job.module, "function": job.function, "args": args,

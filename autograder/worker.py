@@ -235,7 +235,7 @@ def run_child(job, report_fd, protections, settings):
         sys.path.insert(0, submission)
         seed_all(job["seed"])
     except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
-        _report(report_fd, {"status": "setup_error", "error": repr(error)})
+        _report(report_fd, {"status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
         os._exit(0)
     try:
         reduced, kinds = {}, {}

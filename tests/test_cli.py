@@ -107,3 +107,13 @@ def test_grade_writes_results_and_exits_zero(tmp_path):
     data = json.loads(results.read_text())
     assert data["score"] == 0 and len(data["tests"]) > 50
     assert "total" in done.stdout and "0 / 60" in done.stdout
+
+
+def test_grading_into_a_shared_folder_leaves_its_mode_alone(tmp_path):
+    # Results written to a world-writable folder (like /tmp) must not make the grader lock that folder.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    done = run_cli("grade", "reference", "--results", str(shared / "results.json"))
+    assert done.returncode == 0 and (shared / "results.json").is_file()
+    assert oct(shared.stat().st_mode & 0o7777) == oct(0o1777)
