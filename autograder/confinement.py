@@ -1,4 +1,4 @@
-"""Operating-system confinement of a worker child: namespaces, hidden paths, another user, no network.
+"""Operating-system confinement of a worker child: namespaces, a minimal root, another user, no network.
 
 Only the standard library and ctypes: the worker loads this file by path, before any student
 code exists. Every step is probed once at start-up (probe_protections), and a child applies
@@ -10,13 +10,11 @@ import os
 import platform
 import signal
 import socket
-import stat
 import struct
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 4096, 16384, 1 << 18
-MNT_DETACH = 2
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, SECCOMP_MODE_FILTER = 38, 22, 36, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 SECCOMP_ARCH = {  # machine: (AUDIT_ARCH value, number of the socket syscall)
@@ -40,10 +38,6 @@ def unshare(flags):
 def mount(source, target, fstype, flags, data=None):
     encode = lambda text: None if text is None else str(text).encode()  # noqa: E731
     _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)), f"mount {target}")
-
-
-def umount(target):
-    _check(_libc.umount2(str(target).encode(), ctypes.c_int(MNT_DETACH)), f"umount {target}")
 
 
 def prctl(option, value):
@@ -92,36 +86,36 @@ def network_is_blocked():
 
 # ----------------------------------------------------------------------------- the file system
 
-
-def _blocking_ancestor(path):
-    """The nearest ancestor of `path` that other users cannot traverse, or None."""
-    for ancestor in reversed(Path(path).parents):
-        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-            return ancestor
-    return None
+SYSTEM_PATHS = ["/usr", "/lib", "/lib64", "/bin", "/proc"]  # shared libraries, and /proc for the process itself
 
 
-def expose(path, staging):
-    """In this mount namespace, make `path` reachable by other users though an ancestor is private.
+def _bind(source, new_root, read_only):
+    """Bind `source` at the same path under `new_root` (creating the path in its tmpfs)."""
+    target = Path(new_root + str(source))
+    if os.path.isdir(source):
+        target.mkdir(parents=True, exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+    mount(source, target, None, MS_BIND | MS_REC)
+    if read_only:
+        mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
-    The private ancestor (say /root, mode 0700) is covered with an empty tmpfs that others may
-    traverse, and only the branch leading to `path` is bound back into it. What else the
-    ancestor held stays out of sight.
+
+def enter_minimal_root(new_root, read_only_paths, writable_paths):
+    """chroot into an empty tmpfs holding only the given paths, each at its usual place.
+
+    Nothing else of the machine exists there: no project checkout (wherever it lies, however
+    many copies), no /etc, no /home, no other case's folder. Python's standard library and
+    installed packages are bound read-only, so imports work as usual.
     """
-    while (blocked := _blocking_ancestor(path)) is not None:
-        branch = Path(path).relative_to(blocked).parts[0]
-        staging.mkdir(exist_ok=True)
-        mount(blocked / branch, staging, None, MS_BIND | MS_REC)
-        mount("tmpfs", blocked, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=64k")
-        (blocked / branch).mkdir()
-        mount(staging, blocked / branch, None, MS_BIND | MS_REC)
-        umount(staging)
-
-
-def hide(path):
-    """Cover a directory with an empty read-only tmpfs, in this mount namespace only."""
-    if os.path.isdir(path):
-        mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0000,size=4k")
+    mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    for path in read_only_paths:
+        if os.path.exists(path):
+            _bind(path, new_root, read_only=True)
+    for path in writable_paths:
+        _bind(path, new_root, read_only=False)
+    os.chroot(new_root)
 
 
 # ----------------------------------------------------------------------------- users and processes
@@ -212,18 +206,18 @@ def probe_protections(settings, readable_paths):
     """What this machine allows, tried once in throwaway children. `settings` comes from the parent."""
     is_root = os.geteuid() == 0
     uid, gid = settings.get("uid"), settings.get("gid")
+    visible = [*SYSTEM_PATHS, *readable_paths]
 
     def namespaces():
         unshare(CLONE_NEWNS | CLONE_NEWNET)
         mount(None, "/", None, MS_REC | MS_PRIVATE)
+        enter_minimal_root(settings["new_root"], visible, [os.devnull])
         return True
 
-    def readable_as_worker(with_namespaces):
+    def readable_as_worker(in_minimal_root):
         def check():
-            if with_namespaces:
+            if in_minimal_root:
                 namespaces()
-                for path in readable_paths:
-                    expose(path, Path(settings["staging"]))
             become(uid, gid)
             return all(os.listdir(path) is not None for path in readable_paths)
         return check
@@ -234,25 +228,17 @@ def probe_protections(settings, readable_paths):
 
     found = {"root": is_root, "namespaces": False, "other_user": False, "seccomp": _try_in_child(seccomp)}
     if is_root and uid is not None:
-        found["namespaces"] = _try_in_child(namespaces)
-        if _try_in_child(readable_as_worker(False)):
-            found["other_user"] = True
-        elif found["namespaces"] and _try_in_child(readable_as_worker(True)):
-            found["other_user"] = True
-            found["expose_python"] = True
+        found["namespaces"] = _try_in_child(namespaces) and _try_in_child(readable_as_worker(True))
+        found["other_user"] = found["namespaces"] or _try_in_child(readable_as_worker(False))
     return found
 
 
-def confine_child(protections, settings, readable_paths, scratch):
+def confine_child(protections, settings, readable_paths, scratch, submission):
     """Apply, in a freshly forked child, every protection the probe found; called before student code."""
     if protections.get("namespaces"):
-        unshare(CLONE_NEWNS | CLONE_NEWNET)  # nothing mounted here is seen outside; no interface but a downed loopback
+        unshare(CLONE_NEWNS | CLONE_NEWNET)  # mounts made here are seen nowhere else; no interface but a downed loopback
         mount(None, "/", None, MS_REC | MS_PRIVATE)
-        if protections.get("expose_python"):
-            for path in readable_paths:
-                expose(path, Path(scratch) / ".staging")
-        for path in settings.get("hidden_paths", []):
-            hide(path)
+        enter_minimal_root(settings["new_root"], [*SYSTEM_PATHS, *readable_paths, submission], [scratch, os.devnull])
     if protections.get("other_user"):
         become(settings["uid"], settings["gid"])
     if protections.get("seccomp") and not protections.get("namespaces"):

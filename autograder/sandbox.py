@@ -76,8 +76,9 @@ def worker_settings(config, workspace):
     outside = [str(p) for p in extra if PROJECT_ROOT not in p.parents]
     if outside:  # the grader changes modes only of what it owns
         raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
+    (workspace / ".root").mkdir()  # where each child mounts its own minimal root
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
-                "staging": str(workspace / ".probe-staging"), "processes": config.processes}
+                "new_root": str(workspace / ".root"), "processes": config.processes}
     if os.geteuid() == 0:
         try:
             entry = pwd.getpwnam(WORKER_USER)
@@ -104,14 +105,13 @@ def describe_protections(protections):
     else:
         lines.append("WARNING: running as root but student code could not be given another user: it runs as root")
     if protections.get("namespaces"):
-        lines.append("private mount namespace: reference/, autograder/, tests/ and the hidden paths are covered by empty tmpfs mounts")
+        lines.append("minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
+                     "system libraries, its own folder and the submission; nothing else of the machine exists there")
         lines.append("private network namespace: no network at all")
     elif protections.get("seccomp"):
         lines.append("seccomp filter: internet sockets are refused")
     else:
         lines.append("WARNING: no network protection available")
-    if protections.get("expose_python"):
-        lines.append("the Python installation sits in a private folder; each case sees only its branch of it")
     lines.append("leftover processes are killed after every case" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
     return lines
 
@@ -285,7 +285,7 @@ class WarmWorker:
         if status == "setup_error":
             return Outcome("grader_error", error=report.get("error", ""), stdout=stdout, stderr=stderr)
         if status != "ok":
-            return Outcome(status if status in ("exception", "memory", "unsupported") else "crash", error=report.get("error", ""),
+            return Outcome(status if status in ("exception", "memory", "unsupported") else "crash", error=self.redact(report.get("error", "")),
                            error_type=report.get("error_type", ""), stdout=stdout, stderr=stderr)
         try:
             outputs = {name: None if path is None else self._load_output(scratch, path) for name, path in report["outputs"].items()}
@@ -304,6 +304,10 @@ class WarmWorker:
             raise ValueError(f"output of dtype {array.dtype}")
         return np.array(array)  # a base ndarray
 
+    def redact(self, text):
+        """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""
+        return text.replace(str(self.workspace), "<sandbox>").replace(str(PROJECT_ROOT), "<grader>")
+
     def _read_capped(self, path):
         cap = self.config.output_cap_kb * 1024
         try:
@@ -311,5 +315,5 @@ class WarmWorker:
                 data = handle.read(cap + 1)
         except OSError:
             return ""
-        text = CONTROL.sub("", data[:cap].decode("utf-8", errors="replace"))
+        text = self.redact(CONTROL.sub("", data[:cap].decode("utf-8", errors="replace")))
         return text + ("\n[... output cut at %d KiB]" % self.config.output_cap_kb if len(data) > cap else "")

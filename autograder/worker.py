@@ -221,7 +221,7 @@ def run_child(job, report_fd, protections, settings):
     scratch = Path(job["scratch"])
     try:
         os.setsid()
-        confinement.confine_child(protections, settings, READABLE_PATHS, scratch)
+        confinement.confine_child(protections, settings, READABLE_PATHS, str(scratch), job["submission"])
         os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), USER="hw9worker")
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)

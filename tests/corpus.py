@@ -1,0 +1,84 @@
+"""The corpus of fixture submissions: real folders under tests/corpus/, each with its expected outcome.
+
+An item's folder holds the files that replace the base's (the reference unless it says
+otherwise) and `expected.json`:
+
+    about        what the submission does, in a line
+    base         "reference" or "student_template"
+    remove       base files deleted; keep_as: base files renamed first (e.g. attention.py ->
+                 _honest_attention.py, so that an overlay can import the honest functions)
+    patches      [file, old, new]: a one-line bug (old must occur exactly once)
+    replace_everywhere  [old, new] in every .py file
+    log          edits of the reference's submission_log.json (see write_log)
+    symlinks     name -> target ({ROOT} is the repository)
+    nest         put everything one folder down, as a zipped upload does
+    lost         problems that must lose points; every other problem keeps full marks
+    zero         problems that must score exactly 0 (pure attacks)
+    categories   case number -> expected failure category, or a list of acceptable ones
+    needs_root   holds only with the protections the grader sets up as root
+    wait         seconds to wait after grading, to catch a process that strikes late
+    listen       a TCP port the test listens on while grading (nothing may arrive)
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+from tests.helpers import ROOT
+
+CORPUS = ROOT / "tests" / "corpus"
+SKIPPED = shutil.ignore_patterns("__pycache__", "*.ipynb", "README.md", "notebook_helpers.py", "__init__.py")
+
+
+def items():
+    """name -> expected.json's contents, for every item of the corpus."""
+    return {folder.name: json.loads((folder / "expected.json").read_text()) for folder in sorted(CORPUS.iterdir()) if folder.is_dir()}
+
+
+def write_log(path, edits):
+    """The reference's log, edited: set/raw_replace/truncate/prefix_hex/text/size/nested/encoding/add_to_first_value."""
+    data = json.loads((ROOT / "reference" / "submission_log.json").read_text())
+    data.update(edits.get("set", {}))
+    if "add_to_first_value" in edits:
+        data["torch_transformer_value"][0] += edits["add_to_first_value"]
+    text = edits.get("text", json.dumps(data).replace('"__1e400__"', "[1e400, 1.0, 2.0]"))
+    for old, new in edits.get("raw_replace", []):
+        text = text.replace(old, new, 1)
+    if "replace" in edits:
+        text = text.replace(*edits["replace"])
+    if "nested" in edits:
+        text = "[" * edits["nested"] + "]" * edits["nested"]
+    raw = bytes.fromhex(edits.get("prefix_hex", "")) + text.encode(edits.get("encoding", "utf-8"))
+    path.write_bytes(raw[: edits.get("truncate")])
+    if "size" in edits:
+        with open(path, "ab") as handle:
+            handle.truncate(edits["size"])  # sparse: refused for its size before a byte is read
+
+
+def make_submission(name, parent):
+    """Materialise corpus item `name` as a real folder under `parent`; return the folder to grade."""
+    spec, source = items()[name], CORPUS / name
+    top = parent / name
+    folder = top / spec.get("nest", "")
+    shutil.copytree(ROOT / spec.get("base", "reference"), folder, ignore=SKIPPED)
+    for file in spec.get("remove", []):
+        (folder / file).unlink()
+    for file, new_name in spec.get("keep_as", {}).items():
+        (folder / file).rename(folder / new_name)
+    if "replace_everywhere" in spec:
+        old, new = spec["replace_everywhere"]
+        for path in folder.glob("*.py"):
+            path.write_text(path.read_text().replace(old, new))
+    for file, old, new in spec.get("patches", []):
+        text = (folder / file).read_text()
+        assert text.count(old) == 1, f"corpus item {name}: {old!r} is not in {file} exactly once"
+        (folder / file).write_text(text.replace(old, new))
+    for path in source.iterdir():
+        if path.name != "expected.json":
+            shutil.copy(path, folder / path.name)
+    if "log" in spec:
+        write_log(folder / "submission_log.json", spec["log"])
+    for link, target in spec.get("symlinks", {}).items():
+        (folder / link).unlink(missing_ok=True)
+        os.symlink(target.replace("{ROOT}", str(ROOT)), folder / link)
+    return top

@@ -1,0 +1,2 @@
+"""Raises at import."""
+raise ValueError("not ready yet")

@@ -1,0 +1,4 @@
+"""Exits the process at import."""
+import os
+
+os._exit(0)

@@ -1,0 +1,2 @@
+def argmax_attention(q, K, V)
+    return q
