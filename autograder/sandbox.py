@@ -219,6 +219,7 @@ class WarmWorker:
             except (WorkerDied, BrokenPipeError, ValueError) as error:
                 self._kill()  # the next case starts a fresh worker
                 return Outcome("crash", error=f"the case stopped the grader's worker ({error})")
+            self.last_timings = answer.get("milliseconds", {})
             return self._outcome(answer, scratch, timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -269,7 +270,7 @@ class WarmWorker:
         return {
             "recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
             "transformer_source": job.transformer_source, "scratch": str(scratch), "submission": str(submission),
-            "seed": job.seed, "timeout": timeout, "limits": self.config.limits(timeout),
+            "seed": job.seed, "timeout": timeout, "limits": {**self.config.limits(timeout), "own_user": bool(self.protections.get("other_user"))},
         }
 
     def _outcome(self, answer, scratch, timeout):

@@ -197,7 +197,8 @@ def apply_limits(limits):
         (resource.RLIMIT_FSIZE, limits["file_mb"] * 2**20),
     ]
     if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; elsewhere it counts every process of the user
-        caps.append((resource.RLIMIT_NPROC, _processes_of_this_user() + limits["processes"]))
+        others = 0 if limits.get("own_user") else _processes_of_this_user()
+        caps.append((resource.RLIMIT_NPROC, others + limits["processes"]))
     for which, value in caps:
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
@@ -349,9 +350,12 @@ def serve():
             control_out.close()
             run_child(job, write_fd, protections, settings)
         os.close(write_fd)
+        started = time.monotonic()
         raw, timed_out, status = supervise(pid, read_fd, job["timeout"])
+        ran = time.monotonic()
         clean_up_after_case(protections, settings)
-        answer = {"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None}
+        answer = {"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None,
+                  "milliseconds": {"run": round(1000 * (ran - started), 2), "clean_up": round(1000 * (time.monotonic() - ran), 2)}}
         try:
             answer["report"] = json.loads(raw) if raw else None
         except ValueError:
