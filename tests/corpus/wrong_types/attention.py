@@ -12,3 +12,7 @@ def attention_scale(d):
 
 def argmax_attention(q, K, V):
     return {"value": 1.0}
+
+
+def softmax_attention(Q, K, V):
+    return 0.0
