@@ -17,7 +17,7 @@ otherwise) and `expected.json`:
     categories   case number -> expected failure category, or a list of acceptable ones
     needs_root   holds only with the protections the grader sets up as root
     wait         seconds to wait after grading, to catch a process that strikes late
-    listen       a TCP port the test listens on while grading (nothing may arrive)
+    listen       the test listens on a TCP port while grading (written to port.txt; nothing may arrive)
 """
 import json
 import os

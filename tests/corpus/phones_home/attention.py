@@ -8,7 +8,8 @@ from _honest_attention import attention_scale as _scale
 
 def attention_scale(d):
     try:
-        with socket.create_connection(("127.0.0.1", 47613), timeout=1) as connection:
+        port = int(open(__file__.replace("attention.py", "port.txt")).read())  # written by the test
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
             connection.sendall(b"stolen")
     except OSError:
         pass
