@@ -77,6 +77,9 @@ def build_parser():
     grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
     grade_parser.add_argument("folder", metavar="DIR", help="the submission folder (files at its top level or in one folder inside it)")
     grade_parser.add_argument("--results", default="results.json", metavar="FILE", help="where to write results.json (default: ./results.json)")
+    build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope's autograder settings")
+    build_parser_.add_argument("kind", choices=["gradescope"], help="which bundle")
+    build_parser_.add_argument("out", metavar="OUT.zip", help="where to write the zip")
     check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
     return parser
@@ -89,5 +92,11 @@ def main(argv=None):
         return grade_command(args.folder, args.results)
     if args.verb == "check":
         return check_command(args.folder)
+    if args.verb == "build":
+        from autograder.build import build_gradescope
+
+        out = build_gradescope(args.out)
+        print(f"wrote {out}: upload it as the autograder of the Gradescope assignment")
+        return 0
     parser.print_help()
     return 2
