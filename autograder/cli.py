@@ -80,6 +80,8 @@ def build_parser():
     build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope's autograder settings")
     build_parser_.add_argument("kind", choices=["gradescope"], help="which bundle")
     build_parser_.add_argument("out", metavar="OUT.zip", help="where to write the zip")
+    validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
+    validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
     return parser
@@ -92,6 +94,10 @@ def main(argv=None):
         return grade_command(args.folder, args.results)
     if args.verb == "check":
         return check_command(args.folder)
+    if args.verb == "validate":
+        from autograder.validate import validate
+
+        return validate(everything=args.all)
     if args.verb == "build":
         from autograder.build import build_gradescope
 

@@ -17,23 +17,25 @@ OUTCOME_CATEGORIES = {
 }
 
 
-def grade(folder, config=None, public_only=False, worker=None):
+def grade(folder, config=None, public_only=False, worker=None, cases=None):
     """Grade the submission in `folder` with every case (or the public ones); never raises for student faults.
 
     A warm `worker` may be shared between submissions; without one, a worker is started and
-    stopped here (its torch import overlaps with planning the first cases).
+    stopped here (its torch import overlaps with planning the first cases). `cases` narrows
+    the run to some cases (validate grades a mutant on its own problem's cases only).
     """
     config = config or GraderConfig()
     if worker is None:
         with WarmWorker(config) as own_worker:
-            return grade(folder, config, public_only, own_worker)
+            return grade(folder, config, public_only, own_worker, cases)
     started = time.monotonic()
     try:
         root, not_found = locate(folder), None
     except SubmissionNotFound as error:
         root, not_found = None, str(error)
     submission = Submission(root, config.log_cap_kb * 1024)
-    cases = public_cases() if public_only else all_cases()
+    if cases is None:
+        cases = public_cases() if public_only else all_cases()
     staff_notes = []
     tests = [run_case(case, submission, worker, config, not_found, staff_notes) for case in cases]
     tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",

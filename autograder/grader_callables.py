@@ -32,9 +32,15 @@ def quadratic_sim(q, k):
     return float((np.dot(q, k) + 1.0) ** 2)
 
 
+def asymmetric_sim(q, k):
+    """A positive similarity with sim(q, k) != sim(k, q): eq. (11) must call sim(Q_i, K_j), in that order."""
+    return float(np.exp(np.dot(q, k) / math.sqrt(len(q)) + 0.5 * np.sum(k)))
+
+
 GRADER_CALLABLES = {
     "elu_plus_one": elu_plus_one,
     "quadratic_features": quadratic_features,
     "softmax_sim": softmax_sim,
     "quadratic_sim": quadratic_sim,
+    "asymmetric_sim": asymmetric_sim,
 }

@@ -33,7 +33,7 @@ PURIFIER_TABLE = [
     ("1.10", "optimal purifier, square rank-deficient X", rng("1.10").standard_normal((5, 3)) @ rng("1.10.1").standard_normal((3, 5)), 1.5, False),
 ]
 for number, name, X, lam, public in PURIFIER_TABLE:
-    loss_case(number, name, "optimal_purifier", (X, lam), 1.0, public=public)
+    loss_case(number, name, "optimal_purifier", (X, lam), 1.0 if number in ("1.7", "1.8") else 0.5, public=public)
 
 
 def lambda_case(number, name, args, weight, public=False):
@@ -47,3 +47,5 @@ lambda_case("1.12", "lambda range, unsorted singular values, keep 0.9, attenuate
 lambda_case("1.13", "lambda range, random spectrum, k = 2", (list(np.sort(rng("1.13").uniform(0, 10, 7))[::-1] * [1, 1, 0.3, 0.3, 0.3, 0.3, 0.3]), 2), 0.5)
 lambda_case("1.14", "lambda range that is empty (returns None)", ([1.0, 0.99, 0.5], 1), 0.5)
 lambda_case("1.15", "lambda range, ten singular values, k = 5", (list(rng("1.15").permutation([50.0, 40.0, 33.0, 31.0, 30.0, 5.0, 4.0, 1.0, 0.5, 0.0])), 5), 0.5)
+lambda_case("1.16", "lambda range with only two singular values", ([3.0, 0.5], 1), 0.5)
+lambda_case("1.17", "lambda range that is a single point", ([1.0, 1.0], 1, 0.5, 0.5), 0.5)  # low = high = 1, exactly

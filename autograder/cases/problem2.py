@@ -98,7 +98,8 @@ def judge_weights(weights, task):
             want = " x ".join("any" if d is None else str(d) for d in shape)
             return fail(WRONG_SHAPE, f"{name} should be a {want} matrix, got {got}")
     try:
-        failures = helpers.failing_sequences(weights, task, numpy_transformer())
+        with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
+            failures = helpers.failing_sequences(weights, task, numpy_transformer())
     except ValueError as error:  # matrices that do not fit together
         return fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
     total = sum(1 for _ in helpers.all_letter_sequences(helpers.TASKS[task][0]))

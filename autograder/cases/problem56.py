@@ -50,8 +50,8 @@ def gram_case(number, name, X, weight, public=False):
 
 
 Q6, K6, V6 = qkv("5.3", 6, 4, 3)
-plain_case("5.1", "softmax similarity of two rows", "softmax_similarity", (Q6[0], K6[0]), 0.5, public=True)
-plain_case("5.2", "quadratic kernel similarity of two rows (5(b)i)", "quadratic_kernel_similarity", (Q6[1], K6[2]), 0.5, public=True)
+plain_case("5.1", "softmax similarity of two rows", "softmax_similarity", (Q6[0], K6[0]), 0.25, public=True)
+plain_case("5.2", "quadratic kernel similarity of two rows (5(b)i)", "quadratic_kernel_similarity", (Q6[1], K6[2]), 0.25, public=True)
 kernel_case("5.3", "similarity attention with the softmax similarity, eq. (11)", "similarity_attention", (Q6, K6, V6), "softmax_sim", 1.0, public=True)
 kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", "similarity_attention", qkv("5.4", 1, 3, 2), "quadratic_sim", 1.0)
 gram_case("5.5", "quadratic feature map: inner products equal (q.k + 1)^2 (5(b)ii)", rng("5.5").standard_normal((5, 3)), 1.0, public=True)
@@ -59,7 +59,8 @@ gram_case("5.6", "quadratic feature map, one row of dimension 1", rng("5.6").sta
 kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", (Q6, K6, V6), "elu_plus_one", 1.0, public=True)
 kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv("5.8", 1, 2, 3), "quadratic_features", 1.0)
 kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv("5.9", BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
-kernel_case("5.10", "kernel attention, random shapes", "kernel_attention", qkv("5.10", 50, 3, 5), "elu_plus_one", 1.0)
+kernel_case("5.10", "kernel attention, random shapes", "kernel_attention", qkv("5.10", 50, 3, 5), "elu_plus_one", 0.5)
+kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)", "similarity_attention", qkv("5.11", 5, 3, 2), "asymmetric_sim", 1.0)
 
 W_PUBLIC = ref.sample_softmax_random_features(8, 4, rng("6.1"))
 W_HIDDEN = ref.sample_softmax_random_features(5, 3, rng("6.2"))

@@ -1,0 +1,97 @@
+"""`python -m autograder validate`: the reference scores full marks, the template zero, and the hidden suite catches mutants."""
+import json
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.checks import GRADER_ERROR
+from autograder.config import GraderConfig
+from autograder.grade import grade
+from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
+from autograder.sandbox import WarmWorker
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
+TARGET = 0.95
+SAMPLE_PER_MODULE = 8
+
+
+@dataclass
+class MutantReport:
+    """Per problem: caught and survived mutants (equivalent ones set aside)."""
+
+    caught: dict = field(default_factory=dict)
+    survivors: dict = field(default_factory=dict)
+    equivalent: int = 0
+    stale_equivalents: list = field(default_factory=list)
+
+    def rate(self, problem):
+        caught, survived = self.caught.get(problem, 0), len(self.survivors.get(problem, []))
+        return caught / (caught + survived) if caught + survived else 1.0
+
+
+def check_reference_and_template(worker, config):
+    """Problems found: the reference must score full marks, the template zero, with no grader error."""
+    problems = []
+    for folder, expected in (("reference", sum(PROBLEM_POINTS.values())), ("student_template", 0)):
+        results = grade(PROJECT_ROOT / folder, config, worker=worker)
+        if results.score != expected:
+            problems.append(f"{folder} scores {results.score:g}, expected {expected}")
+        errors = [t.number for t in results.tests if t.category == GRADER_ERROR]
+        if errors:
+            problems.append(f"{folder}: grader errors in {', '.join(errors)}")
+    return problems
+
+
+def run_mutants(worker, config, everything=False, seed=0):
+    """Grade mutants of every reference module on their own problems' cases; return a MutantReport."""
+    equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+    report, rng = MutantReport(), random.Random(seed)
+    with tempfile.TemporaryDirectory(prefix="hw9-mutants-") as scratch:
+        for module in MODULE_PROBLEMS:
+            every = mutants_of(module)
+            mutants = [m for m in every if m.id not in equivalent]
+            report.equivalent += len(every) - len(mutants)
+            report.stale_equivalents += [i for i in equivalent if i.startswith(module + ":") and i not in {m.id for m in every}]
+            if not everything:
+                mutants = rng.sample(mutants, min(SAMPLE_PER_MODULE, len(mutants)))
+            original = original_source(module)
+            for mutant in mutants:
+                folder = Path(scratch) / mutant.id.replace(":", "_")
+                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+                (folder / f"{module}.py").write_text(mutant.source)
+                cases = [c for c in all_cases() if c.problem == mutant.problem]
+                results = grade(folder, config, worker=worker, cases=cases)
+                if any(t.status == "failed" and t.max_score > 0 for t in results.tests):
+                    report.caught[mutant.problem] = report.caught.get(mutant.problem, 0) + 1
+                else:
+                    report.survivors.setdefault(mutant.problem, []).append((mutant, mutant.diff(original)))
+                shutil.rmtree(folder)
+    return report
+
+
+def validate(everything=False):
+    """Run every check, print the report; return the exit status (0 when everything holds)."""
+    config = GraderConfig(case_timeout=5.0)
+    with WarmWorker(config) as worker:
+        problems = check_reference_and_template(worker, config)
+        report = run_mutants(worker, config, everything)
+    print(*(problems or ["reference: full marks; student template: zero, with no grader error"]), sep="\n")
+    print(f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})")
+    if report.stale_equivalents:
+        print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")
+    shown = set()
+    for problem in sorted(PROBLEM_POINTS):
+        caught, survivors = report.caught.get(problem, 0), report.survivors.get(problem, [])
+        status = "ok" if report.rate(problem) >= TARGET else f"BELOW {TARGET:.0%}"
+        print(f"  problem {problem}: {caught} of {caught + len(survivors)} caught ({report.rate(problem):.0%}) {status}")
+    for problem in sorted(report.survivors):
+        for mutant, diff in report.survivors[problem]:
+            if mutant.id not in shown:
+                shown.add(mutant.id)
+                print(f"\nsurvivor {mutant.id}\n{diff}")
+    below = [p for p in PROBLEM_POINTS if report.rate(p) < TARGET]
+    return 1 if problems or below else 0

@@ -1,0 +1,40 @@
+"""`validate` and its mutants: every mutant is a real, compiling change, and the hidden suite catches them."""
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
+from autograder.validate import EQUIVALENT
+from tests.helpers import ROOT
+
+
+@pytest.mark.parametrize("module", sorted(MODULE_PROBLEMS))
+def test_mutants_are_single_real_changes(module):
+    original = original_source(module)
+    mutants = mutants_of(module)
+    assert len(mutants) >= 10
+    assert len({m.id for m in mutants}) == len(mutants)  # ids are unique
+    for mutant in mutants:
+        assert mutant.source != original
+        ast.parse(mutant.source)
+        changed = [line for line in mutant.diff(original).splitlines() if line.startswith(("+", "-"))]
+        assert 2 <= len(changed) <= 4, mutant.id  # one statement changed
+
+
+def test_every_equivalent_mutant_exists_and_says_why():
+    equivalent = json.loads(EQUIVALENT.read_text())
+    ids = {m.id for module in MODULE_PROBLEMS for m in mutants_of(module)}
+    assert set(equivalent) <= ids  # no stale entry
+    assert all(len(reason) > 10 for reason in equivalent.values())
+
+
+def test_validate_passes_on_a_sample():
+    done = subprocess.run([sys.executable, "-m", "autograder", "validate"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reference: full marks; student template: zero" in done.stdout
+    for problem in "123456":
+        assert f"problem {problem}: " in done.stdout
+    assert "BELOW" not in done.stdout
