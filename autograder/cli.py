@@ -80,6 +80,10 @@ def build_parser():
     build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope's autograder settings")
     build_parser_.add_argument("kind", choices=["gradescope"], help="which bundle")
     build_parser_.add_argument("out", metavar="OUT.zip", help="where to write the zip")
+    regrade_parser = verbs.add_parser("regrade", help="grade every submission of a Gradescope export (folder or zip) or a folder of submission folders")
+    regrade_parser.add_argument("export", metavar="EXPORT")
+    regrade_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
+    regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
     validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
@@ -94,6 +98,12 @@ def main(argv=None):
         return grade_command(args.folder, args.results)
     if args.verb == "check":
         return check_command(args.folder)
+    if args.verb == "regrade":
+        from autograder.regrade import regrade
+
+        graded, skipped = regrade(args.export, args.out, args.jobs)
+        print(f"graded {graded}, skipped {skipped} already graded; wrote {args.out}/grades.csv")
+        return 0
     if args.verb == "validate":
         from autograder.validate import validate
 

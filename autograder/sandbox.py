@@ -4,6 +4,7 @@ All worker start-up lives in WarmWorker.start, so that running workers as anothe
 other namespaces later changes this one place. Nothing here imports student code; outputs come
 back only as .npy files loaded with allow_pickle=False and a JSON report.
 """
+import fcntl
 import json
 import os
 import pwd
@@ -70,6 +71,29 @@ class Job:
     seed: int = 0
 
 
+def claim_worker_identity(slots=1000):
+    """A (uid, gid) no other live warm worker uses, and the open lock file that holds it.
+
+    After every case a worker kills all processes of its user, so two workers (regrade's jobs,
+    or two graders on one machine) must never share one. The first is `hw9worker` where that
+    user exists; the others are bare ids above it. A lock dies with its process.
+    """
+    try:
+        entry = pwd.getpwnam(WORKER_USER)
+        candidates = [(entry.pw_uid, entry.pw_gid)]
+    except KeyError:
+        candidates = []
+    candidates += [(FALLBACK_ID + slot, FALLBACK_ID + slot) for slot in range(slots)]
+    for uid, gid in candidates:
+        handle = open(f"/run/lock/hw9-worker-{uid}.lock" if os.path.isdir("/run/lock") else f"/tmp/.hw9-worker-{uid}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return uid, gid, handle
+        except BlockingIOError:
+            handle.close()
+    raise RuntimeError("no free worker identity")
+
+
 def worker_settings(config, workspace):
     """What the worker needs to confine its children; as root, also lock up what workers must not read."""
     extra = [Path(p).resolve() for p in config.hidden_paths]
@@ -80,11 +104,7 @@ def worker_settings(config, workspace):
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
                 "new_root": str(workspace / ".root"), "processes": config.processes}
     if os.geteuid() == 0:
-        try:
-            entry = pwd.getpwnam(WORKER_USER)
-            settings["uid"], settings["gid"] = entry.pw_uid, entry.pw_gid
-        except KeyError:
-            settings["uid"] = settings["gid"] = FALLBACK_ID
+        settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
         for path in settings["hidden_paths"]:
             os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
         os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
@@ -142,7 +162,7 @@ class WarmWorker:
             )
         self._buffer = b""
         self._ready = False
-        self.process.stdin.write((json.dumps(self.settings) + "\n").encode())
+        self.process.stdin.write((json.dumps({k: v for k, v in self.settings.items() if k != "identity_lock"}) + "\n").encode())
         self.process.stdin.flush()
         return self
 
@@ -164,9 +184,11 @@ class WarmWorker:
             self._ready = True
 
     def stop(self):
-        """Stop the worker and remove every scratch folder."""
+        """Stop the worker, remove every scratch folder, give the worker identity back."""
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
+        if self.settings.get("identity_lock"):
+            self.settings["identity_lock"].close()
 
     def _kill(self):
         if self.process is not None:

@@ -43,3 +43,15 @@ def test_grading_process_imports_neither_torch_nor_student_code():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == ["60.0", "[]"], done.stdout + done.stderr
+
+
+def test_workers_running_at_once_never_share_a_user():
+    # Each worker kills every process of its user after a case: two workers sharing one would kill each other's cases.
+    import os
+
+    from autograder.sandbox import WarmWorker
+
+    if os.geteuid() != 0:
+        pytest.skip("workers get their own users only when the grader runs as root")
+    with WarmWorker() as first, WarmWorker() as second:
+        assert first.settings["uid"] != second.settings["uid"]

@@ -1,0 +1,168 @@
+"""`python -m autograder regrade EXPORT --jobs N --out DIR`: grade a whole class's submissions.
+
+EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
+`submission_metadata.yml` naming the students) or a plain folder of submission folders. Each
+submission gets DIR/<submission>/results.json and summary.json; DIR/grades.csv has a row per
+submission. A submission already graded is skipped, so an interrupted run resumes where it
+stopped. Jobs share nothing but the queue: each has its own warm worker.
+"""
+import csv
+import json
+import queue
+import re
+import shutil
+import sys
+import threading
+import time
+import traceback
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.grade import grade, problem_scores
+from autograder.results import grader_failure, write_results
+from autograder.sandbox import WarmWorker
+
+METADATA = "submission_metadata.yml"
+FLAGGED = ("timeout", "crash", "memory limit", "grader error")
+
+
+def unpack_export(export, out):
+    """The export as a folder: itself, or its zip extracted under out/_export (no member may escape it)."""
+    export = Path(export)
+    if export.is_dir():
+        return export
+    target = Path(out) / "_export"
+    with zipfile.ZipFile(export) as archive:
+        for member in archive.infolist():
+            path = (target / member.filename).resolve()
+            if target.resolve() not in path.parents and path != target.resolve():
+                raise ValueError(f"the zip member {member.filename!r} would land outside {target}")
+        archive.extractall(target)
+    folders = [p for p in target.iterdir() if p.is_dir()]
+    return folders[0] if len(folders) == 1 and not (target / METADATA).exists() and (folders[0] / METADATA).exists() else target
+
+
+def read_submitters(folder):
+    """submission folder name -> [{"name", "email", "sid"}], from Gradescope's metadata file.
+
+    The file is YAML with Ruby-style keys (`:submitters:`, `:name:`); only these few keys are
+    needed, so it is read line by line rather than with a YAML library.
+    """
+    path = Path(folder) / METADATA
+    if not path.exists():
+        return {}
+    people, current = {}, None
+    for line in path.read_text(errors="replace").splitlines():
+        top = re.match(r"^(\S[^:]*):\s*$", line)
+        if top:
+            current = top.group(1).strip("'\"")
+            people[current] = []
+            continue
+        field = re.match(r"^\s*-?\s*:(name|email|sid):\s*(.*)$", line)
+        if field and current is not None:
+            key, value = field.group(1), field.group(2).strip().strip("'\"")
+            if line.lstrip().startswith("-") or not people[current] or key in people[current][-1]:
+                people[current].append({})
+            people[current][-1][key] = value
+    return people
+
+
+def submissions_in(folder):
+    """(name, folder) of every submission: the metadata's folders, or every subfolder."""
+    folder = Path(folder)
+    named = read_submitters(folder)
+    names = sorted(named) if named else sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    return [(name, folder / name) for name in names if (folder / name).is_dir()]
+
+
+def summarise(name, results, people):
+    """The CSV row of one graded submission."""
+    categories = Counter(t.category for t in results.tests if t.status == "failed")
+    scores = problem_scores(results.tests)
+    return {
+        "submission": name,
+        "students": "; ".join(p.get("name", "") for p in people),
+        "emails": "; ".join(p.get("email", "") for p in people),
+        "sids": "; ".join(p.get("sid", "") for p in people),
+        "total": results.score,
+        **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
+        "flags": ", ".join(f"{k} x{categories[k]}" for k in FLAGGED if categories[k]),
+        "seconds": round(results.execution_time, 2),
+    }
+
+
+def grade_one(name, folder, out, worker, people):
+    """Grade one submission into out/<name>/; a failure of the grader still leaves a results file."""
+    target = Path(out) / name
+    try:
+        results = grade(folder, worker=worker)
+    except Exception:
+        results = grader_failure(traceback.format_exc())
+    write_results(results, target / "results.json")
+    (target / "summary.json").write_text(json.dumps(summarise(name, results, people)))
+
+
+class Progress:
+    """A one-line progress bar with an estimate of the time left, on stderr."""
+
+    def __init__(self, total, already):
+        self.total, self.done, self.started, self.already = total, already, time.monotonic(), already
+        self.lock = threading.Lock()
+
+    def advance(self):
+        with self.lock:
+            self.done += 1
+            fresh = self.done - self.already
+            left = (time.monotonic() - self.started) / fresh * (self.total - self.done) if fresh else 0
+            filled = int(30 * self.done / max(self.total, 1))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}  ETA {left:5.0f} s")
+            sys.stderr.flush()
+
+
+def regrade(export, out, jobs=1):
+    """Grade every submission of an export not graded yet; write grades.csv; return (graded now, skipped)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = unpack_export(export, out)
+    people = read_submitters(folder)
+    everything = submissions_in(folder)
+    todo = [(name, path) for name, path in everything if not (out / name / "summary.json").exists()]
+    progress = Progress(len(everything), len(everything) - len(todo))
+    all_cases()  # import the cases once, before the jobs start
+    work = queue.Queue()
+    for item in todo:
+        work.put(item)
+
+    def job():
+        with WarmWorker() as worker:
+            while True:
+                try:
+                    name, path = work.get_nowait()
+                except queue.Empty:
+                    return
+                grade_one(name, path, out, worker, people.get(name, []))
+                progress.advance()
+
+    threads = [threading.Thread(target=job) for _ in range(max(1, min(jobs, len(todo))))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.stderr.write("\n")
+    write_csv(out, [name for name, _ in everything])
+    if (out / "_export").exists():
+        shutil.rmtree(out / "_export")
+    return len(todo), len(everything) - len(todo)
+
+
+def write_csv(out, names):
+    """grades.csv from every submission's summary.json (so a resumed run lists them all)."""
+    rows = [json.loads((out / name / "summary.json").read_text()) for name in names if (out / name / "summary.json").exists()]
+    if not rows:
+        return
+    with open(out / "grades.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
