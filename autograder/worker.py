@@ -31,9 +31,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+import numpy.linalg  # noqa: E402,F401  numpy imports its submodules lazily: once here, not once per case
+import numpy.random  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional  # noqa: E402,F401
 
 torch.set_num_threads(1)
+np.random.seed(0)  # the first seeding initialises state that every child would otherwise rebuild
+torch.manual_seed(0)
 
 META_CAP = 1 << 20  # bytes of the child's report kept
 
