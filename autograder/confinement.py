@@ -147,7 +147,7 @@ def kill_all_processes_of(uid, gid, rounds=1000):
     os.waitpid(pid, 0)
 
 
-def _leftovers(uid):
+def processes(uid):
     """(processes of `uid`, children of this process), read from /proc."""
     me, of_user, children = str(os.getpid()), [], []
     for entry in os.listdir("/proc"):
@@ -169,7 +169,7 @@ def clean_up(uid, gid, rounds=100):
     """Kill every process a case left: all of the worker user's (when it has its own user), and
     every child of this process, which as a subreaper inherits the case's orphans. Reaps them all."""
     for _ in range(rounds):
-        of_user, children = _leftovers(uid)
+        of_user, children = processes(uid)
         if not of_user and not children:
             return
         if of_user:

@@ -202,24 +202,13 @@ def apply_limits(limits):
         (resource.RLIMIT_FSIZE, limits["file_mb"] * 2**20),
     ]
     if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; elsewhere it counts every process of the user
-        others = 0 if limits.get("own_user") else _processes_of_this_user()
+        others = 0 if limits.get("own_user") else len(confinement.processes(os.getuid())[0])
         caps.append((resource.RLIMIT_NPROC, others + limits["processes"]))
     for which, value in caps:
         soft, hard = resource.getrlimit(which)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap raises instead of killing
-
-
-def _processes_of_this_user():
-    uid, count = os.getuid(), 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                count += os.stat(f"/proc/{entry}").st_uid == uid
-            except OSError:
-                pass
-    return count
 
 
 def run_child(job, report_fd, protections, settings):
