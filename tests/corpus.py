@@ -22,7 +22,6 @@ otherwise) and `expected.json`:
 import json
 import os
 import shutil
-from pathlib import Path
 
 from tests.helpers import ROOT
 

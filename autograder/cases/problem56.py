@@ -3,7 +3,6 @@
 Attention functions get the grader's own similarity functions and feature maps, so each is
 graded on its own. Feature maps are judged by their inner products, not their layout.
 """
-import numpy as np
 
 from autograder.cases import call, case, grader_callable, rng
 from autograder.checks import WRONG_SHAPE, compare_arrays, expect, fail
