@@ -3,7 +3,8 @@ import stat
 import zipfile
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from autograder import PROJECT_ROOT
+
 # What Gradescope needs: its two scripts at the root, the pins, the grader and the reference it computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 GRADESCOPE_FOLDERS = {"autograder": ("*.py",), "reference": ("*.py",)}

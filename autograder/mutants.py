@@ -8,9 +8,9 @@ import ast
 import copy
 import difflib
 from dataclasses import dataclass
-from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parent.parent / "reference"
+from autograder import REFERENCE
+
 MODULE_PROBLEMS = {"purification": "1", "transformer": "2", "attention": "34", "kernel_attention": "56"}
 FUNCTION_PROBLEM = {  # where a module serves two problems, the problem of each function
     "argmax_attention": "3", "softmax": "4", "softmax_attention": "4", "dot_product_mean": "4", "dot_product_variance": "4", "attention_scale": "4",

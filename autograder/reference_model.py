@@ -7,11 +7,12 @@ the numpy class, so it compiles that one class from the same file: one source, n
 import ast
 import math
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-REFERENCE_TRANSFORMER = Path(__file__).resolve().parent.parent / "reference" / "transformer.py"
+from autograder import REFERENCE
+
+REFERENCE_TRANSFORMER = REFERENCE / "transformer.py"
 
 
 @cache

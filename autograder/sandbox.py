@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder import PROJECT_ROOT
 from autograder.config import GraderConfig
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
 PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
 WORKER_USER, FALLBACK_ID = "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves

@@ -6,6 +6,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import PROJECT_ROOT
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.checks import GRADER_ERROR
 from autograder.config import GraderConfig
@@ -13,7 +14,6 @@ from autograder.grade import grade
 from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
 from autograder.sandbox import WarmWorker
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
 TARGET = 0.95
 SAMPLE_PER_MODULE = 8

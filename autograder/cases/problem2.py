@@ -88,6 +88,11 @@ def attributes(submission):
     return Job("torch_attributes", "transformer", "PytorchTransformer", ([list(with_pos), list(without_pos)],), **source), check
 
 
+def returned_dict(outcome):
+    """The matrices of a returned dict (the worker names them "dict:<key>"), empty when no dict came back."""
+    return {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
+
+
 def judge_weights(weights, task):
     """Hand-designed weights must have the spec's shapes and solve every sequence of the task."""
     shapes = WEIGHT_SHAPES[task]
@@ -115,7 +120,7 @@ def weights_case(number, task, function):
     def build(submission):
         if submission.has("transformer.py"):
             def check(outcome):
-                weights = {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
+                weights = returned_dict(outcome)
                 if not weights:
                     return fail(WRONG_SHAPE, f"{function}() should return a dict of matrices, got {outcome.kinds.get('value', 'something else')}")
                 return judge_weights(weights, task)
@@ -136,7 +141,7 @@ weights_case("2.9", "position", "attention_by_position")
 @case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True)
 def unique(submission):
     def check(outcome):
-        weights = {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
+        weights = returned_dict(outcome)
         if not {"Km", "Qm", "Vm"} <= set(weights):
             return fail(WRONG_SHAPE, "attention_unique() should return a dict with Km, Qm, Vm and pos")
         try:
