@@ -93,6 +93,15 @@ def summarise(name, results, people):
     }
 
 
+def case_details(results):
+    """What the class report needs beyond the CSV row: each failed case's category and diagnosis."""
+    return {
+        "failed": {t.number: t.category for t in results.tests if t.status == "failed" and t.max_score > 0},
+        "diagnoses": {t.number: t.diagnosis for t in results.tests if t.diagnosis},
+        "max_total": results.max_score,
+    }
+
+
 def grade_one(name, folder, out, worker, people):
     """Grade one submission into out/<name>/; a failure of the grader still leaves a results file."""
     target = Path(out) / name
@@ -101,7 +110,8 @@ def grade_one(name, folder, out, worker, people):
     except Exception:
         results = grader_failure(traceback.format_exc())
     write_results(results, target / "results.json")
-    (target / "summary.json").write_text(json.dumps(summarise(name, results, people)))
+    row = summarise(name, results, people)
+    (target / "summary.json").write_text(json.dumps({**row, "details": case_details(results)}))
 
 
 class Progress:
@@ -160,6 +170,7 @@ def regrade(export, out, jobs=1):
 def write_csv(out, names):
     """grades.csv from every submission's summary.json (so a resumed run lists them all)."""
     rows = [json.loads((out / name / "summary.json").read_text()) for name in names if (out / name / "summary.json").exists()]
+    rows = [{key: value for key, value in row.items() if key != "details"} for row in rows]
     if not rows:
         return
     with open(out / "grades.csv", "w", newline="") as handle:

@@ -21,6 +21,7 @@ class TestResult(BaseModel):
     output: str = ""
     visibility: Visibility = "visible"
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
+    diagnosis: str = Field("", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words")
 
 
 class Results(BaseModel):
