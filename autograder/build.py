@@ -1,14 +1,33 @@
-"""Bundles for course staff: the zip Gradescope's autograder settings take."""
+"""Bundles: the zip Gradescope's autograder settings take, and the students' starter bundle with the self-check."""
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, REFERENCE
+from autograder.reference_model import numpy_transformer_source
 
 # What Gradescope needs: its two scripts at the root, the pins, the grader and the reference it computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 GRADESCOPE_FOLDERS = {"autograder": ("*.py",), "reference": ("*.py",)}
 EXECUTABLE = {"setup.sh", "run_autograder"}
+
+# What students get, under hw9/: the template, and the grader's modules that `check` needs.
+STUDENT_ROOT = "hw9"
+STUDENT_RUNTIME = (
+    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "confinement", "config", "checks", "results",
+    "log_file", "submission", "reference_model", "grader_callables",
+    "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log",
+)
+SELF_CHECK = """
+## The self-check in this bundle
+
+This bundle carries the public tests and the runner that grades them, the same code Gradescope
+runs. Install the pinned packages once (`pip install -r requirements.txt`, with torch's CPU build:
+`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`), then, from this
+folder, run `python -m autograder check` (or `python -m autograder check path/to/your/files`).
+The exit status is 1 while a public test fails, so you can script it.
+"""
 
 
 def gradescope_members():
@@ -22,20 +41,48 @@ def gradescope_members():
     return sorted(members)
 
 
+def student_members(public_folder):
+    """(path in the zip, file or bytes) of the students' bundle; `public_folder` holds the frozen cases."""
+    template = PROJECT_ROOT / "student_template"
+    members = [(f"{STUDENT_ROOT}/{path.name}", path) for path in sorted(template.iterdir())
+               if path.is_file() and path.name != "README.md"]  # notebook_helpers.py is a link: its content goes in
+    members.append((f"{STUDENT_ROOT}/README.md", (template / "README.md").read_bytes() + SELF_CHECK.encode()))
+    members.append((f"{STUDENT_ROOT}/requirements.txt", PROJECT_ROOT / "requirements.txt"))
+    members += [(f"{STUDENT_ROOT}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME]
+    public = {
+        "notebook_helpers.py": (REFERENCE / "notebook_helpers.py").read_bytes(),
+        "numpy_transformer.py": f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n{numpy_transformer_source()}\n'.encode(),
+        **{path.name: path for path in sorted(Path(public_folder).iterdir())},
+    }
+    members += [(f"{STUDENT_ROOT}/autograder/public/{name}", content) for name, content in public.items()]
+    return sorted(members, key=lambda member: member[0])
+
+
 def write_zip(out, members):
-    """Write `members` to the zip `out`, keeping the run bit of the scripts."""
+    """Write `members` (path in the zip, file or bytes) to the zip `out`, keeping the run bit of the scripts."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name, path in members:
+        for name, content in members:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             mode = 0o755 if Path(name).name in EXECUTABLE else 0o644
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            bundle.writestr(info, path.read_bytes())
+            bundle.writestr(info, content if isinstance(content, bytes) else content.read_bytes())
     return out
 
 
 def build_gradescope(out):
     """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference."""
     return write_zip(out, gradescope_members())
+
+
+def build_student(out):
+    """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden case)."""
+    from autograder.cases import public_cases
+    from autograder.cases.frozen import FROZEN_MODULES, write_frozen
+
+    frozen = [case for case in public_cases() if case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES]
+    with tempfile.TemporaryDirectory() as folder:
+        write_frozen(frozen, Path(folder))
+        return write_zip(out, student_members(folder))

@@ -65,12 +65,38 @@ def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
     return ok(f"{what} matches the expected value" + (f"s (shape {expected.shape})" if expected.ndim else ""))
 
 
-def expect(expected, **tolerance):
-    """A check that the returned value equals `expected` (an array, a number, or None)."""
-    def check(outcome):
+@dataclass
+class Expect:
+    """A check that the returned value equals `expected` (an array, a number, or None), within a tolerance."""
+
+    expected: object
+    rtol: float = RTOL
+    atol: float = ATOL
+
+    def __call__(self, outcome):
         got = outcome.outputs.get("value")
         kind = outcome.kinds.get("value", "")
-        if expected is None:
+        if self.expected is None:
             return ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
-        return compare_arrays(got, expected, kind, **tolerance)
-    return check
+        return compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
+
+
+def expect(expected, **tolerance):
+    return Expect(expected, **tolerance)
+
+
+@dataclass
+class FeatureGram:
+    """A check of a quadratic feature map by its inner products: phi(X) phi(X)^T must equal (X X^T + 1)^2.
+
+    Any layout of the features passes, as long as there are at most 1 + D + D^2 of them.
+    """
+
+    X: np.ndarray
+
+    def __call__(self, outcome):
+        (N, D), phi = self.X.shape, outcome.outputs.get("value")
+        if phi is None or phi.ndim != 2 or phi.shape[0] != N or phi.shape[1] > 1 + D + D * D:
+            got = "None" if phi is None else f"shape {phi.shape}"
+            return fail(WRONG_SHAPE, f"expected features of shape ({N}, F) with F <= 1 + D + D^2 = {1 + D + D * D}, got {got}")
+        return compare_arrays(phi @ phi.T, (self.X @ self.X.T + 1.0) ** 2, what="phi(X) phi(X)^T")

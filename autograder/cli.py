@@ -4,6 +4,7 @@ import os
 import sys
 import traceback
 
+from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
 
 USE_COLOUR = sys.stdout.isatty()
@@ -74,11 +75,15 @@ def check_command(folder):
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m autograder", description="Autograder for EECS 182 Homework 9 (Gradescope-style).")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
+    check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
+    if STUDENT_BUNDLE:  # the students' bundle has the public cases only: nothing to grade for real, nothing to build
+        return parser
     grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
     grade_parser.add_argument("folder", metavar="DIR", help="the submission folder (files at its top level or in one folder inside it)")
     grade_parser.add_argument("--results", default="results.json", metavar="FILE", help="where to write results.json (default: ./results.json)")
-    build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope's autograder settings")
-    build_parser_.add_argument("kind", choices=["gradescope"], help="which bundle")
+    build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope, `build student OUT.zip` for students")
+    build_parser_.add_argument("kind", choices=["gradescope", "student"], help="which bundle")
     build_parser_.add_argument("out", metavar="OUT.zip", help="where to write the zip")
     regrade_parser = verbs.add_parser("regrade", help="grade every submission of a Gradescope export (folder or zip) or a folder of submission folders")
     regrade_parser.add_argument("export", metavar="EXPORT")
@@ -86,8 +91,6 @@ def build_parser():
     regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
     validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
-    check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
-    check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
     return parser
 
 
@@ -109,10 +112,12 @@ def main(argv=None):
 
         return validate(everything=args.all)
     if args.verb == "build":
-        from autograder.build import build_gradescope
+        from autograder.build import build_gradescope, build_student
 
-        out = build_gradescope(args.out)
-        print(f"wrote {out}: upload it as the autograder of the Gradescope assignment")
+        if args.kind == "student":
+            print(f"wrote {build_student(args.out)}: the starter files, the public cases and `python -m autograder check`")
+        else:
+            print(f"wrote {build_gradescope(args.out)}: upload it as the autograder of the Gradescope assignment")
         return 0
     parser.print_help()
     return 2

@@ -11,9 +11,11 @@ from typing import Callable
 
 import numpy as np
 
+from autograder import STUDENT_BUNDLE
 from autograder.sandbox import Job
 
-PROBLEM_MODULES = ("problem1", "problem2", "problem2_log", "problem34", "problem56")
+PROBLEM_MODULES = ("problem1", "problem2", "problem2_hidden", "problem2_log", "problem34", "problem56")
+BUNDLE_MODULES = ("problem2", "problem2_log")  # the students' bundle: these, and the frozen public cases of the others
 
 # Points of each homework problem: the sum of its cases' weights must match (tests check it).
 PROBLEM_POINTS = {"1": 10, "2": 20, "3": 5, "4": 5, "5": 10, "6": 10}
@@ -83,8 +85,12 @@ def add_case(new_case):
 
 
 def all_cases():
-    """Every registered case, in number order."""
-    for name in PROBLEM_MODULES:
+    """Every registered case, in number order (in the students' bundle: the public ones)."""
+    if STUDENT_BUNDLE and not _REGISTRY:
+        from autograder.cases.frozen import register_frozen_cases
+
+        register_frozen_cases()
+    for name in BUNDLE_MODULES if STUDENT_BUNDLE else PROBLEM_MODULES:
         importlib.import_module(f"autograder.cases.{name}")
     return sorted(_REGISTRY, key=lambda c: c.sort_key)
 

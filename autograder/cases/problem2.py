@@ -1,17 +1,20 @@
-"""Problem 2 cases: PytorchTransformer against the reference NumpyTransformer, and the hand-designed weights.
+"""Problem 2's public cases: PytorchTransformer against the reference NumpyTransformer, and the hand-designed weights.
 
 The class comes from transformer.py or, when that file is absent, is rebuilt from the log's
 source text (in the worker). The weights come from transformer.py's functions or the log.
+Everything here is public (it ships in the students' bundle); the hidden forward cases are
+in problem2_hidden.py.
 """
 import numpy as np
 
 from autograder.cases import call, case, rng
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, compare_arrays, fail, ok
 from autograder.log_file import LogKeyError, logged_weights
-from autograder.reference_model import numpy_transformer
+from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder.sandbox import Job
 from autograder.submission import NoTransformerClass
-from reference import notebook_helpers as helpers
+
+helpers = notebook_helpers()
 
 FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 arithmetic in the student's model
 WEIGHT_SHAPES = {
@@ -27,17 +30,6 @@ def class_source(submission):
         return {"transformer_source": submission.transformer_source()}
     except NoTransformerClass as error:
         return fail(MISSING, str(error))
-
-
-FORWARD_TABLE = [
-    # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public
-    ("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8, True),
-    ("2.2", "no positions, a single token", (3, 2, 4, None, 10), 1, False),
-    ("2.3", "no positions, six tokens", (5, 3, 2, None, 10), 6, False),
-    ("2.4", "positions, a single token", (4, 3, 3, 3, 6), 1, False),
-    ("2.5", "positions, as long as max_seq_len", (2, 5, 4, 4, 7), 7, False),
-    ("2.6", "qk_dim and v_dim of 1", (6, 1, 1, 2, 5), 4, False),
-]
 
 
 def forward_case(number, covers, dims, length, public):
@@ -57,8 +49,8 @@ def forward_case(number, covers, dims, length, public):
         return job, lambda outcome: compare_arrays(outcome.outputs.get("value"), expected, outcome.kinds.get("value", ""), **FORWARD_TOLERANCE)
 
 
-for row in FORWARD_TABLE:
-    forward_case(*row)
+# number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public
+forward_case("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8, True)
 
 
 @case("2.7", "PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)", 1.0, public=True)

@@ -10,9 +10,10 @@ from autograder.cases import case
 from autograder.cases.problem2 import judge_weights
 from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok
 from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
-from autograder.reference_model import numpy_transformer
+from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder.sandbox import Job
-from reference import notebook_helpers as helpers
+
+helpers = notebook_helpers()
 
 
 def with_log(build):

@@ -5,7 +5,7 @@ graded on its own. Feature maps are judged by their inner products, not their la
 """
 
 from autograder.cases import call, case, grader_callable, rng
-from autograder.checks import WRONG_SHAPE, compare_arrays, expect, fail
+from autograder.checks import FeatureGram, expect
 from autograder.grader_callables import GRADER_CALLABLES
 from reference import kernel_attention as ref
 
@@ -37,15 +37,7 @@ def gram_case(number, name, X, weight, public=False):
     """phi(X) phi(X)^T must equal (X X^T + 1)^2, with at most 1 + D + D^2 features."""
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        N, D = X.shape
-
-        def check(outcome):
-            phi = outcome.outputs.get("value")
-            if phi is None or phi.ndim != 2 or phi.shape[0] != N or phi.shape[1] > 1 + D + D * D:
-                got = "None" if phi is None else f"shape {phi.shape}"
-                return fail(WRONG_SHAPE, f"expected features of shape ({N}, F) with F <= 1 + D + D^2 = {1 + D + D * D}, got {got}")
-            return compare_arrays(phi @ phi.T, (X @ X.T + 1.0) ** 2, what="phi(X) phi(X)^T")
-        return call("kernel_attention", "quadratic_feature_map", X), check
+        return call("kernel_attention", "quadratic_feature_map", X), FeatureGram(X)
 
 
 Q6, K6, V6 = qkv("5.3", 6, 4, 3)

@@ -1,0 +1,95 @@
+"""The public cases as data, for the students' bundle: their jobs and expected values, without the reference that computed them.
+
+`freeze` runs in the repository (by `build student`); `register_frozen_cases` runs in the
+bundle, where it stands in for the problem modules that import reference/. Problem 2's public
+cases need no reference values, so the bundle carries their modules as they are.
+"""
+import json
+
+import numpy as np
+
+from autograder import PUBLIC
+from autograder.cases import Case, add_case
+from autograder.checks import Expect, FeatureGram
+from autograder.sandbox import Job
+
+FROZEN_MODULES = ("problem1", "problem34", "problem56")  # the modules whose public cases are frozen
+CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
+
+
+def encode(value, arrays):
+    """A JSON-able form of an argument or expected value; arrays go to `arrays` under a new key."""
+    if isinstance(value, np.ndarray):
+        key = f"a{len(arrays)}"
+        arrays[key] = value
+        return {"array": key}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [encode(item, arrays) for item in value]
+    if isinstance(value, dict):
+        return {"dict": {key: encode(item, arrays) for key, item in value.items()}}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"cannot freeze a {type(value).__name__}")
+
+
+def decode(value, arrays):
+    if isinstance(value, list):
+        return [decode(item, arrays) for item in value]
+    if isinstance(value, dict):
+        return arrays[value["array"]] if "array" in value else {k: decode(v, arrays) for k, v in value["dict"].items()}
+    return value
+
+
+def encode_check(check, arrays):
+    if isinstance(check, Expect):
+        return {"kind": "expect", "expected": encode(check.expected, arrays), "rtol": check.rtol, "atol": check.atol}
+    if isinstance(check, FeatureGram):
+        return {"kind": "gram", "X": encode(check.X, arrays)}
+    raise TypeError(f"cannot freeze the check {check!r}")
+
+
+def decode_check(record, arrays):
+    if record["kind"] == "expect":
+        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"])
+    return FeatureGram(decode(record["X"], arrays))
+
+
+def freeze(cases):
+    """(JSON-able records, arrays by key) of cases whose builders need no submission and return (Job, check)."""
+    arrays, records = {}, []
+    for case in cases:
+        job, check = case.build(None)
+        records.append({
+            "number": case.number, "name": case.name, "weight": case.weight, "file": case.file,
+            "visibility": case.visibility, "timeout": case.timeout,
+            "job": {"recipe": job.recipe, "module": job.module, "function": job.function, "args": encode(job.args, arrays)},
+            "check": encode_check(check, arrays),
+        })
+    return records, arrays
+
+
+def write_frozen(cases, folder):
+    """Freeze `cases` into folder/cases.json and folder/cases.npz."""
+    records, arrays = freeze(cases)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CASES_FILE).write_text(json.dumps(records, indent=1, allow_nan=False))
+    np.savez(folder / ARRAYS_FILE, **arrays)
+
+
+def thawed_builder(job, arrays, check):
+    def build(submission):
+        return Job(job["recipe"], job["module"], job["function"], tuple(decode(job["args"], arrays))), check
+    return build
+
+
+def register_frozen_cases(folder=PUBLIC):
+    """Register the cases frozen in `folder` (the bundle's autograder/public/)."""
+    records = json.loads((folder / CASES_FILE).read_text())
+    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
+        arrays = {key: stored[key] for key in stored.files}
+    for record in records:
+        check = decode_check(record["check"], arrays)
+        add_case(Case(record["number"], record["name"], record["weight"], thawed_builder(record["job"], arrays, check),
+                      record["file"], True, record["visibility"], record["timeout"]))
