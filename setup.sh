@@ -27,4 +27,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
   echo "$wanted" > "$stamp"
 fi
+# The class report's browser test (tests/test_report.py) renders report.html in Debian's chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup.sh: note: the browser test (tests/test_report.py) needs chromium; install it as root: apt-get install chromium"
+  fi
+fi
 echo "setup.sh: .venv is ready ($(.venv/bin/python --version), torch $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("torch"))'))"

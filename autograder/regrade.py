@@ -3,8 +3,9 @@
 EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
 `submission_metadata.yml` naming the students) or a plain folder of submission folders. Each
 submission gets DIR/<submission>/results.json and summary.json; DIR/grades.csv has a row per
-submission. A submission already graded is skipped, so an interrupted run resumes where it
-stopped. Jobs share nothing but the queue: each has its own warm worker.
+submission and DIR/report.html is the class report (autograder/report.py). A submission already
+graded is skipped, so an interrupted run resumes where it stopped. Jobs share nothing but the
+queue: each has its own warm worker.
 """
 import csv
 import json
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.grade import grade, problem_scores
+from autograder.report import write_report
 from autograder.results import grader_failure, write_results
 from autograder.sandbox import WarmWorker
 
@@ -162,6 +164,7 @@ def regrade(export, out, jobs=1):
         thread.join()
     sys.stderr.write("\n")
     write_csv(out, [name for name, _ in everything])
+    write_report(out, [name for name, _ in everything])
     if (out / "_export").exists():
         shutil.rmtree(out / "_export")
     return len(todo), len(everything) - len(todo)
