@@ -3,7 +3,7 @@
 Every message says what was checked, what was expected and what was given; shape first, then
 values, with the largest deviation and where it is. Messages are only shown for public cases.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class Verdict:
     category: str
     message: str
     credit: float = 0.0
+    diagnosis: str = ""  # the catalogued mistake the output equals (autograder/mistakes.py), visible cases only
 
     @property
     def passed(self):
@@ -72,17 +73,28 @@ class Expect:
     expected: object
     rtol: float = RTOL
     atol: float = ATOL
+    mistakes: dict = field(default_factory=dict)  # words -> the output that mistake gives (visible cases)
 
     def __call__(self, outcome):
         got = outcome.outputs.get("value")
         kind = outcome.kinds.get("value", "")
         if self.expected is None:
-            return ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
-        return compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
+            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
+        else:
+            verdict = compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
+        return with_diagnosis(verdict, got, self.mistakes)
 
 
-def expect(expected, **tolerance):
-    return Expect(expected, **tolerance)
+def expect(expected, **options):
+    return Expect(expected, **options)
+
+
+def with_diagnosis(verdict, got, mistakes):
+    """A failed verdict gets the catalogued mistake its output equals, if any."""
+    if not verdict.passed and got is not None:
+        verdict.diagnosis = next((words for words, value in mistakes.items()
+                                  if got.shape == value.shape and np.allclose(got, value, rtol=1e-4, atol=1e-6, equal_nan=True)), "")
+    return verdict
 
 
 @dataclass
@@ -93,10 +105,12 @@ class FeatureGram:
     """
 
     X: np.ndarray
+    mistakes: dict = field(default_factory=dict)  # words -> the Gram matrix that mistake gives
 
     def __call__(self, outcome):
         (N, D), phi = self.X.shape, outcome.outputs.get("value")
         if phi is None or phi.ndim != 2 or phi.shape[0] != N or phi.shape[1] > 1 + D + D * D:
             got = "None" if phi is None else f"shape {phi.shape}"
             return fail(WRONG_SHAPE, f"expected features of shape ({N}, F) with F <= 1 + D + D^2 = {1 + D + D * D}, got {got}")
-        return compare_arrays(phi @ phi.T, (self.X @ self.X.T + 1.0) ** 2, what="phi(X) phi(X)^T")
+        gram = phi @ phi.T
+        return with_diagnosis(compare_arrays(gram, (self.X @ self.X.T + 1.0) ** 2, what="phi(X) phi(X)^T"), gram, self.mistakes)

@@ -88,8 +88,9 @@ def outcome_verdict(outcome, job, config):
 
 def to_test_result(case, verdict, outcome):
     """A case's entry in results.json: details for public cases, the category alone for hidden ones."""
+    diagnosis = verdict.diagnosis if case.public else ""
     if case.public:
-        output = verdict.message
+        output = verdict.message + (f"\n\nLikely mistake: your output equals {diagnosis}." if diagnosis else "")
         if outcome is not None and outcome.stdout.strip():
             output += f"\n\nYour code printed:\n```\n{outcome.stdout.strip()}\n```"
     else:
@@ -99,6 +100,7 @@ def to_test_result(case, verdict, outcome):
     return TestResult(
         number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,
         status="passed" if verdict.passed else "failed", output=output, visibility=case.visibility, category=verdict.category,
+        diagnosis=diagnosis,
     )
 
 

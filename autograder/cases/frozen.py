@@ -44,16 +44,18 @@ def decode(value, arrays):
 
 def encode_check(check, arrays):
     if isinstance(check, Expect):
-        return {"kind": "expect", "expected": encode(check.expected, arrays), "rtol": check.rtol, "atol": check.atol}
+        return {"kind": "expect", "expected": encode(check.expected, arrays), "rtol": check.rtol, "atol": check.atol,
+                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
     if isinstance(check, FeatureGram):
-        return {"kind": "gram", "X": encode(check.X, arrays)}
+        return {"kind": "gram", "X": encode(check.X, arrays), "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
     raise TypeError(f"cannot freeze the check {check!r}")
 
 
 def decode_check(record, arrays):
+    mistakes = {words: decode(value, arrays) for words, value in record["mistakes"].items()}
     if record["kind"] == "expect":
-        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"])
-    return FeatureGram(decode(record["X"], arrays))
+        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"], mistakes)
+    return FeatureGram(decode(record["X"], arrays), mistakes)
 
 
 def freeze(cases):

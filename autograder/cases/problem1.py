@@ -2,7 +2,7 @@
 import numpy as np
 
 from autograder.cases import call, case, rng
-from autograder.checks import expect
+from autograder.mistakes import expect_of
 from reference import purification as ref
 
 FILE = "purification.py"
@@ -15,7 +15,7 @@ def loss_case(number, name, function, args, weight, public=False):
     """A case comparing one loss function with the reference on fixed arguments."""
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        return call("purification", function, *args), expect(getattr(ref, function)(*args))
+        return call("purification", function, *args), expect_of(function, args, getattr(ref, function)(*args), public)
 
 
 loss_case("1.1", "reconstruction loss of W_alpha on the homework's X (1(a))", "reconstruction_loss", (W_ALPHA, X_HOMEWORK), 0.5, public=True)
@@ -39,7 +39,7 @@ for number, name, X, lam, public in PURIFIER_TABLE:
 def lambda_case(number, name, args, weight, public=False):
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        return call("purification", "purifier_lambda_range", *args), expect(ref.purifier_lambda_range(*args))
+        return call("purification", "purifier_lambda_range", *args), expect_of("purifier_lambda_range", args, ref.purifier_lambda_range(*args), public)
 
 
 lambda_case("1.11", "lambda range for the seed's singular values, k = 3 (1(c))", (SEED_SINGULAR_VALUES, 3), 1.0, public=True)

@@ -5,10 +5,12 @@ source text (in the worker). The weights come from transformer.py's functions or
 Everything here is public (it ships in the students' bundle); the hidden forward cases are
 in problem2_hidden.py.
 """
+import math
+
 import numpy as np
 
 from autograder.cases import call, case, rng
-from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, compare_arrays, fail, ok
+from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok
 from autograder.log_file import LogKeyError, logged_weights
 from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder.sandbox import Job
@@ -32,6 +34,20 @@ def class_source(submission):
         return fail(MISSING, str(error))
 
 
+# Catalogued wrong forward passes (see autograder/mistakes.py): name -> (words, the factor on Qm that reproduces it
+# in the public NumpyTransformer, given sqrt(qk_dim)). They ship to students, so they use nothing but that class.
+FORWARD_MISTAKES = {
+    "no_scaling": ("the forward pass without the 1/sqrt(qk_dim) scaling", lambda root: root),
+    "scaled_by_d": ("the forward pass with the scores divided by qk_dim instead of sqrt(qk_dim)", lambda root: 1 / root),
+}
+
+
+def forward_mistakes(Km, Qm, Vm, pos, seq):
+    """words -> the output of each catalogued wrong forward pass on this case."""
+    root, model = math.sqrt(Qm.shape[1]), numpy_transformer()
+    return {words: model(Km, Qm * factor(root), Vm, pos).forward(seq) for words, factor in FORWARD_MISTAKES.values()}
+
+
 def forward_case(number, covers, dims, length, public):
     @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public)
     def build(submission):
@@ -46,7 +62,7 @@ def forward_case(number, covers, dims, length, public):
         seq = g.standard_normal((length, input_dim))
         expected = numpy_transformer()(Km, Qm, Vm, pos).forward(seq)
         job = Job("torch_forward", "transformer", "PytorchTransformer", (list(dims), Km, Qm, Vm, pos, seq), **source)
-        return job, lambda outcome: compare_arrays(outcome.outputs.get("value"), expected, outcome.kinds.get("value", ""), **FORWARD_TOLERANCE)
+        return job, Expect(expected, **FORWARD_TOLERANCE, mistakes=forward_mistakes(Km, Qm, Vm, pos, seq) if public else {})
 
 
 # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public

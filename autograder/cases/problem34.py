@@ -2,7 +2,7 @@
 import numpy as np
 
 from autograder.cases import call, case, rng
-from autograder.checks import expect
+from autograder.mistakes import expect_of
 from reference import attention as ref
 
 FILE = "attention.py"
@@ -15,7 +15,7 @@ def attention_case(number, name, function, args, weight, public=False):
     """A case comparing one function of attention.py with the reference on fixed arguments."""
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        return call("attention", function, *args), expect(getattr(ref, function)(*args))
+        return call("attention", function, *args), expect_of(function, args, getattr(ref, function)(*args), public)
 
 
 def _tied_keys():

@@ -5,7 +5,7 @@ graded on its own. Feature maps are judged by their inner products, not their la
 """
 
 from autograder.cases import call, case, grader_callable, rng
-from autograder.checks import FeatureGram, expect
+from autograder.mistakes import expect_of, gram_of
 from autograder.grader_callables import GRADER_CALLABLES
 from reference import kernel_attention as ref
 
@@ -24,20 +24,20 @@ def kernel_case(number, name, function, arrays, callable_name, weight, public=Fa
     @case(number, name, weight, file=FILE, public=public, timeout=timeout)
     def build(submission):
         expected = getattr(ref, function)(*arrays, GRADER_CALLABLES[callable_name])
-        return call("kernel_attention", function, *arrays, grader_callable(callable_name)), expect(expected)
+        return call("kernel_attention", function, *arrays, grader_callable(callable_name)), expect_of(function, (*arrays, grader_callable(callable_name)), expected, public)
 
 
 def plain_case(number, name, function, args, weight, public=False):
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        return call("kernel_attention", function, *args), expect(getattr(ref, function)(*args))
+        return call("kernel_attention", function, *args), expect_of(function, args, getattr(ref, function)(*args), public)
 
 
 def gram_case(number, name, X, weight, public=False):
     """phi(X) phi(X)^T must equal (X X^T + 1)^2, with at most 1 + D + D^2 features."""
     @case(number, name, weight, file=FILE, public=public)
     def build(submission):
-        return call("kernel_attention", "quadratic_feature_map", X), FeatureGram(X)
+        return call("kernel_attention", "quadratic_feature_map", X), gram_of(X, public)
 
 
 Q6, K6, V6 = qkv("5.3", 6, 4, 3)

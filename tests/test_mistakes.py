@@ -1,0 +1,103 @@
+"""The catalogue of mistakes: each is recognised on a submission that makes it, and never on a correct one.
+
+Each fixture is the reference with a one-line patch that makes exactly that mistake; it is
+graded on the visible case that should recognise it.
+"""
+import shutil
+
+import pytest
+
+from autograder.cases import all_cases
+from autograder.cases.problem2 import FORWARD_MISTAKES
+from autograder.grade import grade
+from autograder.mistakes import CATALOGUE, GRAM_MISTAKES
+from autograder.sandbox import WarmWorker
+from tests.helpers import ROOT
+
+FIXTURES = {
+    # (function, mistake): (visible case, file, old text, new text)
+    ("reconstruction_loss", "norm_not_squared"): ("1.2", "purification.py", "float(np.sum(residual**2))", "float(np.sqrt(np.sum(residual**2)))"),
+    ("regularization_loss", "norm_not_squared"): ("1.3", "purification.py", "float(np.sum(np.asarray(W) ** 2))", "float(np.sqrt(np.sum(np.asarray(W) ** 2)))"),
+    ("optimal_purifier", "shrink_not_squared"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full / (sigma_full + lam)"),
+    ("optimal_purifier", "shrink_complement"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "lam / (sigma_full**2 + lam)"),
+    ("argmax_attention", "returns_key"): ("3.1", "attention.py", "return V[best]", "return K[best]"),
+    ("argmax_attention", "argmin"): ("3.1", "attention.py", "np.argmax(scores, axis=-1)", "np.argmin(scores, axis=-1)"),
+    ("softmax_attention", "no_scaling"): ("4.1", "attention.py", "Q @ K.T / math.sqrt(d)", "Q @ K.T"),
+    ("softmax_attention", "scaled_by_d"): ("4.1", "attention.py", "Q @ K.T / math.sqrt(d)", "Q @ K.T / d"),
+    ("softmax_attention", "softmax_over_queries"): ("4.1", "attention.py", "return softmax(scores) @ V", "return softmax(scores, axis=0) @ V"),
+    ("dot_product_mean", "mu_not_squared"): ("4.4", "attention.py", "float(np.sum(mu_vec**2))", "float(np.sum(mu_vec))"),
+    ("dot_product_mean", "not_summed"): ("4.4", "attention.py", "float(np.sum(mu_vec**2))", "float(mu_vec[0] ** 2)"),
+    ("dot_product_variance", "standard_deviation"): ("4.6", "attention.py", "return float(d)", "return math.sqrt(d)"),
+    ("attention_scale", "inverse"): ("4.8", "attention.py", "return math.sqrt(d)", "return 1 / math.sqrt(d)"),
+    ("attention_scale", "variance"): ("4.8", "attention.py", "return math.sqrt(d)", "return float(d)"),
+    ("softmax_similarity", "no_scaling"): ("5.1", "kernel_attention.py", "np.exp(q @ k / math.sqrt(q.shape[-1]))", "np.exp(q @ k)"),
+    ("quadratic_kernel_similarity", "not_squared"): ("5.2", "kernel_attention.py", "float((q @ k + 1.0) ** 2)", "float(q @ k + 1.0)"),
+    ("quadratic_kernel_similarity", "no_constant"): ("5.2", "kernel_attention.py", "float((q @ k + 1.0) ** 2)", "float((q @ k) ** 2)"),
+    ("similarity_attention", "not_normalised"): ("5.3", "kernel_attention.py", "return (A @ V) / A.sum(axis=1, keepdims=True)  # (N, M)", "return A @ V"),
+    ("quadratic_feature_map", "no_sqrt2"): ("5.5", "kernel_attention.py", "math.sqrt(2.0) * X", "X"),
+    ("quadratic_feature_map", "no_constant"): ("5.5", "kernel_attention.py", "[ones, math.sqrt(2.0) * X, outer]", "[0 * ones, math.sqrt(2.0) * X, outer]"),
+    ("kernel_attention", "not_normalised"): ("5.7", "kernel_attention.py", "return (phi_Q @ S) / (phi_Q @ Z)[:, None]", "return phi_Q @ S"),
+    ("random_feature_map", "cosines_first"): ("6.1", "kernel_attention.py", "[np.sin(projections), np.cos(projections)]", "[np.cos(projections), np.sin(projections)]"),
+    ("random_feature_map", "no_sqrt_R"): ("6.1", "kernel_attention.py", "math.sqrt(1.0 / R) * np.concatenate", "np.concatenate"),
+    ("softmax_random_feature_map", "no_norm_factor"): ("6.3", "kernel_attention.py", "return scale * random_feature_map(X, W)", "return random_feature_map(X, W)"),
+    ("softmax_random_feature_map", "sigma_one"): ("6.3", "kernel_attention.py", "/ (2.0 * sigma2))  # (N, 1)", "/ 2.0)"),
+    ("causal_kernel_attention", "excludes_diagonal"): ("6.5", "kernel_attention.py", "np.tril(q @ k.T)", "np.tril(q @ k.T, -1)"),
+    ("causal_kernel_attention", "not_causal"): ("6.5", "kernel_attention.py", "np.tril(q @ k.T)", "(q @ k.T)"),
+    ("PytorchTransformer", "no_scaling"): ("2.1", "transformer.py", "softmax(Q @ K.T / math.sqrt(self.qk_dim)", "softmax(Q @ K.T"),
+    ("PytorchTransformer", "scaled_by_d"): ("2.1", "transformer.py", "softmax(Q @ K.T / math.sqrt(self.qk_dim)", "softmax(Q @ K.T / self.qk_dim"),
+}
+NOT_RECOGNISABLE_ON_VISIBLE_INPUTS = {
+    # mistakes whose output equals the right answer on every visible case (they are caught by hidden cases)
+    ("purification_loss", "no_regularization"): "purification_loss has no visible case",
+    ("purifier_lambda_range", "sigma_not_squared"): "on 1.11's singular values the mistake gives an empty range (None)",
+}
+CASES = {case.number: case for case in all_cases()}
+
+
+def catalogued():
+    """(function, mistake name, words) of every catalogued mistake, the forward pass's and the Gram matrix's included."""
+    entries = [(function, mistake.name, mistake.words) for function, mistakes in CATALOGUE.items() for mistake in mistakes]
+    entries += [("quadratic_feature_map", mistake.name, mistake.words) for mistake in GRAM_MISTAKES]
+    entries += [("PytorchTransformer", name, words) for name, (words, _) in FORWARD_MISTAKES.items()]
+    return entries
+
+
+@pytest.fixture(scope="module")
+def worker():
+    with WarmWorker() as warm:
+        yield warm
+
+
+def test_every_catalogued_mistake_has_a_fixture():
+    keys = {(function, name) for function, name, _ in catalogued()}
+    assert keys == set(FIXTURES) | set(NOT_RECOGNISABLE_ON_VISIBLE_INPUTS)
+    assert len(FIXTURES) >= 25
+
+
+@pytest.mark.parametrize("function, name, words", [entry for entry in catalogued() if entry[:2] in FIXTURES], ids=lambda v: str(v)[:30])
+def test_mistake_is_recognised_on_a_submission_that_makes_it(worker, tmp_path, function, name, words):
+    number, file, old, new = FIXTURES[(function, name)]
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    source = (folder / file).read_text()
+    assert source.count(old) == 1, f"the patch for {name} no longer applies"
+    (folder / file).write_text(source.replace(old, new))
+    (test,) = [t for t in grade(folder, worker=worker, cases=[CASES[number]]).tests if t.number == number]
+    assert test.status == "failed" and test.diagnosis == words, test.output
+    assert f"Likely mistake: your output equals {words}." in test.output
+
+
+def test_a_correct_submission_is_never_diagnosed(worker):
+    results = grade(ROOT / "reference", worker=worker)
+    assert results.score == 60
+    assert not any(test.diagnosis or "Likely mistake" in test.output for test in results.tests)
+
+
+def test_hidden_cases_are_never_diagnosed(worker, tmp_path):
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / "attention.py").write_text((folder / "attention.py").read_text().replace("Q @ K.T / math.sqrt(d)", "Q @ K.T"))
+    tests = grade(folder, worker=worker, cases=[case for case in all_cases() if case.problem == "4"]).tests
+    hidden_failures = [t for t in tests if t.number in CASES and not CASES[t.number].public and t.status == "failed"]
+    assert hidden_failures and not any(t.diagnosis for t in hidden_failures)
+    assert all(t.output == "Failed: wrong value." for t in hidden_failures)
