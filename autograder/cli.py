@@ -7,33 +7,42 @@ import traceback
 from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
 
-USE_COLOUR = sys.stdout.isatty()
+COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2"}
 
 
-def _mark(passed):
-    word = "PASS" if passed else "FAIL"
-    if not USE_COLOUR:
-        return word
-    return f"\033[32m{word}\033[0m" if passed else f"\033[31m{word}\033[0m"
+def use_colour(choice):
+    """--color auto: colour on a terminal, unless NO_COLOR is set or TERM is dumb (https://no-color.org)."""
+    if choice != "auto":
+        return choice == "always"
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def print_report(results, details):
-    """A readable summary: one line per case (with its message when `details`), then points per problem."""
+def paint(text, style, colour):
+    return f"\033[{COLOURS[style]}m{text}\033[0m" if colour else text
+
+
+def print_report(results, expand="none", colour=False):
+    """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
     from autograder.grade import problem_scores
 
-    problem = None
+    problem, expanded = None, set()
     for test in (test for test in results.tests if test.visibility != "hidden"):
         if test.number.split(".")[0] != problem:
             problem = test.number.split(".")[0]
-            print(f"\nProblem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}")
+            print("\n" + paint(f"Problem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}", "bold", colour))
+        passed = test.status == "passed"
         points = f"{test.score:g}/{test.max_score:g}"
-        print(f"  {_mark(test.status == 'passed')} {test.number:>5} {points:>7}  {test.name}")
-        if details and test.status != "passed":
+        print(f"  {paint('PASS' if passed else 'FAIL', 'pass' if passed else 'fail', colour)} {test.number:>5} {points:>7}  {test.name}")
+        if not passed and (expand == "all" or (expand == "first" and problem not in expanded)):
+            expanded.add(problem)
             for line in test.output.splitlines():
                 print(f"{'':22}{line}")
-    print("\n  problem                                   score")
+        elif not passed and expand == "first":
+            print(paint(f"{'':22}(details: --verbose)", "dim", colour))
+    print("\n" + paint("  problem                                   score", "bold", colour))
     for number, (score, top) in sorted(problem_scores(results.tests).items()):
-        print(f"  {number}  {PROBLEM_TITLES[number]:<38} {score:g} / {top:g}")
+        style = "pass" if score == top else "fail"
+        print(f"  {number}  {PROBLEM_TITLES[number]:<38} {paint(f'{score:g} / {top:g}', style, colour)}")
     print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
 
 
@@ -49,7 +58,7 @@ def grade_command(folder, results_path):
         print("The grader failed; results.json says so. Details are in its hidden entry.", file=sys.stderr)
         return 0
     write_results(results, results_path)
-    print_report(results, details=False)
+    print_report(results, colour=use_colour("auto"))
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
         print(f"\nIsolation (this part is for course staff):\n{staff.output}")
@@ -57,15 +66,15 @@ def grade_command(folder, results_path):
     return 0
 
 
-def check_command(folder):
-    """A student's self-check: the public cases only, with messages; exit 1 when one fails."""
+def check_command(folder, verbose=False, colour_choice="auto"):
+    """A student's self-check: the public cases only, the first failure of each problem explained; exit 1 when one fails."""
     from autograder.grade import grade
 
     results = grade(folder, public_only=True)
     print(f"Self-check of {folder} on the public cases")
     if os.geteuid() != 0:
         print("(isolation is process-only here: your code runs as you, in separate processes with time and memory limits)")
-    print_report(results, details=True)
+    print_report(results, expand="all" if verbose else "first", colour=use_colour(colour_choice))
     failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
     print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} "
           "The hidden tests on Gradescope check more cases than these, with other inputs.")
@@ -77,6 +86,8 @@ def build_parser():
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
+    check_parser.add_argument("--verbose", "-v", action="store_true", help="explain every failure, not only the first of each problem")
+    check_parser.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the output (auto: on a terminal, unless NO_COLOR is set)")
     if STUDENT_BUNDLE:  # the students' bundle has the public cases only: nothing to grade for real, nothing to build
         return parser
     grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
@@ -100,7 +111,7 @@ def main(argv=None):
     if args.verb == "grade":
         return grade_command(args.folder, args.results)
     if args.verb == "check":
-        return check_command(args.folder)
+        return check_command(args.folder, args.verbose, args.color)
     if args.verb == "regrade":
         from autograder.regrade import regrade
 

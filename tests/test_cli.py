@@ -58,13 +58,31 @@ def test_public_cases_cover_every_problem(reference_check):
 
 
 def test_template_fails_every_case_with_not_implemented():
-    done = run_cli("check", "student_template")
+    done = run_cli("check", "student_template", "--verbose")
     assert done.returncode == 1
     found = verdicts(done.stdout)
     assert found and set(found.values()) == {"FAIL"}
     for number in found:
         if not number.startswith("2.1") or number in ("2.1", "2.14"):  # log checks say the log is missing
             assert "NotImplementedError" in detail(done.stdout, number), number
+
+
+def test_check_explains_the_first_failure_of_each_problem_and_points_to_verbose():
+    done = run_cli("check", "student_template")
+    assert done.returncode == 1 and "\033[" not in done.stdout  # not a terminal: no colour
+    explained = {number for number in verdicts(done.stdout) if detail(done.stdout, number) != "(details: --verbose)"}
+    assert explained == {"1.1", "2.1", "3.1", "4.1", "5.1", "6.1"}
+    assert "NotImplementedError" in detail(done.stdout, "4.1")
+    assert done.stdout.rstrip().endswith("The hidden tests on Gradescope check more cases than these, with other inputs.")
+
+
+@pytest.mark.parametrize("choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {"NO_COLOR": "1"}, False)])
+def test_check_colour_choice(choice, environment, coloured, monkeypatch):
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    done = run_cli("check", "reference", "--color", choice)
+    assert done.returncode == 0
+    assert ("\033[32mPASS\033[0m" in done.stdout) is coloured and ("\033[" in done.stdout) is coloured
 
 
 def test_nested_folder_and_missing_files(tmp_path):

@@ -1,14 +1,15 @@
-"""The catalogue of mistakes: each is recognised on a submission that makes it, and never on a correct one.
+"""Feedback that diagnoses: each catalogued mistake is recognised where it is made, never on a correct submission; failing weights are explained.
 
 Each fixture is the reference with a one-line patch that makes exactly that mistake; it is
 graded on the visible case that should recognise it.
 """
 import shutil
 
+import numpy as np
 import pytest
 
 from autograder.cases import all_cases
-from autograder.cases.problem2 import FORWARD_MISTAKES
+from autograder.cases.problem2 import FORWARD_MISTAKES, judge_weights
 from autograder.grade import grade
 from autograder.mistakes import CATALOGUE, GRAM_MISTAKES
 from autograder.sandbox import WarmWorker
@@ -101,3 +102,28 @@ def test_hidden_cases_are_never_diagnosed(worker, tmp_path):
     hidden_failures = [t for t in tests if t.number in CASES and not CASES[t.number].public and t.status == "failed"]
     assert hidden_failures and not any(t.diagnosis for t in hidden_failures)
     assert all(t.output == "Failed: wrong value." for t in hidden_failures)
+
+
+def hand_weights(c=10.0, sign=1.0, value=1.0):
+    """Content-task weights built here: query and key c * token, value `value` * token."""
+    eye = np.eye(3)
+    return {"Km": c * eye, "Qm": sign * c * eye, "Vm": value * eye}
+
+
+@pytest.mark.parametrize("weights, pattern", [
+    (hand_weights(c=1.0), "spreads its attention over keys 0 (A), 1 (B), 36% of it on keys it should ignore: the scores are not separated enough; scale Km or Qm up"),
+    (hand_weights(sign=-1.0), "Query 0 (A) attends mostly to key 1 (B) but should attend to 0 (A): its scores favour the wrong key"),
+    (hand_weights(value=2.0), "Query 0 (A) attends to the right key, but the output row is [2.0, 0.0, 0.0] instead of [1.0, 0.0, 0.0]: the values are wrong; check Vm"),
+])
+def test_failing_weights_show_the_first_sequence_its_attention_and_the_pattern(weights, pattern):
+    verdict = judge_weights(weights, "content")
+    assert not verdict.passed
+    first = "[A]" if "values are wrong" in pattern else "[A, B]"  # [A] alone succeeds unless the values are wrong
+    assert f"First failing sequence: {first}" in verdict.message
+    assert pattern in verdict.message, verdict.message
+    if first == "[A, B]":
+        assert "| query \\ key | 0 A | 1 B |" in verdict.message and "|---|---|---|" in verdict.message
+
+
+def test_weights_that_work_get_no_feedback():
+    assert judge_weights(hand_weights(), "content").passed

@@ -179,6 +179,12 @@ syntax_error:
 hangs_once:
   :submitters:
   - :name: Grace Hopper
+unscaled_a:
+  :submitters:
+  - :name: Edsger Dijkstra
+unscaled_b:
+  :submitters:
+  - :name: Barbara Liskov
 """
 
 
@@ -202,7 +208,7 @@ def browse(page, profile, *options):
 
 @pytest.fixture()
 def graded_class(tmp_path):
-    """A small export (full marks, the template, a syntax error, one case that hangs) regraded into tmp_path/out."""
+    """A small export (full marks, the template, a syntax error, one case that hangs, a mistake made twice) regraded into tmp_path/out."""
     from autograder.regrade import regrade
 
     export = tmp_path / "export"
@@ -213,15 +219,20 @@ def graded_class(tmp_path):
     shutil.copytree(ROOT / "reference", export / "hangs_once", ignore=skip)
     attention = export / "hangs_once" / "attention.py"
     attention.write_text(attention.read_text().replace("    return math.sqrt(d)", "    while d == 16:  # case 4.8 times out\n        pass\n    return math.sqrt(d)"))
+    for name in ("unscaled_a", "unscaled_b"):  # the same catalogued mistake twice: softmax attention without 1/sqrt(d_k)
+        shutil.copytree(ROOT / "reference", export / name, ignore=skip)
+        attention = export / name / "attention.py"
+        attention.write_text(attention.read_text().replace("Q @ K.T / math.sqrt(d)", "Q @ K.T"))
     (export / "submission_metadata.yml").write_text(METADATA)
     out = tmp_path / "out"
-    assert regrade(export, out, jobs=2) == (4, 0)
+    assert regrade(export, out, jobs=2) == (6, 0)
     return out
 
 
 def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp_path):
     report_file = graded_class / "report.html"
-    summaries = {s["submission"]: s for s in read_summaries(graded_class, ["full_marks", "template", "syntax_error", "hangs_once"])}
+    summaries = {s["submission"]: s for s in read_summaries(graded_class, ["full_marks", "template", "syntax_error", "hangs_once", "unscaled_a"])}
+    assert summaries["unscaled_a"]["details"]["diagnoses"] == {"4.1": "attention without the 1/sqrt(d_k) scaling"}
     assert summaries["full_marks"]["total"] == 60 and summaries["template"]["total"] == 0
     assert summaries["hangs_once"]["details"]["failed"] == {"4.8": "timeout"}
 
@@ -237,7 +248,8 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
 
     page = Page(browse(report_file, tmp_path / "profile-dom", "--dump-dom"))
     text = page.all_text
-    assert "4 submissions" in text and "median" in text
+    assert "6 submissions" in text and "median" in text
+    assert "2 submissions attention without the 1/sqrt(d_k) scaling 4.1" in text  # the diagnosed mistake, counted
     assert all(title in text for title in PROBLEM_TITLES.values())
     assert "hangs_once Grace Hopper timeout: 4.8" in text  # the flagged timeout, with its case
     assert HOSTILE in text  # rendered as text, never as an element

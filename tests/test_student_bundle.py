@@ -49,7 +49,7 @@ def test_bundle_holds_the_template_and_the_runner(bundle):
     names = {str(path.relative_to(bundle)) for path in bundle.rglob("*") if path.is_file()}
     assert {"autograder/worker.py", "autograder/cli.py", "autograder/public/cases.json"} <= names
     assert not any(name.startswith(("reference", "tests", "bench", ".git")) for name in names)
-    assert not any(name.endswith(("problem1.py", "problem34.py", "problem56.py", "problem2_hidden.py", "mutants.py", "build.py")) for name in names)
+    assert not any(name.endswith(("problem1.py", "problem34.py", "problem56.py", "problem2_hidden.py", "mutants.py", "build.py", "mistakes.py", "report.py")) for name in names)
 
 
 def test_bundle_names_no_hidden_case(bundle):

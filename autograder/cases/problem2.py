@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from autograder.cases import call, case, rng
+from autograder.cases.weights_feedback import explain_failure
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok
 from autograder.log_file import LogKeyError, logged_weights
 from autograder.reference_model import notebook_helpers, numpy_transformer
@@ -118,8 +119,13 @@ def judge_weights(weights, task):
     total = sum(1 for _ in helpers.all_letter_sequences(helpers.TASKS[task][0]))
     if failures:
         letters, expected, produced = failures[0]
-        example = f"[{', '.join(letters)}] -> expected {np.round(expected, 4).tolist()}, got {np.round(produced, 4).tolist()}"
-        return fail(WRONG_VALUE, f"{len(failures)} of {total} sequences wrong, e.g. {example} (check: np.allclose(out, expected, rtol=1e-3))")
+        summary = f"{len(failures)} of {total} sequences wrong (the notebook's check: np.allclose(out, expected, rtol={helpers.NOTEBOOK_RTOL:g}))."
+        if np.shape(produced) != expected.shape:
+            return fail(WRONG_SHAPE, f"{summary} The output of [{', '.join(letters)}] has shape {np.shape(produced)}, expected {expected.shape}: check Vm's columns.")
+        model = helpers.build_numpy_transformer(weights, numpy_transformer())
+        with np.errstate(all="ignore"):
+            details = explain_failure(model, letters, helpers.encode(letters), expected, produced, task, helpers.NOTEBOOK_RTOL)
+        return fail(WRONG_VALUE, f"{summary}\n\n{details}")
     return ok(f"all {total} sequences solved")
 
 
