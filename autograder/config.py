@@ -16,6 +16,7 @@ class GraderConfig(BaseModel):
     log_cap_kb: int = Field(1024, description="largest submission_log.json read, in KiB")
     worker_start_timeout: float = Field(120.0, description="seconds the warm worker may take to import numpy and torch")
     hidden_paths: list[str] = Field(default_factory=list, description="more folders of the project's own that workers must not read (made 0700 and covered); reference/, autograder/ and tests/ always are")
+    process_per_case: bool = Field(False, description="run every case in its own child (slower); by default the visible cases share one child and the hidden cases another, a fresh one after any case that crashes, hangs or leaves a process behind")
     worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
 
     def limits(self, timeout):

@@ -1,16 +1,19 @@
 """The grading pipeline: locate the submission, run each case in the worker, judge it here, build the results."""
+import dataclasses
 import time
 import traceback
 import zlib
 
 from autograder import checks
 from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases
+from autograder.cases.frozen import FROZEN_MODULES
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
 from autograder.submission import Submission, SubmissionNotFound, locate
 
+GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
 OUTCOME_CATEGORIES = {
     "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
     "crash": checks.CRASH, "unsupported": checks.UNSUPPORTED, "grader_error": checks.GRADER_ERROR,
@@ -37,7 +40,9 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
-    tests = [run_case(case, submission, worker, config, not_found, staff_notes) for case in cases]
+    plans = [plan_case(case, submission, not_found, staff_notes) for case in cases]
+    outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case)
+    tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
     tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
                             output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
     if staff_notes:
@@ -46,29 +51,62 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
     return Results(tests=tests, output=summary_table(tests), execution_time=time.monotonic() - started)
 
 
-def run_case(case, submission, worker, config, not_found, staff_notes):
-    """Plan, run and judge one case; a fault of the grader costs this case only and is noted for staff."""
-    outcome = None
+def plan_case(case, submission, not_found, staff_notes):
+    """A case's plan: (job, check) for the worker, or a Verdict already (a missing file, a log check, a grader fault)."""
     if not_found:
-        verdict = fail(checks.MISSING, not_found)
-    elif case.file and not submission.has(case.file):
-        verdict = fail(checks.MISSING, f"{case.file} is missing from the submission")
-    else:
-        try:
-            plan = case.build(submission)
-            if isinstance(plan, Verdict):
-                verdict = plan
-            else:
-                job, check = plan
-                job.timeout = job.timeout or case.timeout
-                job.seed = zlib.crc32(case.number.encode())
-                outcome = worker.run(job, submission.root)
-                verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
-                if outcome.status == "grader_error":
-                    staff_notes.append(f"case {case.number}: worker set-up failed: {outcome.error}")
-        except Exception:
-            verdict = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
-            staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
+        return fail(checks.MISSING, not_found)
+    if case.file and not submission.has(case.file):
+        return fail(checks.MISSING, f"{case.file} is missing from the submission")
+    try:
+        plan = fixed_plan(case) if case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES else case.build(submission)
+        if not isinstance(plan, Verdict):
+            job, _ = plan
+            job.timeout = job.timeout or case.timeout
+            job.seed = zlib.crc32(case.number.encode())
+        return plan
+    except Exception:
+        staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
+        return GRADER_FAULT
+
+
+_FIXED_PLANS = {}
+
+
+def fixed_plan(case):
+    """The plan of a case that never looks at the submission (they are the ones `build student` freezes): built once per process."""
+    if case.number not in _FIXED_PLANS:
+        _FIXED_PLANS[case.number] = case.build(None)
+    job, check = _FIXED_PLANS[case.number]
+    return dataclasses.replace(job), check
+
+
+def run_jobs(cases, plans, submission, worker, process_per_case=False):
+    """case number -> Outcome of every planned job: the visible cases' batch first, then the hidden cases' own.
+
+    Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
+    behind; hidden inputs never reach a child whose output is shown, and run only after it.
+    """
+    outcomes = {}
+    for visible in (True, False):
+        chosen = [(case, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple) and case.public == visible]
+        batches = [[job] for _, job in chosen] if process_per_case else [[job for _, job in chosen]]
+        ran = [outcome for batch in batches for outcome in worker.run_batch(batch, submission.root)]
+        outcomes.update({case.number: outcome for (case, _), outcome in zip(chosen, ran)})
+    return outcomes
+
+
+def judge_case(case, plan, outcome, config, staff_notes):
+    """The verdict on a case from its plan and the worker's outcome; a fault of the grader costs this case only."""
+    if isinstance(plan, Verdict):
+        return to_test_result(case, plan, None)
+    job, check = plan
+    try:
+        verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
+        if outcome.status == "grader_error":
+            staff_notes.append(f"case {case.number}: worker set-up failed: {outcome.error}")
+    except Exception:
+        verdict = GRADER_FAULT
+        staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
     return to_test_result(case, verdict, outcome)
 
 

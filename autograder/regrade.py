@@ -5,15 +5,15 @@ EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per
 submission gets DIR/<submission>/results.json and summary.json; DIR/grades.csv has a row per
 submission and DIR/report.html is the class report (autograder/report.py). A submission already
 graded is skipped, so an interrupted run resumes where it stopped. Jobs share nothing but the
-queue: each has its own warm worker.
+queue: each is a process of its own with its own warm worker.
 """
 import csv
 import json
+import multiprocessing
 import queue
 import re
 import shutil
 import sys
-import threading
 import time
 import traceback
 import zipfile
@@ -117,20 +117,26 @@ def grade_one(name, folder, out, worker, people):
 
 
 class Progress:
-    """A one-line progress bar with an estimate of the time left, on stderr."""
+    """A one-line progress bar with an estimate of the time left, on stderr (advanced by the main process only)."""
 
     def __init__(self, total, already):
         self.total, self.done, self.started, self.already = total, already, time.monotonic(), already
-        self.lock = threading.Lock()
 
     def advance(self):
-        with self.lock:
-            self.done += 1
-            fresh = self.done - self.already
-            left = (time.monotonic() - self.started) / fresh * (self.total - self.done) if fresh else 0
-            filled = int(30 * self.done / max(self.total, 1))
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}  ETA {left:5.0f} s")
-            sys.stderr.flush()
+        self.done += 1
+        fresh = self.done - self.already
+        left = (time.monotonic() - self.started) / fresh * (self.total - self.done) if fresh else 0
+        filled = int(30 * self.done / max(self.total, 1))
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}  ETA {left:5.0f} s")
+        sys.stderr.flush()
+
+
+def job_slot(work, done, out, people):
+    """One job slot, in its own process (no lock shared with the others): a warm worker, then submissions until the queue says stop."""
+    with WarmWorker() as worker:
+        for name, path in iter(work.get, None):
+            grade_one(name, path, out, worker, people.get(name, []))
+            done.put(name)
 
 
 def regrade(export, out, jobs=1):
@@ -142,26 +148,26 @@ def regrade(export, out, jobs=1):
     everything = submissions_in(folder)
     todo = [(name, path) for name, path in everything if not (out / name / "summary.json").exists()]
     progress = Progress(len(everything), len(everything) - len(todo))
-    all_cases()  # import the cases once, before the jobs start
-    work = queue.Queue()
-    for item in todo:
+    all_cases()  # import the cases once, before the jobs fork
+    context = multiprocessing.get_context("fork")  # this process never imports torch or student code: forking it is cheap
+    work, done = context.Queue(), context.Queue()
+    slots = max(1, min(jobs, len(todo)))
+    for item in todo + [None] * slots:
         work.put(item)
-
-    def job():
-        with WarmWorker() as worker:
-            while True:
-                try:
-                    name, path = work.get_nowait()
-                except queue.Empty:
-                    return
+    processes = [context.Process(target=job_slot, args=(work, done, out, people), daemon=True) for _ in range(slots)]
+    for process in processes:
+        process.start()
+    while any(process.is_alive() for process in processes) or not done.empty():
+        try:
+            done.get(timeout=0.2)
+            progress.advance()
+        except queue.Empty:
+            pass
+    for name, path in todo:  # a job slot that died took its submission with it: grade that one here
+        if not (out / name / "summary.json").exists():
+            with WarmWorker() as worker:
                 grade_one(name, path, out, worker, people.get(name, []))
-                progress.advance()
-
-    threads = [threading.Thread(target=job) for _ in range(max(1, min(jobs, len(todo))))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+            progress.advance()
     sys.stderr.write("\n")
     write_csv(out, [name for name, _ in everything])
     write_report(out, [name for name, _ in everything])

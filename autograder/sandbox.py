@@ -132,12 +132,12 @@ def describe_protections(protections):
         lines.append("seccomp filter: internet sockets are refused")
     else:
         lines.append("WARNING: no network protection available")
-    lines.append("leftover processes are killed after every case" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
+    lines.append("leftover processes are killed after every child, and a case that leaves one behind ends its child" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
     return lines
 
 
 class WarmWorker:
-    """A worker process that has imported numpy and torch and forks a fresh child per case."""
+    """A worker process that has imported numpy and torch and forks children that run batches of cases."""
 
     def __init__(self, config=None):
         self.config = config or GraderConfig()
@@ -221,30 +221,41 @@ class WarmWorker:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line
 
-    # --------------------------------------------------------------- one case
+    # --------------------------------------------------------------- cases
     def run(self, job, submission_root):
-        """Run one job on a submission folder (or None) in a fresh child; always returns an Outcome."""
-        timeout = job.timeout or self.config.case_timeout
-        scratch = self.workspace / f"case-{self.cases_run}"
+        """Run one job on a submission folder (or None); always returns an Outcome."""
+        return self.run_batch([job], submission_root)[0]
+
+    def run_batch(self, jobs, submission_root):
+        """Run jobs in order on a submission folder (or None), in as few children as isolation allows; one Outcome each.
+
+        Callers put cases whose feedback is visible and hidden cases in separate batches, so no
+        hidden input can reach a visible output.
+        """
+        if not jobs:
+            return []
+        timeouts = [job.timeout or self.config.case_timeout for job in jobs]
+        batch = self.workspace / f"batch-{self.cases_run}"
         self.cases_run += 1
-        scratch.mkdir()
+        scratches = [batch / f"case-{index}" for index in range(len(jobs))]
+        for scratch in scratches:
+            scratch.mkdir(parents=True)
         try:
             try:
                 self._ensure_ready()
             except WorkerStartFailed as error:
-                return Outcome("grader_error", error=str(error))
-            request = self._request(job, submission_root, scratch, timeout)
+                return [Outcome("grader_error", error=str(error)) for _ in jobs]
+            request = self._request(jobs, timeouts, submission_root, batch, scratches)
             try:
                 self.process.stdin.write((json.dumps(request) + "\n").encode())
                 self.process.stdin.flush()
-                answer = json.loads(self._read_line(timeout + self.config.worker_grace))
-            except (WorkerDied, BrokenPipeError, ValueError) as error:
-                self._kill()  # the next case starts a fresh worker
-                return Outcome("crash", error=f"the case stopped the grader's worker ({error})")
-            self.last_timings = answer.get("milliseconds", {})
-            return self._outcome(answer, scratch, timeout)
+                answers = json.loads(self._read_line(sum(timeouts) + self.config.worker_grace))["answers"]
+            except (WorkerDied, BrokenPipeError, ValueError, KeyError, TypeError) as error:
+                self._kill()  # the next batch starts a fresh worker
+                return [Outcome("crash", error=f"the case stopped the grader's worker ({error})") for _ in jobs]
+            return [self._outcome(answer, scratch, timeout) for answer, scratch, timeout in zip(answers, scratches, timeouts)]
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(batch, ignore_errors=True)
 
     def _copy_submission(self, submission_root, destination):
         cap = self.config.submission_file_cap_mb * 2**20
@@ -274,26 +285,27 @@ class WarmWorker:
             self._shared_copy = (submission_root, copy)
         return self._shared_copy[1]
 
-    def _request(self, job, submission_root, scratch, timeout):
-        """Put the inputs in the case's scratch folder, pick the submission's copy; describe the job as JSON."""
-        submission = self._submission_for_case(submission_root, scratch)
-        args = []
-        for index, arg in enumerate(job.args):
-            if isinstance(arg, np.ndarray):
-                np.save(scratch / f"in{index}.npy", arg, allow_pickle=False)  # a copy per case
-                args.append({"npy": f"in{index}.npy"})
-            elif isinstance(arg, dict):
-                args.append(arg)  # {"callable": name}
-            else:
-                args.append({"value": arg})
-        if self.protections.get("other_user"):  # the case's scratch belongs to the worker user, nothing else does
-            for path in [scratch, *scratch.iterdir()]:
+    def _request(self, jobs, timeouts, submission_root, batch, scratches):
+        """Put each job's inputs in its folder, pick the submission's copy; describe the batch as JSON."""
+        submission = self._submission_for_case(submission_root, batch)
+        described = []
+        for job, timeout, scratch in zip(jobs, timeouts, scratches):
+            args = []
+            for index, arg in enumerate(job.args):
+                if isinstance(arg, np.ndarray):
+                    np.save(scratch / f"in{index}.npy", arg, allow_pickle=False)  # a copy per case
+                    args.append({"npy": f"in{index}.npy"})
+                elif isinstance(arg, dict):
+                    args.append(arg)  # {"callable": name}
+                else:
+                    args.append({"value": arg})
+            described.append({"recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
+                              "transformer_source": job.transformer_source, "scratch": str(scratch), "seed": job.seed, "timeout": timeout})
+        if self.protections.get("other_user"):  # the batch's folders belong to the worker user, nothing else does
+            for path in [batch, *batch.rglob("*")]:
                 os.lchown(path, self.settings["uid"], self.settings["gid"])
-        return {
-            "recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
-            "transformer_source": job.transformer_source, "scratch": str(scratch), "submission": str(submission),
-            "seed": job.seed, "timeout": timeout, "limits": {**self.config.limits(timeout), "own_user": bool(self.protections.get("other_user"))},
-        }
+        limits = {**self.config.limits(sum(timeouts)), "own_user": bool(self.protections.get("other_user"))}
+        return {"jobs": described, "scratch": str(batch), "submission": str(submission), "limits": limits}
 
     def _outcome(self, answer, scratch, timeout):
         stdout, stderr = (self._read_capped(scratch / name) for name in ("stdout.txt", "stderr.txt"))
@@ -318,6 +330,8 @@ class WarmWorker:
 
     def _load_output(self, scratch, relative):
         path = scratch / relative
+        if not path.resolve().is_relative_to(scratch.resolve()):  # every process of the case is gone: no race
+            raise ValueError("output outside the case's folder")
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
             if os.fstat(handle.fileno()).st_size > self.config.output_file_cap_mb * 2**20:

@@ -1,15 +1,18 @@
-"""The warm worker: imports numpy and torch once, then forks one fresh child per test case.
+"""The warm worker: imports numpy and torch once, then forks a child per batch of test cases.
 
 This script is the only code that runs student code, and it runs it only in the forked
-children. It never imports the grader, the reference or the test cases: the parent sends
-each job as one JSON line on stdin (inputs as .npy files in the case's scratch folder), and
-answers come back as one JSON line on stdout per job, with outputs as .npy files.
+children. It never imports the grader, the reference or the test cases: the parent sends a
+batch of jobs (the public or the hidden cases of one submission) as one JSON line on stdin,
+inputs as .npy files in each case's folder, and the answers come back as one JSON line, with
+outputs as .npy files.
 
-A child, before touching student code: starts its own session (so the whole group can be
-killed), points stdin at /dev/null and stdout/stderr at files in its scratch folder, moves
-into that folder, applies resource limits and seeds every generator. It reduces whatever the
-student returns to float64 arrays (or None), saves them with allow_pickle=False, and reports
-through a pipe that only the parent's side of the fork reads.
+A batch's child, before touching student code: starts its own session (so the whole group can
+be killed), confines itself (chroot, namespaces, another user: confinement.py), points stdin at
+/dev/null and applies resource limits. Then, for each case: stdout/stderr to files in the
+case's folder, into that folder, every generator seeded, the student's call, whatever it returns
+reduced to float64 arrays (or None) and saved with allow_pickle=False, one report line through a
+pipe only this side of the fork reads. A case that crashes, hangs or leaves a process or thread
+behind ends the child; the cases after it run in a fresh one, so it costs that case only.
 """
 import importlib
 import gc
@@ -212,27 +215,38 @@ def apply_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap raises instead of killing
 
 
-def run_child(job, report_fd, protections, settings):
-    """Everything a child does; never returns."""
-    scratch = Path(job["scratch"])
+def run_batch_child(batch, report_fd, protections, settings):
+    """Everything a batch's child does: confine itself once, then run its jobs in order, one report line each; never returns."""
     try:
         os.setsid()
-        confinement.confine_child(protections, settings, READABLE_PATHS, str(scratch), job["submission"])
-        os.environ.update(HOME=str(scratch), TMPDIR=str(scratch), USER="hw9worker")
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
+        confinement.confine_child(protections, settings, READABLE_PATHS, batch["scratch"], batch["submission"])
+        os.environ.update(USER="hw9worker")
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        sys.stdin = open(os.devnull)
+        apply_limits(batch["limits"])
+        sys.path.insert(0, batch["submission"])
+    except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
+        _report_line(report_fd, {"index": 0, "status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
+        os._exit(0)
+    for index, job in enumerate(batch["jobs"]):
+        report = run_job(job, batch["submission"])
+        report["index"] = index
+        _report_line(report_fd, report)
+    os._exit(0)
+
+
+def run_job(job, submission):
+    """One job in the batch's child: its own folder, output files, inputs and seed; the student's call; the outputs saved."""
+    scratch = Path(job["scratch"])
+    try:
         for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
             os.dup2(os.open(scratch / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
-        sys.stdin = open(os.devnull)
+        os.environ.update(HOME=str(scratch), TMPDIR=str(scratch))
         os.chdir(scratch)
-        apply_limits(job["limits"])
         args = [load_input(spec, scratch) for spec in job["args"]]
-        submission = job["submission"]
-        sys.path.insert(0, submission)
         seed_all(job["seed"])
-    except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
-        _report(report_fd, {"status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
-        os._exit(0)
+    except BaseException as error:
+        return {"status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]}
     try:
         reduced, kinds = {}, {}
         for name, value in RECIPES[job["recipe"]](job, args).items():
@@ -252,61 +266,74 @@ def run_child(job, report_fd, protections, settings):
     except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
         status = "memory" if "alloc" in str(error).lower() and "memory" in str(error).lower() else "exception"
         report = {"status": status, "error": student_traceback(error, submission), "error_type": type(error).__name__}
-    for stream in (sys.stdout, sys.stderr):  # os._exit skips Python's own flush
+    for stream in (sys.stdout, sys.stderr):  # the next job's output goes to other files
         try:
             stream.flush()
         except BaseException:
             pass
-    _report(report_fd, report)
-    os._exit(0)
+    return report
 
 
-def _report(fd, report):
-    data = json.dumps(report).encode()
+def _report_line(fd, report):
+    data = json.dumps(report).encode() + b"\n"
     while data:
         data = data[os.write(fd, data):]
-    os.close(fd)
 
 
 # ----------------------------------------------------------------------------- in the warm worker
 
 
-def supervise(pid, read_fd, timeout):
-    """Collect a child's report until the child exits or the deadline passes; then kill its whole group.
+def leftovers(child):
+    """Did the batch's child leave a process or a thread behind after a job (or does something else run as ours)?"""
+    try:
+        mine = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
+        its = Path(f"/proc/{child}/task/{child}/children").read_text().split()
+        threads = int(next(line.split()[1] for line in Path(f"/proc/{child}/status").read_text().splitlines() if line.startswith("Threads:")))
+    except (OSError, StopIteration, ValueError):
+        return True  # cannot tell: start afresh, which is always safe
+    return bool(its) or mine != [str(child)] or threads > 1
 
-    Returns (report bytes, timed out?, wait status). The child's exit, not the pipe's end, marks
-    completion: a process it left behind may hold the pipe open. The group is killed in every
-    case, so nothing a case started in its session outlives it.
+
+def supervise(pid, read_fd, timeouts):
+    """Collect the child's report lines, one per job, until it exits, a job overruns, or a job leaves something behind.
+
+    Returns (reports, timed out?, wait status). Each job's clock starts when the previous one
+    reports. The group is killed at the end in every case. A line that is not the next job's
+    report (a forgery, or garbage) ends the batch like a crash.
     """
-    deadline = time.monotonic() + timeout
-    chunks, size, status, timed_out = [], 0, None, False
-
-    def drain(wait):
-        nonlocal read_fd, size
-        while read_fd is not None and select.select([read_fd], [], [], wait)[0]:
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                os.close(read_fd)
-                read_fd = None
-                return
-            if size < META_CAP:
-                chunks.append(chunk)
-                size += len(chunk)
-            wait = 0
-
-    while status is None:
+    reports, buffer, status, timed_out = [], b"", None, False
+    deadline = time.monotonic() + timeouts[0]
+    stop = False
+    while status is None and not stop and len(reports) < len(timeouts):
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
             break
-        if read_fd is not None:
-            drain(min(left, 0.05))
-        else:
-            time.sleep(min(left, 0.002))
+        if read_fd is not None and select.select([read_fd], [], [], min(left, 0.05))[0]:
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                os.close(read_fd)
+                read_fd = None
+            buffer += chunk
+            while b"\n" in buffer and not stop:
+                line, buffer = buffer.split(b"\n", 1)
+                try:
+                    report = json.loads(line)
+                    assert isinstance(report, dict) and report.get("index") == len(reports)
+                except (ValueError, AssertionError):
+                    stop = True
+                    break
+                reports.append(report)
+                if len(reports) < len(timeouts):
+                    deadline = time.monotonic() + timeouts[len(reports)]
+                    stop = leftovers(pid)
+            if len(buffer) > META_CAP:
+                stop = True
+        elif read_fd is None:
+            time.sleep(0.002)
         done, wait_status = os.waitpid(pid, os.WNOHANG)
         if done:
             status = wait_status
-            drain(0)
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -315,7 +342,27 @@ def supervise(pid, read_fd, timeout):
         _, status = os.waitpid(pid, 0)
     if read_fd is not None:
         os.close(read_fd)
-    return b"".join(chunks)[:META_CAP], timed_out, status
+    return reports, timed_out, status, stop
+
+
+def run_batch(batch, protections, settings):
+    """Every job of a batch, in as few children as possible: a job that crashes, hangs or leaves
+    processes behind ends its child, and the jobs after it get a fresh one. One answer per job."""
+    jobs, answers = batch["jobs"], []
+    while len(answers) < len(jobs):
+        remaining = jobs[len(answers):]
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            run_batch_child({**batch, "jobs": remaining}, write_fd, protections, settings)
+        os.close(write_fd)
+        reports, timed_out, status, restart = supervise(pid, read_fd, [job["timeout"] for job in remaining])
+        clean_up_after_case(protections, settings)
+        answers += [{"timed_out": False, "exit_code": 0, "report": report} for report in reports]
+        if len(answers) < len(jobs) and not (restart and reports):
+            answers.append({"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status), "report": None})
+    return answers
 
 
 def warm_up():
@@ -349,25 +396,8 @@ def serve():
     gc.freeze()  # a child's garbage collections then never touch, and so never copy, the worker's objects
     print(json.dumps({"ready": True, "pid": os.getpid(), "protections": protections}), file=control_out, flush=True)
     for line in sys.stdin:
-        job = json.loads(line)
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            control_out.close()
-            run_child(job, write_fd, protections, settings)
-        os.close(write_fd)
-        started = time.monotonic()
-        raw, timed_out, status = supervise(pid, read_fd, job["timeout"])
-        ran = time.monotonic()
-        clean_up_after_case(protections, settings)
-        answer = {"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status) if status is not None else None,
-                  "milliseconds": {"run": round(1000 * (ran - started), 2), "clean_up": round(1000 * (time.monotonic() - ran), 2)}}
-        try:
-            answer["report"] = json.loads(raw) if raw else None
-        except ValueError:
-            answer["report"] = {"status": "garbled", "error": "the case's report could not be read"}
-        print(json.dumps(answer), file=control_out, flush=True)
+        answers = run_batch(json.loads(line), protections, settings)
+        print(json.dumps({"answers": answers}), file=control_out, flush=True)
 
 
 if __name__ == "__main__":

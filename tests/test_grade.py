@@ -1,7 +1,9 @@
 """The case catalogue and the grading pipeline's own guarantees (the corpus of submissions is test_corpus.py)."""
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from autograder.cases import PROBLEM_POINTS, all_cases
@@ -55,3 +57,81 @@ def test_workers_running_at_once_never_share_a_user():
         pytest.skip("workers get their own users only when the grader runs as root")
     with WarmWorker() as first, WarmWorker() as second:
         assert first.settings["uid"] != second.settings["uid"]
+
+
+RECORDER = '''
+import numpy as np
+from _honest_attention import *  # noqa: F401,F403
+from _honest_attention import softmax_attention as honest
+
+SEEN = []  # every Q this process has been given
+
+
+def softmax_attention(Q, K, V):
+    SEEN.append(np.asarray(Q).shape)
+    print("seen so far:", SEEN)
+    return honest(Q, K, V)
+'''
+
+
+@pytest.mark.parametrize("process_per_case", [False, True])
+def test_hidden_inputs_never_reach_a_visible_output(tmp_path, process_per_case):
+    # A submission that remembers every input it is given and prints them all: the visible case's
+    # printout may only ever hold the visible case's own input, in either way of running cases.
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / "attention.py").rename(folder / "_honest_attention.py")
+    (folder / "attention.py").write_text(RECORDER)
+    problem4 = [case for case in all_cases() if case.problem == "4"]
+    tests = {t.number: t for t in grade(folder, GraderConfig(process_per_case=process_per_case), cases=problem4).tests}
+    assert all(tests[case.number].status == "passed" for case in problem4)
+    public_shape = next(case for case in problem4 if case.public and case.name.startswith("softmax")).build(None)[0].args[0].shape
+    assert f"seen so far: [{public_shape}]" in tests["4.1"].output
+    assert tests["4.1"].output.count("seen so far") == 1
+
+
+THREAD_STARTER = '''
+import threading
+import time
+
+from _honest_attention import *  # noqa: F401,F403
+from _honest_attention import argmax_attention as honest_argmax, softmax_attention as honest_softmax
+
+
+def argmax_attention(q, K, V):
+    threading.Thread(target=lambda: time.sleep(60), daemon=True).start()  # left running after the case
+    return honest_argmax(q, K, V)
+
+
+def softmax_attention(Q, K, V):
+    print("threads:", threading.active_count())
+    return honest_softmax(Q, K, V)
+'''
+
+
+def test_a_case_that_leaves_a_thread_running_ends_its_child(tmp_path):
+    # 3.1 and 4.1 share the visible cases' child; the thread 3.1 leaves must not be there in 4.1.
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / "attention.py").rename(folder / "_honest_attention.py")
+    (folder / "attention.py").write_text(THREAD_STARTER)
+    chosen = [case for case in all_cases() if case.number in ("3.1", "4.1")]
+    tests = {t.number: t for t in grade(folder, cases=chosen).tests}
+    assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed"
+    assert "threads: 1" in tests["4.1"].output
+
+
+def test_an_output_reached_through_a_link_out_of_the_case_folder_is_refused(tmp_path):
+    from autograder.sandbox import WarmWorker
+
+    outside, scratch = tmp_path / "outside", tmp_path / "case"
+    outside.mkdir()
+    scratch.mkdir()
+    np.save(outside / "0.npy", np.ones(3))
+    (scratch / "out").symlink_to(outside)
+    worker = WarmWorker()
+    try:
+        with pytest.raises(ValueError, match="outside"):
+            worker._load_output(scratch, "out/0.npy")
+    finally:
+        worker.stop()

@@ -102,8 +102,20 @@ def returned_dict(outcome):
     return {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
 
 
+_JUDGED = {}  # the same weights come back from transformer.py and from the log: judged once
+
+
 def judge_weights(weights, task):
     """Hand-designed weights must have the spec's shapes and solve every sequence of the task."""
+    key = (task, tuple(sorted((name, m.shape, m.tobytes()) for name, m in weights.items() if isinstance(m, np.ndarray))))
+    if key not in _JUDGED:
+        if len(_JUDGED) > 64:
+            _JUDGED.clear()
+        _JUDGED[key] = judged_weights(weights, task)
+    return _JUDGED[key]
+
+
+def judged_weights(weights, task):
     shapes = WEIGHT_SHAPES[task]
     for name, shape in shapes.items():
         matrix = weights.get(name)
