@@ -167,11 +167,14 @@ def processes(uid):
 
 def clean_up(uid, gid, rounds=100):
     """Kill every process a case left: all of the worker user's (when it has its own user), and
-    every child of this process, which as a subreaper inherits the case's orphans. Reaps them all."""
+    every child of this process, which as a subreaper inherits the case's orphans. Reaps them all.
+    Returns how many there were at first."""
+    found = None
     for _ in range(rounds):
         of_user, children = processes(uid)
+        found = len(set(of_user) | set(children)) if found is None else found
         if not of_user and not children:
-            return
+            return found
         if of_user:
             kill_all_processes_of(uid, gid)
         for pid in children:
@@ -185,6 +188,7 @@ def clean_up(uid, gid, rounds=100):
                     break
             except ChildProcessError:
                 break
+    return found
 
 
 # ----------------------------------------------------------------------------- start-up probe and per-child application

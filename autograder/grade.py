@@ -13,6 +13,7 @@ from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
 from autograder.submission import Submission, SubmissionNotFound, locate
 
+LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
 OUTCOME_CATEGORIES = {
     "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
@@ -107,7 +108,11 @@ def judge_case(case, plan, outcome, config, staff_notes):
     except Exception:
         verdict = GRADER_FAULT
         staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
-    return to_test_result(case, verdict, outcome)
+    test = to_test_result(case, verdict, outcome)
+    if outcome.left_behind:
+        test.behaviour = LEFT_BEHIND
+        staff_notes.append(f"case {case.number}: {LEFT_BEHIND} (it was killed; the next case ran in a fresh child)")
+    return test
 
 
 def outcome_verdict(outcome, job, config):

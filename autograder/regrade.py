@@ -90,7 +90,8 @@ def summarise(name, results, people):
         "sids": "; ".join(p.get("sid", "") for p in people),
         "total": results.score,
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
-        "flags": ", ".join(f"{k} x{categories[k]}" for k in FLAGGED if categories[k]),
+        "flags": ", ".join([f"{k} x{categories[k]}" for k in FLAGGED if categories[k]]
+                           + [f"left a process running x{left}" for left in [sum(bool(t.behaviour) for t in results.tests)] if left]),
         "seconds": round(results.execution_time, 2),
     }
 
@@ -100,6 +101,7 @@ def case_details(results):
     return {
         "failed": {t.number: t.category for t in results.tests if t.status == "failed" and t.max_score > 0},
         "diagnoses": {t.number: t.diagnosis for t in results.tests if t.diagnosis},
+        "behaviour": {t.number: t.behaviour for t in results.tests if t.behaviour},
         "max_total": results.max_score,
     }
 

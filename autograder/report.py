@@ -42,7 +42,8 @@ def read_summaries(out_dir, names):
 def details(summary):
     """A summary's "details", with defaults for a summary written before they existed."""
     found = summary.get("details") or {}
-    return {"failed": found.get("failed", {}), "diagnoses": found.get("diagnoses", {}), "max_total": found.get("max_total")}
+    return {"failed": found.get("failed", {}), "diagnoses": found.get("diagnoses", {}), "behaviour": found.get("behaviour", {}),
+            "max_total": found.get("max_total")}
 
 
 def points(value):
@@ -102,11 +103,13 @@ def flags_of(summary):
             found[category].append(number)
     if details(summary)["max_total"] == 0:
         found[checks.GRADER_ERROR].append("the whole run")
-    return {category: sorted(found[category], key=case_order) for category in FLAGGED if found[category]}
+    for number, behaviour in details(summary)["behaviour"].items():
+        found[behaviour].append(number)
+    return {category: sorted(numbers, key=case_order) for category, numbers in found.items() if numbers}
 
 
 def flagged_submissions(summaries):
-    """[(summary, its flags)] for every submission with a timeout, crash, memory limit or grader error."""
+    """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error or process left running."""
     return [(summary, flags_of(summary)) for summary in summaries if flags_of(summary)]
 
 
@@ -191,8 +194,8 @@ def render_flags(summaries):
         said = "; ".join(f"{escape(category)}: {escape(', '.join(numbers))}" for category, numbers in flags.items())
         rows.append(f'<tr><td><a href="{escape(results_link(summary["submission"]))}">{escape(summary["submission"])}</a></td>'
                     f"<td>{escape(summary.get('students', ''))}</td><td>{said}</td></tr>")
-    return ("<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits and grader errors, with the cases they happened in.</p>\n"
-            + render_table(["submission", "students", "flags"], rows, "No timeout, crash, memory limit or grader error."))
+    return ("<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, with the cases they happened in.</p>\n"
+            + render_table(["submission", "students", "flags"], rows, "No timeout, crash, memory limit, grader error or process left running."))
 
 
 def render_submissions(summaries):

@@ -22,6 +22,7 @@ class TestResult(BaseModel):
     visibility: Visibility = "visible"
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
     diagnosis: str = Field("", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words")
+    behaviour: str = Field("", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff")
 
 
 class Results(BaseModel):

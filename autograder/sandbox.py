@@ -56,6 +56,7 @@ class Outcome:
     error_type: str = ""
     stdout: str = ""
     stderr: str = ""
+    left_behind: bool = False  # the case returned but left a process or thread running
 
 
 @dataclass
@@ -253,7 +254,10 @@ class WarmWorker:
             except (WorkerDied, BrokenPipeError, ValueError, KeyError, TypeError) as error:
                 self._kill()  # the next batch starts a fresh worker
                 return [Outcome("crash", error=f"the case stopped the grader's worker ({error})") for _ in jobs]
-            return [self._outcome(answer, scratch, timeout) for answer, scratch, timeout in zip(answers, scratches, timeouts)]
+            outcomes = [self._outcome(answer, scratch, timeout) for answer, scratch, timeout in zip(answers, scratches, timeouts)]
+            for outcome, answer in zip(outcomes, answers):
+                outcome.left_behind = bool(answer.get("left_behind"))
+            return outcomes
         finally:
             shutil.rmtree(batch, ignore_errors=True)
 

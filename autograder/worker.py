@@ -297,13 +297,14 @@ def leftovers(child):
 def supervise(pid, read_fd, timeouts):
     """Collect the child's report lines, one per job, until it exits, a job overruns, or a job leaves something behind.
 
-    Returns (reports, timed out?, wait status). Each job's clock starts when the previous one
-    reports. The group is killed at the end in every case. A line that is not the next job's
-    report (a forgery, or garbage) ends the batch like a crash.
+    Returns (reports, timed out?, wait status, why it stopped early: "" | "left behind" | "garbled").
+    Each job's clock starts when the previous one reports. The group is killed at the end in
+    every case. A line that is not the next job's report (a forgery, or garbage) ends the batch
+    like a crash.
     """
     reports, buffer, status, timed_out = [], b"", None, False
     deadline = time.monotonic() + timeouts[0]
-    stop = False
+    stop = ""
     while status is None and not stop and len(reports) < len(timeouts):
         left = deadline - time.monotonic()
         if left <= 0:
@@ -321,14 +322,14 @@ def supervise(pid, read_fd, timeouts):
                     report = json.loads(line)
                     assert isinstance(report, dict) and report.get("index") == len(reports)
                 except (ValueError, AssertionError):
-                    stop = True
+                    stop = "garbled"
                     break
                 reports.append(report)
                 if len(reports) < len(timeouts):
                     deadline = time.monotonic() + timeouts[len(reports)]
-                    stop = leftovers(pid)
+                    stop = "left behind" if leftovers(pid) else ""
             if len(buffer) > META_CAP:
-                stop = True
+                stop = "garbled"
         elif read_fd is None:
             time.sleep(0.002)
         done, wait_status = os.waitpid(pid, os.WNOHANG)
@@ -357,10 +358,12 @@ def run_batch(batch, protections, settings):
             os.close(read_fd)
             run_batch_child({**batch, "jobs": remaining}, write_fd, protections, settings)
         os.close(write_fd)
-        reports, timed_out, status, restart = supervise(pid, read_fd, [job["timeout"] for job in remaining])
-        clean_up_after_case(protections, settings)
+        reports, timed_out, status, stopped = supervise(pid, read_fd, [job["timeout"] for job in remaining])
+        swept = clean_up_after_case(protections, settings)
         answers += [{"timed_out": False, "exit_code": 0, "report": report} for report in reports]
-        if len(answers) < len(jobs) and not (restart and reports):
+        if reports and (stopped == "left behind" or (swept and len(reports) == len(remaining))):
+            answers[-1]["left_behind"] = True  # the last job that returned left a process or thread running
+        if len(answers) < len(jobs) and not (stopped and reports):
             answers.append({"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status), "report": None})
     return answers
 
@@ -376,9 +379,9 @@ def warm_up():
 
 
 def clean_up_after_case(protections, settings):
-    """No process a case started survives it: every process of the worker user, and our own orphans."""
+    """No process a case started survives it: every process of the worker user, and our own orphans; returns how many there were."""
     uid = settings.get("uid") if protections.get("other_user") else None
-    confinement.clean_up(uid, settings.get("gid"))
+    return confinement.clean_up(uid, settings.get("gid"))
 
 
 def serve():

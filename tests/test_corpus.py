@@ -180,6 +180,15 @@ def test_no_process_of_the_worker_user_survives(graded):
     assert left == []
 
 
+def test_leftover_processes_are_flagged_for_staff_only(graded):
+    tests = outcome_of(graded, "leaves_a_process_behind")["results"].tests
+    flagged = [t for t in tests if t.behaviour]
+    assert flagged and all(t.status == "passed" for t in flagged)
+    assert all("left a process" not in t.output for t in tests if t.visibility != "hidden")
+    honest = outcome_of(graded, "nested_reference")["results"].tests
+    assert not any(t.behaviour for t in honest)
+
+
 def _owner(pid):
     try:
         return os.stat(f"/proc/{pid}").st_uid

@@ -8,7 +8,7 @@ import pytest
 
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.config import GraderConfig
-from autograder.grade import grade
+from autograder.grade import LEFT_BEHIND, grade
 from tests.helpers import ROOT
 
 
@@ -39,7 +39,7 @@ def test_a_worker_that_cannot_start_is_the_graders_fault(tmp_path):
 def test_grading_process_imports_neither_torch_nor_student_code():
     # Student code runs only in worker children, and the parent stays light: no torch.
     code = (
-        "import sys; from autograder.grade import grade; results = grade('reference'); "
+        "import sys; from autograder.grade import LEFT_BEHIND, grade; results = grade('reference'); "
         "print(results.score, sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'purification', 'attention', 'kernel_attention', 'transformer')))"
     )
@@ -119,6 +119,8 @@ def test_a_case_that_leaves_a_thread_running_ends_its_child(tmp_path):
     tests = {t.number: t for t in grade(folder, cases=chosen).tests}
     assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed"
     assert "threads: 1" in tests["4.1"].output
+    assert tests["3.1"].behaviour == LEFT_BEHIND and not tests["4.1"].behaviour  # flagged for staff, costs nothing
+    assert "case 3.1: left a process or thread running" in tests["0.2"].output
 
 
 def test_an_output_reached_through_a_link_out_of_the_case_folder_is_refused(tmp_path):

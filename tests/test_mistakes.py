@@ -3,13 +3,15 @@
 Each fixture is the reference with a one-line patch that makes exactly that mistake; it is
 graded on the visible case that should recognise it.
 """
+import html
+import json
 import shutil
 
 import numpy as np
 import pytest
 
 from autograder.cases import all_cases
-from autograder.cases.problem2 import FORWARD_MISTAKES, judge_weights
+from autograder.cases.problem2 import FORWARD_MISTAKES, POSITIONS_ADDED, judge_weights
 from autograder.grade import grade
 from autograder.mistakes import CATALOGUE, GRAM_MISTAKES
 from autograder.sandbox import WarmWorker
@@ -45,6 +47,8 @@ FIXTURES = {
     ("causal_kernel_attention", "excludes_diagonal"): ("6.5", "kernel_attention.py", "np.tril(q @ k.T)", "np.tril(q @ k.T, -1)"),
     ("causal_kernel_attention", "not_causal"): ("6.5", "kernel_attention.py", "np.tril(q @ k.T)", "(q @ k.T)"),
     ("PytorchTransformer", "no_scaling"): ("2.1", "transformer.py", "softmax(Q @ K.T / math.sqrt(self.qk_dim)", "softmax(Q @ K.T"),
+    ("attention_by_position", "positions_added"): ("2.9", "transformer.py", "pos = np.eye(4)  # (max_len=4, p=4)\n    Km = np.zeros((7, 1))",
+                                                   "pos = np.eye(4)[:, :3]\n    return {'Km': np.ones((3, 1)), 'Qm': np.ones((3, 1)), 'Vm': np.eye(3), 'pos': pos}\n    Km = np.zeros((7, 1))"),
     ("PytorchTransformer", "scaled_by_d"): ("2.1", "transformer.py", "softmax(Q @ K.T / math.sqrt(self.qk_dim)", "softmax(Q @ K.T / self.qk_dim"),
 }
 NOT_RECOGNISABLE_ON_VISIBLE_INPUTS = {
@@ -60,7 +64,15 @@ def catalogued():
     entries = [(function, mistake.name, mistake.words) for function, mistakes in CATALOGUE.items() for mistake in mistakes]
     entries += [("quadratic_feature_map", mistake.name, mistake.words) for mistake in GRAM_MISTAKES]
     entries += [("PytorchTransformer", name, words) for name, (words, _) in FORWARD_MISTAKES.items()]
+    entries += [("attention_by_position", "positions_added", POSITIONS_ADDED)]
     return entries
+
+
+def make_fixture(folder, file, old, new):
+    """The reference in `folder`, with one patch: the submission that makes one mistake."""
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / file).write_text((folder / file).read_text().replace(old, new))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +90,8 @@ def test_every_catalogued_mistake_has_a_fixture():
 @pytest.mark.parametrize("function, name, words", [entry for entry in catalogued() if entry[:2] in FIXTURES], ids=lambda v: str(v)[:30])
 def test_mistake_is_recognised_on_a_submission_that_makes_it(worker, tmp_path, function, name, words):
     number, file, old, new = FIXTURES[(function, name)]
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
-    source = (folder / file).read_text()
-    assert source.count(old) == 1, f"the patch for {name} no longer applies"
-    (folder / file).write_text(source.replace(old, new))
+    assert (ROOT / "reference" / file).read_text().count(old) == 1, f"the patch for {name} no longer applies"
+    folder = make_fixture(tmp_path / "submission", file, old, new)
     (test,) = [t for t in grade(folder, worker=worker, cases=[CASES[number]]).tests if t.number == number]
     assert test.status == "failed" and test.diagnosis == words, test.output
     assert f"Likely mistake: your output equals {words}." in test.output
@@ -127,3 +136,20 @@ def test_failing_weights_show_the_first_sequence_its_attention_and_the_pattern(w
 
 def test_weights_that_work_get_no_feedback():
     assert judge_weights(hand_weights(), "content").passed
+
+
+def test_the_fixture_batch_regraded_counts_every_mistake_in_the_class_report(tmp_path):
+    from autograder.regrade import regrade
+
+    export = tmp_path / "export"
+    for (function, name), (_, file, old, new) in FIXTURES.items():
+        make_fixture(export / f"{function}-{name}", file, old, new)
+    shutil.copytree(ROOT / "reference", export / "correct", ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    assert regrade(export, tmp_path / "out", jobs=2) == (len(FIXTURES) + 1, 0)
+    words = {(function, name): text for function, name, text in catalogued()}
+    for function, name in FIXTURES:
+        summary = json.loads((tmp_path / "out" / f"{function}-{name}" / "summary.json").read_text())
+        assert words[(function, name)] in summary["details"]["diagnoses"].values(), (function, name)
+    assert json.loads((tmp_path / "out" / "correct" / "summary.json").read_text())["details"]["diagnoses"] == {}
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert all(html.escape(words[key]) in report for key in FIXTURES)

@@ -17,12 +17,12 @@ HOSTILE = "<script>alert(1)</script>"
 SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
 
 
-def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0):
+def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None):
     """A summary.json as regrade writes it: the CSV row plus "details"."""
     problems = problems or {p: float(points) for p, points in PROBLEM_POINTS.items()}
     row = {"submission": name, "students": students, "emails": "", "sids": "", "total": total,
            **{f"problem {p}": problems.get(p, 0.0) for p in PROBLEM_POINTS}, "flags": flags, "seconds": 1.0,
-           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "max_total": max_total}}
+           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total}}
     (out / name).mkdir(parents=True)
     (out / name / "summary.json").write_text(json.dumps(row))
     return name
@@ -120,18 +120,20 @@ def test_diagnoses_are_grouped_by_their_words_and_counted_by_submission(tmp_path
     assert f"3 submissions {SCALING} 4.1, 4.2" in text and "1 submission you solved for lam = 0 1.7" in text
 
 
-def test_timeouts_crashes_memory_and_grader_errors_are_flagged(tmp_path):
+def test_timeouts_crashes_memory_grader_errors_and_leftovers_are_flagged(tmp_path):
     names = [
         write_summary(tmp_path, "slow", failed={"4.8": "timeout", "4.6": "timeout", "4.1": "wrong value"}),
         write_summary(tmp_path, "greedy", failed={"5.9": "memory limit", "3.1": "crash"}),
         write_summary(tmp_path, "wrong", failed={"1.1": "wrong value", "3.2": "exception"}),  # wrong, not flagged
         write_summary(tmp_path, "broken", total=0.0, max_total=0.0),  # the grader failed: no case graded
+        write_summary(tmp_path, "daemon", behaviour={"4.8": "left a process or thread running after it returned"}),
     ]
     flagged = {summary["submission"]: flags for summary, flags in flagged_submissions(read_summaries(tmp_path, names))}
     assert flagged == {
         "slow": {"timeout": ["4.6", "4.8"]},
         "greedy": {"crash": ["3.1"], "memory limit": ["5.9"]},
         "broken": {"grader error": ["the whole run"]},
+        "daemon": {"left a process or thread running after it returned": ["4.8"]},
     }
     assert "slow timeout: 4.6, 4.8" in Page(report(tmp_path, names)).all_text
 

@@ -102,6 +102,16 @@ def returned_dict(outcome):
     return {key.split(":", 1)[1]: value for key, value in outcome.outputs.items() if key.startswith("dict:")}
 
 
+# Catalogued mistakes of hand-designed weights, recognised from the returned matrices' shapes alone.
+POSITIONS_ADDED = ("weights for positions added to the tokens: the model concatenates them, so pos must be 4 x p "
+                   "and Km, Qm and Vm need 3 + p rows")
+
+
+def positions_added(weights):
+    """pos as wide as a token, and the other matrices as tall as one: the student added positions, as many models do."""
+    return weights["pos"].shape[1] == 3 and all(weights[name].shape[0] == 3 for name in ("Km", "Qm", "Vm"))
+
+
 _JUDGED = {}  # the same weights come back from transformer.py and from the log: judged once
 
 
@@ -127,7 +137,10 @@ def judged_weights(weights, task):
         with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
             failures = helpers.failing_sequences(weights, task, numpy_transformer())
     except ValueError as error:  # matrices that do not fit together
-        return fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
+        verdict = fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
+        if task == "position" and positions_added(weights):
+            verdict.diagnosis = POSITIONS_ADDED
+        return verdict
     total = sum(1 for _ in helpers.all_letter_sequences(helpers.TASKS[task][0]))
     if failures:
         letters, expected, produced = failures[0]
