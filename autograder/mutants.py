@@ -21,6 +21,8 @@ NOT_GRADED = {"attention_unique", "sample_softmax_random_features"}  # the optio
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
          ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 DROPPABLE_CALLS = {"sqrt", "exp", "sum", "tril"}  # f(x) -> x
+CALL_SWAPS = {"argmax": "argmin", "argmin": "argmax", "max": "min", "min": "max", "maximum": "minimum", "minimum": "maximum",
+              "sin": "cos", "cos": "sin", "sum": "mean", "mean": "sum"}  # np.argmax(x) -> np.argmin(x), ...
 
 
 @dataclass
@@ -71,10 +73,13 @@ def _node_sites(node):
         for part in ("lower", "upper"):
             if getattr(node, part) is not None:
                 yield node, f"slice-{part}+1", lambda n, p=part: setattr(n, p, ast.BinOp(getattr(n, p), ast.Add(), ast.Constant(1)))
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if name in DROPPABLE_CALLS and node.args:
             yield node, f"drop-{name}", "replace-with-first-argument"
+        if name in CALL_SWAPS:
+            field = "attr" if isinstance(node.func, ast.Attribute) else "id"
+            yield node, f"{name}->{CALL_SWAPS[name]}", lambda n, f=field: setattr(n.func, f, CALL_SWAPS[getattr(n.func, f)])
         if len(node.args) >= 2:
             yield node, "swap-arguments", lambda n: n.args.__setitem__(slice(0, 2), [n.args[1], n.args[0]])
         for index, keyword in enumerate(node.keywords):
