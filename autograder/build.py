@@ -26,7 +26,8 @@ This bundle carries the public tests and the runner that grades them, the same c
 runs. Install the pinned packages once (`pip install -r requirements.txt`, with torch's CPU build:
 `pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`), then, from this
 folder, run `python -m autograder check` (or `python -m autograder check path/to/your/files`).
-The exit status is 1 while a public test fails, so you can script it.
+It explains the first failure of each problem; `--verbose` explains them all. The exit status is
+1 while a public test fails, so you can script it.
 """
 
 

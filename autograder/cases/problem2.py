@@ -103,8 +103,8 @@ def returned_dict(outcome):
 
 
 # Catalogued mistakes of hand-designed weights, recognised from the returned matrices' shapes alone.
-POSITIONS_ADDED = ("weights for positions added to the tokens: the model concatenates them, so pos must be 4 x p "
-                   "and Km, Qm and Vm need 3 + p rows")
+POSITIONS_ADDED = ("weights made for positions added to the tokens; the model concatenates them, so Km, Qm and Vm "
+                   "need 3 + p rows for a 4 x p pos")
 
 
 def positions_added(weights):
