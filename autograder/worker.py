@@ -14,8 +14,8 @@ reduced to float64 arrays (or None) and saved with allow_pickle=False, one repor
 pipe only this side of the fork reads. A case that crashes, hangs or leaves a process or thread
 behind ends the child; the cases after it run in a fresh one, so it costs that case only.
 """
-import importlib
 import gc
+import importlib
 import importlib.util
 import json
 import math
@@ -230,6 +230,9 @@ def run_batch_child(batch, report_fd, protections, settings):
         os._exit(0)
     for index, job in enumerate(batch["jobs"]):
         report = run_job(job, batch["submission"])
+        if report["status"] == "setup_error" and index > 0:  # student code ran here before: it may be to blame
+            _report_line(report_fd, {"index": index, "status": "retry"})
+            os._exit(0)
         report["index"] = index
         _report_line(report_fd, report)
     os._exit(0)
@@ -240,7 +243,9 @@ def run_job(job, submission):
     scratch = Path(job["scratch"])
     try:
         for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
-            os.dup2(os.open(scratch / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), fd)
+            opened = os.open(scratch / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(opened, fd)
+            os.close(opened)
         os.environ.update(HOME=str(scratch), TMPDIR=str(scratch))
         os.chdir(scratch)
         args = [load_input(spec, scratch) for spec in job["args"]]
@@ -297,7 +302,7 @@ def leftovers(child):
 def supervise(pid, read_fd, timeouts):
     """Collect the child's report lines, one per job, until it exits, a job overruns, or a job leaves something behind.
 
-    Returns (reports, timed out?, wait status, why it stopped early: "" | "left behind" | "garbled").
+    Returns (reports, timed out?, wait status, why it stopped early: "" | "left behind" | "retry" | "garbled").
     Each job's clock starts when the previous one reports. The group is killed at the end in
     every case. A line that is not the next job's report (a forgery, or garbage) ends the batch
     like a crash.
@@ -323,6 +328,9 @@ def supervise(pid, read_fd, timeouts):
                     assert isinstance(report, dict) and report.get("index") == len(reports)
                 except (ValueError, AssertionError):
                     stop = "garbled"
+                    break
+                if report.get("status") == "retry":  # run this job again, first in a fresh child
+                    stop = "retry"
                     break
                 reports.append(report)
                 if len(reports) < len(timeouts):

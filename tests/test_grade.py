@@ -137,3 +137,27 @@ def test_an_output_reached_through_a_link_out_of_the_case_folder_is_refused(tmp_
             worker._load_output(scratch, "out/0.npy")
     finally:
         worker.stop()
+
+
+LOAD_BREAKER = '''
+import numpy
+
+from _honest_attention import *  # noqa: F401,F403
+from _honest_attention import argmax_attention as honest_argmax
+
+
+def argmax_attention(q, K, V):
+    numpy.load = None  # the child's own numpy: the next case could not even read its inputs here
+    return honest_argmax(q, K, V)
+'''
+
+
+def test_a_case_that_breaks_the_childs_set_up_does_not_cost_the_next_case(tmp_path):
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / "attention.py").rename(folder / "_honest_attention.py")
+    (folder / "attention.py").write_text(LOAD_BREAKER)
+    chosen = [case for case in all_cases() if case.number in ("3.1", "4.1")]
+    tests = {t.number: t for t in grade(folder, cases=chosen).tests}
+    assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed", tests["4.1"].output
+    assert "0.2" not in tests  # no grader error for staff to chase
