@@ -22,12 +22,11 @@ from pathlib import Path
 
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.grade import grade, problem_scores
-from autograder.report import write_report
+from autograder.report import FLAGGED, write_report
 from autograder.results import grader_failure, write_results
 from autograder.sandbox import WarmWorker
 
 METADATA = "submission_metadata.yml"
-FLAGGED = ("timeout", "crash", "memory limit", "grader error")
 
 
 def unpack_export(export, out):
@@ -81,7 +80,8 @@ def submissions_in(folder):
 
 def summarise(name, results, people):
     """The CSV row of one graded submission."""
-    categories = Counter(t.category for t in results.tests if t.status == "failed")
+    flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
+    flagged.update("left a process running" for t in results.tests if t.behaviour)
     scores = problem_scores(results.tests)
     return {
         "submission": name,
@@ -90,14 +90,13 @@ def summarise(name, results, people):
         "sids": "; ".join(p.get("sid", "") for p in people),
         "total": results.score,
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
-        "flags": ", ".join([f"{k} x{categories[k]}" for k in FLAGGED if categories[k]]
-                           + [f"left a process running x{left}" for left in [sum(bool(t.behaviour) for t in results.tests)] if left]),
+        "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
         "seconds": round(results.execution_time, 2),
     }
 
 
 def case_details(results):
-    """What the class report needs beyond the CSV row: each failed case's category and diagnosis."""
+    """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour."""
     return {
         "failed": {t.number: t.category for t in results.tests if t.status == "failed" and t.max_score > 0},
         "diagnoses": {t.number: t.diagnosis for t in results.tests if t.diagnosis},
