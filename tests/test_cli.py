@@ -76,13 +76,25 @@ def test_check_explains_the_first_failure_of_each_problem_and_points_to_verbose(
     assert done.stdout.rstrip().endswith("The hidden tests on Gradescope check more cases than these, with other inputs.")
 
 
-@pytest.mark.parametrize("choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {"NO_COLOR": "1"}, False)])
+@pytest.mark.parametrize("choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {}, False)])  # auto: a pipe is no terminal
 def test_check_colour_choice(choice, environment, coloured, monkeypatch):
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     done = run_cli("check", "reference", "--color", choice)
     assert done.returncode == 0
     assert ("\033[32mPASS\033[0m" in done.stdout) is coloured and ("\033[" in done.stdout) is coloured
+
+
+@pytest.mark.parametrize("environment, coloured", [({}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False)])
+def test_auto_colour_on_a_terminal_respects_no_color_and_dumb_terminals(environment, coloured, monkeypatch):
+    from autograder import cli
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(cli.sys.stdout, "isatty", lambda: True)
+    assert cli.use_colour("auto") is coloured
 
 
 def test_nested_folder_and_missing_files(tmp_path):
