@@ -253,7 +253,9 @@ class WarmWorker:
                 answers = json.loads(self._read_line(sum(timeouts) + self.config.worker_grace))["answers"]
             except (WorkerDied, BrokenPipeError, ValueError, KeyError, TypeError) as error:
                 self._kill()  # the next batch starts a fresh worker
-                return [Outcome("crash", error=f"the case stopped the grader's worker ({error})") for _ in jobs]
+                if len(jobs) > 1:  # one of them took the worker down (possible only as the same user): one job per child finds it
+                    return [self.run_batch([job], submission_root)[0] for job in jobs]
+                return [Outcome("crash", error=f"the case stopped the grader's worker ({error})")]
             outcomes = [self._outcome(answer, scratch, timeout) for answer, scratch, timeout in zip(answers, scratches, timeouts)]
             for outcome, answer in zip(outcomes, answers):
                 outcome.left_behind = bool(answer.get("left_behind"))
