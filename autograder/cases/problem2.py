@@ -126,6 +126,7 @@ def judge_weights(weights, task):
 
 
 def judged_weights(weights, task):
+    """judge_weights without the memory: shapes first, then every sequence, then what went wrong on the first failure."""
     shapes = WEIGHT_SHAPES[task]
     for name, shape in shapes.items():
         matrix = weights.get(name)
