@@ -81,9 +81,9 @@ def build_gradescope(out):
 def build_student(out):
     """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden case)."""
     from autograder.cases import public_cases
-    from autograder.cases.frozen import FROZEN_MODULES, write_frozen
+    from autograder.cases.frozen import never_reads_the_submission, write_frozen
 
-    frozen = [case for case in public_cases() if case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES]
+    frozen = [case for case in public_cases() if never_reads_the_submission(case)]
     with tempfile.TemporaryDirectory() as folder:
         write_frozen(frozen, Path(folder))
         return write_zip(out, student_members(folder))

@@ -86,6 +86,7 @@ class Expect:
 
 
 def expect(expected, **options):
+    """The check that a call returned `expected` (options: rtol, atol, mistakes)."""
     return Expect(expected, **options)
 
 

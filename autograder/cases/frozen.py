@@ -17,6 +17,11 @@ FROZEN_MODULES = ("problem1", "problem34", "problem56")  # the modules whose pub
 CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
 
 
+def never_reads_the_submission(case):
+    """Is this a case of the frozen modules, whose builder is called with None (by `freeze`, and once per grading process)?"""
+    return case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES
+
+
 def encode(value, arrays):
     """A JSON-able form of an argument or expected value; arrays go to `arrays` under a new key."""
     if isinstance(value, np.ndarray):
