@@ -59,6 +59,20 @@ def test_workers_running_at_once_never_share_a_user():
         assert first.settings["uid"] != second.settings["uid"]
 
 
+def wrapped_attention(tmp_path, source):
+    """The reference, with its attention.py kept as _honest_attention.py under a wrapper `source`."""
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    (folder / "attention.py").rename(folder / "_honest_attention.py")
+    (folder / "attention.py").write_text(source)
+    return folder
+
+
+def graded_on(folder, *numbers):
+    """number -> TestResult of grading `folder` on those cases only (staff entries included)."""
+    return {t.number: t for t in grade(folder, cases=[case for case in all_cases() if case.number in numbers]).tests}
+
+
 RECORDER = '''
 import numpy as np
 from _honest_attention import *  # noqa: F401,F403
@@ -78,10 +92,7 @@ def softmax_attention(Q, K, V):
 def test_hidden_inputs_never_reach_a_visible_output(tmp_path, process_per_case):
     # A submission that remembers every input it is given and prints them all: the visible case's
     # printout may only ever hold the visible case's own input, in either way of running cases.
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
-    (folder / "attention.py").rename(folder / "_honest_attention.py")
-    (folder / "attention.py").write_text(RECORDER)
+    folder = wrapped_attention(tmp_path, RECORDER)
     problem4 = [case for case in all_cases() if case.problem == "4"]
     tests = {t.number: t for t in grade(folder, GraderConfig(process_per_case=process_per_case), cases=problem4).tests}
     assert all(tests[case.number].status == "passed" for case in problem4)
@@ -111,12 +122,8 @@ def softmax_attention(Q, K, V):
 
 def test_a_case_that_leaves_a_thread_running_ends_its_child(tmp_path):
     # 3.1 and 4.1 share the visible cases' child; the thread 3.1 leaves must not be there in 4.1.
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
-    (folder / "attention.py").rename(folder / "_honest_attention.py")
-    (folder / "attention.py").write_text(THREAD_STARTER)
-    chosen = [case for case in all_cases() if case.number in ("3.1", "4.1")]
-    tests = {t.number: t for t in grade(folder, cases=chosen).tests}
+    folder = wrapped_attention(tmp_path, THREAD_STARTER)
+    tests = graded_on(folder, "3.1", "4.1")
     assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed"
     assert "threads: 1" in tests["4.1"].output
     assert tests["3.1"].behaviour == LEFT_BEHIND and not tests["4.1"].behaviour  # flagged for staff, costs nothing
@@ -153,11 +160,7 @@ def argmax_attention(q, K, V):
 
 
 def test_a_case_that_breaks_the_childs_set_up_does_not_cost_the_next_case(tmp_path):
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
-    (folder / "attention.py").rename(folder / "_honest_attention.py")
-    (folder / "attention.py").write_text(LOAD_BREAKER)
-    chosen = [case for case in all_cases() if case.number in ("3.1", "4.1")]
-    tests = {t.number: t for t in grade(folder, cases=chosen).tests}
+    folder = wrapped_attention(tmp_path, LOAD_BREAKER)
+    tests = graded_on(folder, "3.1", "4.1")
     assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed", tests["4.1"].output
     assert "0.2" not in tests  # no grader error for staff to chase

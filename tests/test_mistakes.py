@@ -104,9 +104,7 @@ def test_a_correct_submission_is_never_diagnosed(worker):
 
 
 def test_hidden_cases_are_never_diagnosed(worker, tmp_path):
-    folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
-    (folder / "attention.py").write_text((folder / "attention.py").read_text().replace("Q @ K.T / math.sqrt(d)", "Q @ K.T"))
+    folder = make_fixture(tmp_path / "submission", "attention.py", "Q @ K.T / math.sqrt(d)", "Q @ K.T")
     tests = grade(folder, worker=worker, cases=[case for case in all_cases() if case.problem == "4"]).tests
     hidden_failures = [t for t in tests if t.number in CASES and not CASES[t.number].public and t.status == "failed"]
     assert hidden_failures and not any(t.diagnosis for t in hidden_failures)
@@ -144,7 +142,7 @@ def test_the_fixture_batch_regraded_counts_every_mistake_in_the_class_report(tmp
     export = tmp_path / "export"
     for (function, name), (_, file, old, new) in FIXTURES.items():
         make_fixture(export / f"{function}-{name}", file, old, new)
-    shutil.copytree(ROOT / "reference", export / "correct", ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    make_fixture(export / "correct", "attention.py", "", "")  # no patch: the reference itself
     assert regrade(export, tmp_path / "out", jobs=2) == (len(FIXTURES) + 1, 0)
     words = {(function, name): text for function, name, text in catalogued()}
     for function, name in FIXTURES:
