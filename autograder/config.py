@@ -1,4 +1,6 @@
 """Every tunable default of the grader in one place, each with a description."""
+import os
+
 from pydantic import BaseModel, Field
 
 
@@ -17,6 +19,9 @@ class GraderConfig(BaseModel):
     worker_start_timeout: float = Field(120.0, description="seconds the warm worker may take to import numpy and torch")
     hidden_paths: list[str] = Field(default_factory=list, description="more folders of the project's own that workers must not read (made 0700 and covered); reference/, autograder/ and tests/ always are")
     process_per_case: bool = Field(False, description="run every case in its own child (slower); by default the visible cases share one child and the hidden cases another, a fresh one after any case that crashes, hangs or leaves a process behind")
+    namespaces: bool = Field(default_factory=lambda: os.environ.get("HW9_NAMESPACES", "1") != "0",
+                             description="use mount, network and other namespaces when the machine allows them; HW9_NAMESPACES=0 turns "
+                                         "them off, so tests can grade as on a Gradescope image without user namespaces")
     worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
 
     def limits(self, timeout):
