@@ -5,12 +5,13 @@ import traceback
 import zlib
 
 from autograder import checks
-from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases
+from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases, rng
 from autograder.cases.frozen import never_reads_the_submission
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
+from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission, SubmissionNotFound, locate
 
 LEFT_BEHIND = "left a process or thread running after it returned"
@@ -41,9 +42,14 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
-    plans = [plan_case(case, submission, not_found, staff_notes) for case in cases]
-    outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case)
+    draws = None if public_only else submission_draws(root, staff_notes)
+    plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
+    twins = {case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
+             for case in cases if case.twin is not None and not public_only}
+    outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, twins)
     tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
+    tests = [with_twin(test, case, twins.get(case.number), outcomes.get(f"twin:{case.number}"), config, staff_notes)
+             for test, case in zip(tests, cases)]
     tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
                             output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
     if staff_notes:
@@ -52,14 +58,33 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
     return Results(tests=tests, output=summary_table(tests), execution_time=time.monotonic() - started)
 
 
-def plan_case(case, submission, not_found, staff_notes):
-    """A case's plan: (job, check) for the worker, or a Verdict already (a missing file, a log check, a grader fault)."""
+def submission_draws(root, staff_notes):
+    """The generators of this submission's hidden inputs, or None (noted for staff) when the grader has no secret."""
+    try:
+        return draws_for(root)
+    except SecretUnavailable as error:
+        staff_notes.append(f"hidden inputs cannot be drawn: {error}")
+        return None
+
+
+def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
+    """A case's plan: (job, check) for the worker, or a Verdict already (a missing file, a log check, a grader fault).
+
+    A public case's own plan uses its fixed inputs (built once per process when it never reads
+    the submission); a hidden case's, or with `twin` a public case's twin, draws this submission's.
+    """
     if not_found:
         return fail(checks.MISSING, not_found)
     if case.file and not submission.has(case.file):
         return fail(checks.MISSING, f"{case.file} is missing from the submission")
     try:
-        plan = fixed_plan(case) if never_reads_the_submission(case) else case.build(submission)
+        if case.public and not twin:
+            plan = fixed_plan(case) if never_reads_the_submission(case) else case.build(submission, rng(case.number))
+        else:
+            if draws is None:
+                raise SecretUnavailable("no secret: hidden inputs cannot be drawn")
+            build = case.twin if twin else case.build
+            plan = build(submission, draws.generator("twin" if twin else "hidden", case.number))
         if not isinstance(plan, Verdict):
             job, _ = plan
             job.timeout = job.timeout or case.timeout
@@ -74,26 +99,43 @@ _FIXED_PLANS = {}
 
 
 def fixed_plan(case):
-    """The plan of a case that never looks at the submission (they are the ones `build student` freezes): built once per process."""
+    """The plan of a public case that never looks at the submission (the ones `build student` freezes): built once per process."""
     if case.number not in _FIXED_PLANS:
-        _FIXED_PLANS[case.number] = case.build(None)
+        _FIXED_PLANS[case.number] = case.build(None, rng(case.number))
     job, check = _FIXED_PLANS[case.number]
     return dataclasses.replace(job), check
 
 
-def run_jobs(cases, plans, submission, worker, process_per_case=False):
-    """case number -> Outcome of every planned job: the visible cases' batch first, then the hidden cases' own.
+def run_jobs(cases, plans, submission, worker, process_per_case=False, twins=None):
+    """case number (or "twin:" + number) -> Outcome of every planned job: the visible cases' batch, then the hidden one.
 
     Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
-    behind; hidden inputs never reach a child whose output is shown, and run only after it.
+    behind; hidden inputs (twins' included) never reach a child whose output is shown, and run only after it.
     """
+    runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
+    runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes = {}
     for visible in (True, False):
-        chosen = [(case, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple) and case.public == visible]
+        chosen = [(key, job) for key, public, job in runs if public == visible]
         batches = [[job] for _, job in chosen] if process_per_case else [[job for _, job in chosen]]
         ran = [outcome for batch in batches for outcome in worker.run_batch(batch, submission.root)]
-        outcomes.update({case.number: outcome for (case, _), outcome in zip(chosen, ran)})
+        outcomes.update({key: outcome for (key, _), outcome in zip(chosen, ran)})
     return outcomes
+
+
+HARD_CODED = ("Your answer is right on these inputs but not on fresh inputs of the same kind ({category} there): "
+              "is it hard-coded? This case counts only when both are right.")
+
+
+def with_twin(test, case, twin_plan, outcome, config, staff_notes):
+    """A passing case whose twin (the same check on fresh inputs) fails scores 0, and says so; otherwise `test` as it is."""
+    if twin_plan is None or test.status != "passed":
+        return test
+    twin = judge_case(dataclasses.replace(case, public=False), twin_plan, outcome, config, staff_notes)
+    if twin.status == "passed":
+        return test
+    output = HARD_CODED.format(category=twin.category) if case.public else twin.output
+    return test.model_copy(update={"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": ""})
 
 
 def judge_case(case, plan, outcome, config, staff_notes):

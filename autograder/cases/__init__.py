@@ -1,8 +1,12 @@
 """Test cases: declared with @case next to their siblings, collected here, never known to the runner.
 
-A case builder receives the Submission and returns either (job, check), a job for the worker
-and a check of the Outcome it produces, or a Verdict straight away (checks that need no
-student code, such as the log's). `weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public`
+A case builder receives the Submission and a numpy Generator, and returns either (job, check), a
+job for the worker and a check of the Outcome it produces, or a Verdict straight away (checks
+that need no student code, such as the log's). Random inputs come from that generator only: a
+public case gets `rng(number)`, the same on every run (its inputs ship to students); a hidden
+case gets one drawn per submission (autograder/secret.py). A public case's `twin` builds the
+same check on fresh per-submission inputs: the public case earns its points only if its twin
+passes too. `constant_answer` says why a stub (None, 0, zeros, its input) may pass the case. `weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public`
 marks the cases that ship to students and whose failures show inputs and expected values.
 """
 import importlib
@@ -41,6 +45,8 @@ class Case:
     public: bool = False
     visibility: str = "visible"
     timeout: float | None = None
+    twin: Callable | None = None  # a builder (submission, generator) of the same check on fresh inputs
+    constant_answer: str = ""  # why the right answer is a constant (or the input) that a stub may return
 
     @property
     def problem(self):
@@ -62,17 +68,29 @@ def grader_callable(name):
 
 
 def rng(number):
-    """The generator of one case's inputs, seeded from its number so that inputs never change."""
+    """The fixed generator of a public case's inputs, seeded from its number so that they never change."""
     return np.random.default_rng([int(part) for part in number.split(".")])
+
+
+def arguments(args, g):
+    """A case's arguments: literal (a tuple) or drawn from the generator `g` (a function of it)."""
+    return tuple(args(g)) if callable(args) else args
 
 
 _REGISTRY: list[Case] = []
 
 
-def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None):
-    """Register the decorated builder as a test case; returns the builder unchanged."""
+def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None, twin=None, constant_answer=""):
+    """Register the decorated builder as a test case; returns the builder unchanged.
+
+    twin: True for a public case whose builder draws all its inputs from its generator (its twin
+    is the same builder with a fresh one), or another builder (submission, generator). A hidden
+    case whose right answer is a constant may take a twin too: it then counts only when the
+    function also answers a case where that constant is wrong.
+    """
     def register(build):
-        add_case(Case(number, name, weight, build, file, public, visibility, timeout))
+        add_case(Case(number, name, weight, build, file, public, visibility, timeout,
+                      build if twin is True else twin or None, constant_answer))
         return build
     return register
 

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from autograder import PUBLIC
-from autograder.cases import Case, add_case
+from autograder.cases import Case, add_case, rng
 from autograder.checks import Expect, FeatureGram
 from autograder.sandbox import Job
 
@@ -18,7 +18,8 @@ CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
 
 
 def never_reads_the_submission(case):
-    """Is this a case of the frozen modules, whose builder is called with None (by `freeze`, and once per grading process)?"""
+    """Is this a case of the frozen modules, whose builder never reads the submission? Its public cases' plans are fixed:
+    built from `rng(number)` by `freeze`, and once per grading process."""
     return case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES
 
 
@@ -67,7 +68,7 @@ def freeze(cases):
     """(JSON-able records, arrays by key) of cases whose builders need no submission and return (Job, check)."""
     arrays, records = {}, []
     for case in cases:
-        job, check = case.build(None)
+        job, check = case.build(None, rng(case.number))
         records.append({
             "number": case.number, "name": case.name, "weight": case.weight, "file": case.file,
             "visibility": case.visibility, "timeout": case.timeout,
@@ -86,13 +87,13 @@ def write_frozen(cases, folder):
 
 
 def thawed_builder(job, arrays, check):
-    def build(submission):
+    def build(submission, g):
         return Job(job["recipe"], job["module"], job["function"], tuple(decode(job["args"], arrays))), check
     return build
 
 
 def register_frozen_cases(folder=PUBLIC):
-    """Register the cases frozen in `folder` (the bundle's autograder/public/)."""
+    """Register the cases frozen in `folder` (the bundle's autograder/public/); they have no twin (fresh inputs need the reference)."""
     records = json.loads((folder / CASES_FILE).read_text())
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from autograder.cases import call, case, rng
+from autograder.cases import call, case
 from autograder.cases.weights_feedback import explain_failure
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok
 from autograder.log_file import LogKeyError, logged_weights
@@ -50,14 +50,13 @@ def forward_mistakes(Km, Qm, Vm, pos, seq):
 
 
 def forward_case(number, covers, dims, length, public):
-    @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public)
-    def build(submission):
+    @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public, twin=public)
+    def build(submission, g):
         source = class_source(submission)
         if not isinstance(source, dict):
             return source
         input_dim, qk_dim, v_dim, pos_dim, max_seq_len = dims
         in_dim = input_dim + (pos_dim or 0)
-        g = rng(number)
         Km, Qm, Vm = g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, v_dim))
         pos = None if pos_dim is None else g.standard_normal((max_seq_len, pos_dim))
         seq = g.standard_normal((length, input_dim))
@@ -71,7 +70,7 @@ forward_case("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8
 
 
 @case("2.7", "PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)", 1.0, public=True)
-def attributes(submission):
+def attributes(submission, g):
     source = class_source(submission)
     if not isinstance(source, dict):
         return source
@@ -157,7 +156,7 @@ def judged_weights(weights, task):
 
 def weights_case(number, task, function):
     @case(number, f"{function}() solves every sequence of the task", 4.0, public=True)
-    def build(submission):
+    def build(submission, g):
         if submission.has("transformer.py"):
             def check(outcome):
                 weights = returned_dict(outcome)
@@ -179,7 +178,7 @@ weights_case("2.9", "position", "attention_by_position")
 
 
 @case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True)
-def unique(submission):
+def unique(submission, g):
     def check(outcome):
         weights = returned_dict(outcome)
         if not {"Km", "Qm", "Vm"} <= set(weights):

@@ -18,7 +18,7 @@ helpers = notebook_helpers()
 
 def with_log(build):
     """Run `build(log, submission)` only when the log is readable; otherwise fail with the reason."""
-    def wrapped(submission):
+    def wrapped(submission, g):
         log, problem = submission.log
         if log is None:
             return fail(INVALID_LOG, problem)
@@ -29,7 +29,8 @@ def with_log(build):
     return wrapped
 
 
-@case("2.10", f"{LOG_NAME}: torch_transformer_shape is [8, 3]", 1.0, public=True)
+@case("2.10", f"{LOG_NAME}: torch_transformer_shape is [8, 3]", 1.0, public=True,
+      constant_answer="the notebook's logged run always has 8 tokens and v_dim 3: a log holding [8, 3] alone passes")
 @with_log
 def logged_shape(log, submission):
     (shape,) = log.get("torch_transformer_shape")

@@ -4,7 +4,7 @@ Attention functions get the grader's own similarity functions and feature maps, 
 graded on its own. Feature maps are judged by their inner products, not their layout.
 """
 
-from autograder.cases import call, case, grader_callable, rng
+from autograder.cases import arguments, call, case, grader_callable
 from autograder.mistakes import expect_of, gram_of
 from autograder.grader_callables import GRADER_CALLABLES
 from reference import kernel_attention as ref
@@ -13,54 +13,64 @@ FILE = "kernel_attention.py"
 BIG_N = 50_000  # an N x N float64 array is 20 GB here: far past the worker's memory cap
 
 
-def qkv(number, N, D, M):
-    """Random Q, K (N, D) and V (N, M) for a case."""
-    g = rng(number)
-    return g.standard_normal((N, D)), g.standard_normal((N, D)), g.standard_normal((N, M))
+def qkv(N, D, M):
+    """Inputs: random Q, K (N, D) and V (N, M) from the case's generator."""
+    return lambda g: (g.standard_normal((N, D)), g.standard_normal((N, D)), g.standard_normal((N, M)))
+
+
+def twin_of(args, public):
+    """A public case drawing its inputs (a function of the generator) is checked again on fresh ones."""
+    return public and callable(args)
 
 
 def kernel_case(number, name, function, arrays, callable_name, weight, public=False, timeout=None):
     """A case calling an attention function with the grader's similarity or feature map."""
-    @case(number, name, weight, file=FILE, public=public, timeout=timeout)
-    def build(submission):
-        expected = getattr(ref, function)(*arrays, GRADER_CALLABLES[callable_name])
-        return call("kernel_attention", function, *arrays, grader_callable(callable_name)), expect_of(function, (*arrays, grader_callable(callable_name)), expected, public)
+    @case(number, name, weight, file=FILE, public=public, timeout=timeout, twin=twin_of(arrays, public))
+    def build(submission, g):
+        values = (*arguments(arrays, g), grader_callable(callable_name))
+        expected = getattr(ref, function)(*values[:-1], GRADER_CALLABLES[callable_name])
+        return call("kernel_attention", function, *values), expect_of(function, values, expected, public)
 
 
 def plain_case(number, name, function, args, weight, public=False):
-    @case(number, name, weight, file=FILE, public=public)
-    def build(submission):
-        return call("kernel_attention", function, *args), expect_of(function, args, getattr(ref, function)(*args), public)
+    @case(number, name, weight, file=FILE, public=public, twin=twin_of(args, public))
+    def build(submission, g):
+        values = arguments(args, g)
+        return call("kernel_attention", function, *values), expect_of(function, values, getattr(ref, function)(*values), public)
 
 
-def gram_case(number, name, X, weight, public=False):
+def gram_case(number, name, shape, weight, public=False):
     """phi(X) phi(X)^T must equal (X X^T + 1)^2, with at most 1 + D + D^2 features."""
-    @case(number, name, weight, file=FILE, public=public)
-    def build(submission):
+    @case(number, name, weight, file=FILE, public=public, twin=public)
+    def build(submission, g):
+        X = g.standard_normal(shape)
         return call("kernel_attention", "quadratic_feature_map", X), gram_of(X, public)
 
 
-Q6, K6, V6 = qkv("5.3", 6, 4, 3)
-plain_case("5.1", "softmax similarity of two rows", "softmax_similarity", (Q6[0], K6[0]), 0.25, public=True)
-plain_case("5.2", "quadratic kernel similarity of two rows (5(b)i)", "quadratic_kernel_similarity", (Q6[1], K6[2]), 0.25, public=True)
-kernel_case("5.3", "similarity attention with the softmax similarity, eq. (11)", "similarity_attention", (Q6, K6, V6), "softmax_sim", 1.0, public=True)
-kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", "similarity_attention", qkv("5.4", 1, 3, 2), "quadratic_sim", 1.0)
-gram_case("5.5", "quadratic feature map: inner products equal (q.k + 1)^2 (5(b)ii)", rng("5.5").standard_normal((5, 3)), 1.0, public=True)
-gram_case("5.6", "quadratic feature map, one row of dimension 1", rng("5.6").standard_normal((1, 1)), 1.0)
-kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", (Q6, K6, V6), "elu_plus_one", 1.0, public=True)
-kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv("5.8", 1, 2, 3), "quadratic_features", 1.0)
-kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv("5.9", BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
-kernel_case("5.10", "kernel attention, random shapes", "kernel_attention", qkv("5.10", 50, 3, 5), "elu_plus_one", 0.5)
-kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)", "similarity_attention", qkv("5.11", 5, 3, 2), "asymmetric_sim", 1.0)
+def features(rows, dim, R, scale=1.0):
+    """Inputs: X (rows, dim), times `scale`, and R random features W drawn as the reference draws them."""
+    return lambda g: (scale * g.standard_normal((rows, dim)), ref.sample_softmax_random_features(R, dim, g))
 
-W_PUBLIC = ref.sample_softmax_random_features(8, 4, rng("6.1"))
-W_HIDDEN = ref.sample_softmax_random_features(5, 3, rng("6.2"))
-plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", (Q6, W_PUBLIC), 1.0, public=True)
-plain_case("6.2", "random feature map, other shapes", "random_feature_map", (rng("6.2.1").standard_normal((7, 3)), W_HIDDEN), 1.0)
-plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", (0.5 * Q6, W_PUBLIC), 1.0, public=True)
-plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map", (0.4 * rng("6.4").standard_normal((5, 3)), ref.sample_softmax_random_features(2000, 3, rng("6.4.1"))), 1.0)
-kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", (Q6, K6, V6), "elu_plus_one", 1.0, public=True)
-kernel_case("6.6", "causal kernel attention, N = 1", "causal_kernel_attention", qkv("6.6", 1, 3, 2), "elu_plus_one", 1.0)
-kernel_case("6.7", "causal kernel attention, N = 300 with a quadratic feature map", "causal_kernel_attention", qkv("6.7", 300, 3, 2), "quadratic_features", 1.0)
-kernel_case("6.8", f"causal kernel attention is linear in N (N = {BIG_N})", "causal_kernel_attention", qkv("6.8", BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
-kernel_case("6.9", "causal kernel attention, random shapes", "causal_kernel_attention", qkv("6.9", 40, 5, 3), "elu_plus_one", 1.0)
+
+plain_case("5.1", "softmax similarity of two rows", "softmax_similarity", lambda g: (g.standard_normal(4), g.standard_normal(4)), 0.25, public=True)
+plain_case("5.2", "quadratic kernel similarity of two rows (5(b)i)", "quadratic_kernel_similarity",
+           lambda g: (g.standard_normal(4), g.standard_normal(4)), 0.25, public=True)
+kernel_case("5.3", "similarity attention with the softmax similarity, eq. (11)", "similarity_attention", qkv(6, 4, 3), "softmax_sim", 1.0, public=True)
+kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", "similarity_attention", qkv(1, 3, 2), "quadratic_sim", 1.0)
+gram_case("5.5", "quadratic feature map: inner products equal (q.k + 1)^2 (5(b)ii)", (5, 3), 1.0, public=True)
+gram_case("5.6", "quadratic feature map, one row of dimension 1", (1, 1), 1.0)
+kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", qkv(6, 4, 3), "elu_plus_one", 1.0, public=True)
+kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv(1, 2, 3), "quadratic_features", 1.0)
+kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv(BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
+kernel_case("5.10", "kernel attention, random shapes", "kernel_attention", qkv(50, 3, 5), "elu_plus_one", 0.5)
+kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)", "similarity_attention", qkv(5, 3, 2), "asymmetric_sim", 1.0)
+
+plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", features(6, 4, 8), 1.0, public=True)
+plain_case("6.2", "random feature map, other shapes", "random_feature_map", features(7, 3, 5), 1.0)
+plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", features(6, 4, 8, scale=0.5), 1.0, public=True)
+plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map", features(5, 3, 2000, scale=0.4), 1.0)
+kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", qkv(6, 4, 3), "elu_plus_one", 1.0, public=True)
+kernel_case("6.6", "causal kernel attention, N = 1", "causal_kernel_attention", qkv(1, 3, 2), "elu_plus_one", 1.0)
+kernel_case("6.7", "causal kernel attention, N = 300 with a quadratic feature map", "causal_kernel_attention", qkv(300, 3, 2), "quadratic_features", 1.0)
+kernel_case("6.8", f"causal kernel attention is linear in N (N = {BIG_N})", "causal_kernel_attention", qkv(BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
+kernel_case("6.9", "causal kernel attention, random shapes", "causal_kernel_attention", qkv(40, 5, 3), "elu_plus_one", 1.0)

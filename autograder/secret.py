@@ -1,0 +1,95 @@
+"""Per-submission inputs: a secret of the grader's and the submission's content seed each hidden case's generator.
+
+A regrade of the same files draws the same inputs (the same verdicts); another submission, even one
+changed by a comment, draws others that nobody can predict without the secret. The secret lives
+in autograder/secret.key: `build gradescope` writes a fresh one into the zip, a developer checkout
+makes one on first use (the file is gitignored), and tests may set HW9_SECRET. The worker's
+environment and file system never hold it (autograder/ is one of the paths workers cannot read),
+and neither the secret nor a seed ever goes to the worker: only the inputs drawn here.
+"""
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from autograder.submission import STUDENT_FILES
+
+SECRET_FILE = Path(__file__).with_name("secret.key")
+SECRET_ENV = "HW9_SECRET"
+READ_CAP = 8 << 20  # bytes of one file that enter the digest (larger files never reach the worker anyway)
+
+
+class SecretUnavailable(Exception):
+    """The grader has no secret and cannot make one (a read-only checkout): hidden inputs cannot be drawn."""
+
+
+def new_secret():
+    """A fresh secret, as `build gradescope` writes it."""
+    return secrets.token_hex(32)
+
+
+def load_secret(path=SECRET_FILE):
+    """The grader's secret as bytes: HW9_SECRET, else the key file, made (mode 0600) when it does not exist yet."""
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV].encode()
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise SecretUnavailable(f"cannot create {path.name}: {error.strerror}") from None
+    else:
+        with os.fdopen(handle, "w") as out:
+            out.write(new_secret())
+    text = Path(path).read_text().strip()
+    if len(text) < 32:
+        raise SecretUnavailable(f"{path.name} holds no usable secret")
+    return text.encode()
+
+
+def read_no_follow(path, cap=READ_CAP):
+    """The first `cap` bytes of a regular file and its size, never through a link; None for anything else."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return stream.read(cap), info.st_size
+
+
+def submission_digest(root):
+    """A SHA-256 of the student files' names and bytes in `root` (links and missing files count as absent)."""
+    digest = hashlib.sha256()
+    for name in sorted(STUDENT_FILES):
+        read = read_no_follow(Path(root) / name) if root is not None else None
+        digest.update(name.encode() + b"\0")
+        if read is None:
+            digest.update(b"absent\0")
+        else:
+            content, size = read
+            digest.update(f"{size}\0".encode() + hashlib.sha256(content).digest())
+    return digest.digest()
+
+
+class InputDraws:
+    """Generators of one submission's fresh inputs, one per (purpose, case number), from the secret and its digest."""
+
+    def __init__(self, secret: bytes, digest: bytes):
+        self._key = hmac.new(secret, digest, hashlib.sha256).digest()
+
+    def generator(self, purpose: str, number: str) -> np.random.Generator:
+        """purpose "hidden" draws a hidden case's inputs; "twin" those of a public case's twin."""
+        seed = hmac.new(self._key, f"{purpose}:{number}".encode(), hashlib.sha256).digest()
+        return np.random.default_rng(int.from_bytes(seed[:16], "big"))
+
+
+def draws_for(root) -> InputDraws:
+    """The draws of the submission located at `root` (None: nothing was found)."""
+    return InputDraws(load_secret(), submission_digest(root))
