@@ -6,11 +6,13 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT, REFERENCE
 from autograder.reference_model import numpy_transformer_source
+from autograder.secret import SECRET_FILE, new_secret
 
 # What Gradescope needs: its two scripts at the root, the pins, the grader and the reference it computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 GRADESCOPE_FOLDERS = {"autograder": ("*.py",), "reference": ("*.py",)}
 EXECUTABLE = {"setup.sh", "run_autograder"}
+SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip: it seeds the hidden inputs; never in the students' bundle
 
 # What students get, under hw9/: the template, and the grader's modules that `check` needs.
 STUDENT_ROOT = "hw9"
@@ -66,7 +68,7 @@ def write_zip(out, members):
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, content in members:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            mode = 0o755 if Path(name).name in EXECUTABLE else 0o644
+            mode = 0o755 if Path(name).name in EXECUTABLE else 0o600 if name == SECRET_MEMBER else 0o644
             info.external_attr = (stat.S_IFREG | mode) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             bundle.writestr(info, content if isinstance(content, bytes) else content.read_bytes())
@@ -74,8 +76,8 @@ def write_zip(out, members):
 
 
 def build_gradescope(out):
-    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference."""
-    return write_zip(out, gradescope_members())
+    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference, a new secret."""
+    return write_zip(out, sorted([*gradescope_members(), (SECRET_MEMBER, new_secret().encode())], key=lambda member: member[0]))
 
 
 def build_student(out):

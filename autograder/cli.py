@@ -8,6 +8,8 @@ from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
 
 COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2"}
+WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a public case "
+                         "counts only if it also passes on fresh inputs of the same kind, which this self-check cannot run.")
 
 
 def use_colour(choice):
@@ -76,8 +78,7 @@ def check_command(folder, verbose=False, colour_choice="auto"):
         print("(isolation is process-only here: your code runs as you, in separate processes with time and memory limits)")
     print_report(results, expand="all" if verbose else "first", colour=use_colour(colour_choice))
     failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
-    print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} "
-          "The hidden tests on Gradescope check more cases than these, with other inputs.")
+    print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} {WHAT_CHECK_CANNOT_SEE}")
     return 1 if failed else 0
 
 

@@ -1,4 +1,4 @@
-"""`python -m autograder validate`: the reference scores full marks, the template zero, and the hidden suite catches mutants."""
+"""`python -m autograder validate`: the reference scores full marks, the template zero, stubs nothing, and the hidden suite catches mutants."""
 import json
 import random
 import shutil
@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import PROJECT_ROOT
+import numpy as np
+
 from autograder.cases import PROBLEM_POINTS, all_cases
-from autograder.checks import GRADER_ERROR
+from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
-from autograder.grade import grade
+from autograder.grade import grade, plan_case
 from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
-from autograder.sandbox import WarmWorker
+from autograder.sandbox import Outcome, WarmWorker
+from autograder.secret import draws_for
+from autograder.submission import Submission
 
 EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
 TARGET = 0.95
@@ -44,6 +48,76 @@ def check_reference_and_template(worker, config):
         if errors:
             problems.append(f"{folder}: grader errors in {', '.join(errors)}")
     return problems
+
+
+# Stub submissions: every function returns the same thing whatever it is given.
+STUBS = ("None", "0", "zeros of the right shape", "its first input unchanged")
+WEIGHT_STUB_SHAPES = {  # a weights function's stub returns these matrices (zeros, or ones on the diagonal)
+    "content": {"Km": (3, 3), "Qm": (3, 3), "Vm": (3, 3)},
+    "position": {"Km": (7, 7), "Qm": (7, 7), "Vm": (7, 3), "pos": (4, 4)},
+}
+
+
+def right_shape(check):
+    """The shape of the value a case expects (None when it expects None or checks something else)."""
+    if isinstance(check, Expect) and check.expected is not None:
+        return np.shape(check.expected)
+    if isinstance(check, FeatureGram):
+        N, D = check.X.shape
+        return (N, 1 + D + D * D)
+    return None
+
+
+def stub_outputs(stub, job, check):
+    """(outputs, kinds) as the worker would report them for `job` when the function called is `stub`."""
+    if job.recipe == "call" and not job.args and stub in STUBS[2:]:  # a weights function: a dict of matrices
+        shapes = WEIGHT_STUB_SHAPES["position" if "position" in job.function else "content"]
+        make = np.zeros if stub == STUBS[2] else (lambda shape: np.eye(*shape))
+        return {f"dict:{name}": make(shape) for name, shape in shapes.items()}, {"value": "dict"}
+    value = None
+    if stub == STUBS[1]:
+        value = np.asarray(0.0)
+    elif stub == STUBS[2] and right_shape(check) is not None:
+        value = np.zeros(right_shape(check))
+    elif stub == STUBS[3] and job.args:
+        first = job.args[-1] if job.recipe == "torch_forward" else job.args[0]  # a model's input is the sequence
+        value = np.asarray(first, dtype=np.float64) if isinstance(first, (np.ndarray, list, int, float)) and job.recipe != "torch_attributes" else None
+    return {"value": value}, {"value": "None" if value is None else "numpy.ndarray (float64)"}
+
+
+def stub_passes(plan, stub):
+    """Does a stub pass this plan? A check that cannot judge a stub's output counts as a failure."""
+    if isinstance(plan, Verdict):
+        return plan.passed
+    job, check = plan
+    outputs, kinds = stub_outputs(stub, job, check)
+    try:
+        return check(Outcome("ok", outputs=outputs, kinds=kinds)).passed
+    except Exception:
+        return False
+
+
+def stub_points(root=PROJECT_ROOT / "student_template", draws=None):
+    """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log)."""
+    submission = Submission(root)
+    draws = draws or draws_for(root)
+    earned, notes = {}, []
+    for case in all_cases():
+        if case.weight == 0:
+            continue
+        plan = plan_case(case, submission, None, notes, draws)
+        twin = plan_case(case, submission, None, notes, draws, twin=True) if case.twin else None
+        for stub in STUBS:
+            if stub_passes(plan, stub) and (twin is None or stub_passes(twin, stub)):
+                earned.setdefault(stub, []).append((case, case.weight))
+    assert not notes, notes  # plans of the template never fail
+    return earned
+
+
+def stub_problems(earned):
+    """Lines naming the points a stub earns on a case that does not declare its answer constant."""
+    return [f"a stub returning {stub} earns {points:g} on case {case.number} ({case.name})"
+            for stub, cases in earned.items() for case, points in cases if not case.constant_answer]
 
 
 def run_mutants(worker, config, everything=False, seed=0):
@@ -80,6 +154,14 @@ def validate(everything=False):
         problems = check_reference_and_template(worker, config)
         report = run_mutants(worker, config, everything)
     print(*(problems or ["reference: full marks; student template: zero, with no grader error"]), sep="\n")
+    earned = stub_points()
+    stubs = stub_problems(earned)
+    problems += stubs
+    print(*(stubs or [f"stubs ({', '.join(STUBS)}): no points outside the declared constants"]), sep="\n")
+    for stub, cases in earned.items():
+        for case, points in cases:
+            if case.constant_answer:
+                print(f"  declared constant: a stub returning {stub} earns {points:g} on {case.number}: {case.constant_answer}")
     print(f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})")
     if report.stale_equivalents:
         print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from autograder.cli import WHAT_CHECK_CANNOT_SEE
 from tests.helpers import ROOT
 
 
@@ -73,7 +74,7 @@ def test_check_explains_the_first_failure_of_each_problem_and_points_to_verbose(
     explained = {number for number in verdicts(done.stdout) if detail(done.stdout, number) != "(details: --verbose)"}
     assert explained == {"1.1", "2.1", "3.1", "4.1", "5.1", "6.1"}
     assert "NotImplementedError" in detail(done.stdout, "4.1")
-    assert done.stdout.rstrip().endswith("The hidden tests on Gradescope check more cases than these, with other inputs.")
+    assert done.stdout.rstrip().endswith(WHAT_CHECK_CANNOT_SEE) and "fresh inputs" in WHAT_CHECK_CANNOT_SEE
 
 
 @pytest.mark.parametrize("choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {}, False)])  # auto: a pipe is no terminal
