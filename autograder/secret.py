@@ -45,10 +45,11 @@ def load_secret(path=SECRET_FILE):
     else:
         with os.fdopen(handle, "w") as out:
             out.write(new_secret())
-    text = Path(path).read_text().strip()
+    read = read_no_follow(path, cap=4096)
+    text = read[0].strip() if read else b""
     if len(text) < 32:
-        raise SecretUnavailable(f"{path.name} holds no usable secret")
-    return text.encode()
+        raise SecretUnavailable(f"{Path(path).name} is not a file holding a usable secret")
+    return text
 
 
 def read_no_follow(path, cap=READ_CAP):
@@ -90,6 +91,14 @@ class InputDraws:
         return np.random.default_rng(int.from_bytes(seed[:16], "big"))
 
 
-def draws_for(root) -> InputDraws:
-    """The draws of the submission located at `root` (None: nothing was found)."""
-    return InputDraws(load_secret(), submission_digest(root))
+ONE_OFF = secrets.token_bytes(32)  # this process's stand-in when the grader has no secret it may read
+
+
+def draws_for(root) -> tuple[InputDraws, str]:
+    """The draws of the submission located at `root` (None: nothing was found), and a note for staff when the
+    grader had to draw from a one-off secret (a user who cannot read or create the key file)."""
+    try:
+        return InputDraws(load_secret(), submission_digest(root)), ""
+    except SecretUnavailable as error:
+        note = f"{error}: hidden inputs were drawn from a one-off secret, so a regrade will draw other inputs"
+        return InputDraws(ONE_OFF, submission_digest(root)), note

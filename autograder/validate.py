@@ -100,7 +100,7 @@ def stub_passes(plan, stub):
 def stub_points(root=PROJECT_ROOT / "student_template", draws=None):
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log)."""
     submission = Submission(root)
-    draws = draws or draws_for(root)
+    draws = draws or draws_for(root)[0]
     earned, notes = {}, []
     for case in all_cases():
         if case.weight == 0:

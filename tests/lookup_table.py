@@ -32,7 +32,7 @@ def _same(known, given):
 def _lookup(name, args):
     """The public answer recorded for these arguments, or garbage."""
     for known, answer in TABLE.get(name, []):
-        if len(known) == len(args) and all(_same(k, a) for k, a in zip(known, args)):
+        if len(known) <= len(args) and all(_same(k, a) for k, a in zip(known, args)):  # defaults follow
             return None if answer is None else np.array(answer)
     return GARBAGE
 '''

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.cases import PROBLEM_POINTS, all_cases, rng
 from autograder.config import GraderConfig
 from autograder.grade import LEFT_BEHIND, grade
 from tests.helpers import ROOT
@@ -96,7 +96,8 @@ def test_hidden_inputs_never_reach_a_visible_output(tmp_path, process_per_case):
     problem4 = [case for case in all_cases() if case.problem == "4"]
     tests = {t.number: t for t in grade(folder, GraderConfig(process_per_case=process_per_case), cases=problem4).tests}
     assert all(tests[case.number].status == "passed" for case in problem4)
-    public_shape = next(case for case in problem4 if case.public and case.name.startswith("softmax")).build(None)[0].args[0].shape
+    public = next(case for case in problem4 if case.public and case.name.startswith("softmax"))
+    public_shape = public.build(None, rng(public.number))[0].args[0].shape
     assert f"seen so far: [{public_shape}]" in tests["4.1"].output
     assert tests["4.1"].output.count("seen so far") == 1
 
@@ -164,3 +165,23 @@ def test_a_case_that_breaks_the_childs_set_up_does_not_cost_the_next_case(tmp_pa
     tests = graded_on(folder, "3.1", "4.1")
     assert tests["3.1"].status == "passed" and tests["4.1"].status == "passed", tests["4.1"].output
     assert "0.2" not in tests  # no grader error for staff to chase
+
+
+HARD_CODED_SCALE = '''
+from _honest_attention import *  # noqa: F401,F403
+
+
+def attention_scale(d):
+    return 4.0  # the public case's answer for d = 16, whatever d is
+'''
+
+
+def test_a_public_answer_right_only_on_its_own_inputs_scores_zero_and_says_why(tmp_path):
+    # 4.8 asks for d = 16; its twin asks for a fresh d. Right on the first alone is worth nothing, and the
+    # student is told why without seeing the fresh input; an honest answer keeps its points.
+    tests = graded_on(wrapped_attention(tmp_path, HARD_CODED_SCALE), "4.8", "4.9")
+    assert tests["4.8"].score == 0 and tests["4.8"].status == "failed" and "is it hard-coded?" in tests["4.8"].output
+    assert tests["4.8"].category == "wrong value" and tests["4.9"].status == "failed"
+    honest = graded_on(ROOT / "reference", "4.8", "4.9")
+    assert honest["4.8"].score == 0.5 and honest["4.8"].output == "output matches the expected value"
+

@@ -6,8 +6,10 @@ import sys
 
 import pytest
 
+from autograder.cases import all_cases
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
-from autograder.validate import EQUIVALENT
+from autograder.secret import InputDraws, submission_digest
+from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems
 from tests.helpers import ROOT
 
 
@@ -45,3 +47,31 @@ def test_function_swaps_are_among_the_mutations():
     assert {"argmax->argmin", "sin->cos", "cos->sin"} <= operators
     argmin = next(m for m in mutants_of("attention") if m.id.endswith("argmax->argmin"))
     assert "np.argmin(scores" in argmin.source and "np.argmax(scores" not in argmin.source
+
+
+@pytest.mark.parametrize("secret", [b"one secret " * 4, b"another secret " * 4])
+def test_stubs_earn_nothing_outside_the_declared_constants(secret):
+    template = ROOT / "student_template"
+    earned = stub_points(template, InputDraws(secret, submission_digest(template)))
+    assert stub_problems(earned) == []
+    declared = {(stub, case.number) for stub, cases in earned.items() for case, _ in cases}
+    assert declared == {(STUBS[3], "4.6"), (STUBS[3], "4.7")}  # Var(q^T k) = d: the input is the answer
+    assert all(case.constant_answer for cases in earned.values() for case, _ in cases)
+
+
+def test_the_stub_check_sees_what_twins_hide():
+    # Without twins, the homework's W_alpha (a loss of 0) and the empty lambda range (None) pay a stub:
+    # the check must report those, or it proves nothing.
+    template = ROOT / "student_template"
+    cases = [case for case in all_cases() if case.number in ("1.1", "1.14")]
+    saved = {case.number: case.twin for case in cases}
+    try:
+        for case in cases:
+            case.twin = None
+        found = stub_problems(stub_points(template, InputDraws(b"x" * 40, submission_digest(template))))
+    finally:
+        for case in cases:
+            case.twin = saved[case.number]
+    assert any("returning 0 earns 0.5 on case 1.1" in line for line in found)
+    assert any("returning None earns 0.5 on case 1.14" in line for line in found)
+
