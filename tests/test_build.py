@@ -46,3 +46,23 @@ def test_unpacked_bundle_grades_the_reference_to_full_marks(bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
     assert results["score"] == 60 and not any(t["status"] == "failed" and t["max_score"] > 0 for t in results["tests"])
+
+
+def test_zip_carries_a_fresh_private_secret_that_the_students_never_get(bundle, tmp_path):
+    # Each build makes its own secret (it seeds the hidden inputs), readable by the grader alone.
+    again = tmp_path / "again.zip"
+    subprocess.run([sys.executable, "-m", "autograder", "build", "gradescope", str(again)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    secrets = []
+    for path in (bundle, again):
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("autograder/secret.key")
+            assert (info.external_attr >> 16) & 0o777 == 0o600
+            secrets.append(archive.read(info).strip())
+    assert len(secrets[0]) >= 64 and secrets[0] != secrets[1]
+    own = ROOT / "autograder" / "secret.key"
+    assert not own.exists() or own.read_bytes().strip() not in secrets  # never the checkout's own
+    student = tmp_path / "hw9.zip"
+    subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(student)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    with zipfile.ZipFile(student) as archive:
+        assert not any(name.endswith("secret.key") for name in archive.namelist())
+        assert not any(secret in archive.read(name) for name in archive.namelist() for secret in secrets)

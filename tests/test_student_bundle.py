@@ -16,6 +16,7 @@ import pytest
 from autograder.cases import all_cases, public_cases
 from autograder.grade import grade
 from autograder.results import to_gradescope_dict
+from autograder.secret import InputDraws, submission_digest
 from autograder.submission import Submission
 from tests.corpus import make_submission
 from tests.helpers import ROOT
@@ -88,10 +89,12 @@ def test_bundle_holds_no_reference_code(bundle):
 
 def test_bundle_holds_no_hidden_data(bundle):
     reference = Submission(ROOT / "reference", 1 << 20)
+    draws = InputDraws(b"bundle test " * 4, submission_digest(reference.root))
     hidden_arrays = []
     for case in all_cases():
-        plan = None if case.public else case.build(reference)
-        if isinstance(plan, tuple):
+        plans = [] if case.public else [case.build(reference, draws.generator("hidden", case.number))]
+        plans += [case.twin(reference, draws.generator("twin", case.number))] if case.twin else []
+        for plan in (plan for plan in plans if isinstance(plan, tuple)):
             job, check = plan
             hidden_arrays += [arg for arg in job.args if isinstance(arg, np.ndarray) and arg.size > 1]
             hidden_arrays += [value for value in vars(check).values() if isinstance(value, np.ndarray) and value.size > 1] if hasattr(check, "__dict__") else []
@@ -125,6 +128,7 @@ def test_check_from_the_unpacked_bundle(bundle):
     graded = sum(1 for case in public_cases() if case.weight > 0)
     template = subprocess.run([sys.executable, "-m", "autograder", "check"], cwd=bundle, capture_output=True, text=True, timeout=300)
     assert template.returncode == 1 and f"{graded} public case(s) failed" in template.stdout, template.stdout[-2000:]
+    assert "fresh inputs" in template.stdout.splitlines()[-1]  # says the twins do not run here
     solved = bundle.parent / "solved"
     solved.mkdir()
     for file in SOLUTION_FILES:
