@@ -5,7 +5,9 @@ changed by a comment, draws others that nobody can predict without the secret. T
 in autograder/secret.key: `build gradescope` writes a fresh one into the zip, a developer checkout
 makes one on first use (the file is gitignored), and tests may set HW9_SECRET. The worker's
 environment and file system never hold it (autograder/ is one of the paths workers cannot read),
-and neither the secret nor a seed ever goes to the worker: only the inputs drawn here.
+and neither the secret nor a seed ever goes to the worker: only the inputs drawn here. A grader
+that can neither read nor create the key (an ordinary user in a checkout that root owns) draws
+from a one-off secret of its process and tells staff: grading still works, regrades may differ.
 """
 import hashlib
 import hmac
@@ -36,20 +38,30 @@ def load_secret(path=SECRET_FILE):
     """The grader's secret as bytes: HW9_SECRET, else the key file, made (mode 0600) when it does not exist yet."""
     if os.environ.get(SECRET_ENV):
         return os.environ[SECRET_ENV].encode()
-    try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as error:
-        raise SecretUnavailable(f"cannot create {path.name}: {error.strerror}") from None
-    else:
-        with os.fdopen(handle, "w") as out:
-            out.write(new_secret())
+    if not os.path.lexists(path):
+        make_secret_file(Path(path))
     read = read_no_follow(path, cap=4096)
     text = read[0].strip() if read else b""
     if len(text) < 32:
         raise SecretUnavailable(f"{Path(path).name} is not a file holding a usable secret")
     return text
+
+
+def make_secret_file(path):
+    """Write a new secret to `path` whole or not at all: two graders starting at once end up sharing one."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        handle = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(handle, "w") as out:
+            out.write(new_secret())
+        os.link(draft, path)  # fails if another grader's secret got there first: then that one is used
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise SecretUnavailable(f"cannot create {path.name}: {error.strerror}") from None
+    finally:
+        if os.path.lexists(draft):
+            os.unlink(draft)
 
 
 def read_no_follow(path, cap=READ_CAP):
