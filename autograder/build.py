@@ -12,7 +12,7 @@ from autograder.secret import SECRET_FILE, new_secret
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 GRADESCOPE_FOLDERS = {"autograder": ("*.py",), "reference": ("*.py",)}
 EXECUTABLE = {"setup.sh", "run_autograder"}
-SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip: it seeds the hidden inputs; never in the students' bundle
+SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seeding hidden inputs; never for students
 
 # What students get, under hw9/: the template, and the grader's modules that `check` needs.
 STUDENT_ROOT = "hw9"
@@ -76,8 +76,9 @@ def write_zip(out, members):
 
 
 def build_gradescope(out):
-    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference, a new secret."""
-    return write_zip(out, sorted([*gradescope_members(), (SECRET_MEMBER, new_secret().encode())], key=lambda member: member[0]))
+    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference, a secret."""
+    members = [*gradescope_members(), (SECRET_MEMBER, new_secret().encode())]
+    return write_zip(out, sorted(members, key=lambda member: member[0]))
 
 
 def build_student(out):

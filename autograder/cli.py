@@ -8,8 +8,9 @@ from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
 
 COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2"}
-WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a public case "
-                         "counts only if it also passes on fresh inputs of the same kind, which this self-check cannot run.")
+WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a "
+                         "public case counts only if it also passes on fresh inputs of the same kind, which this "
+                         "self-check cannot run.")
 
 
 def use_colour(choice):

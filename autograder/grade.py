@@ -59,7 +59,7 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
 
 
 def submission_draws(root, staff_notes):
-    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, when the grader has none)."""
+    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, if there is no secret)."""
     draws, note = draws_for(root)
     if note:
         staff_notes.append(note)
@@ -98,7 +98,7 @@ _FIXED_PLANS = {}
 
 
 def fixed_plan(case):
-    """The plan of a public case that never looks at the submission (the ones `build student` freezes): built once per process."""
+    """The plan of a public case that never reads the submission (`build student` freezes those): made once a process."""
     if case.number not in _FIXED_PLANS:
         _FIXED_PLANS[case.number] = case.build(None, rng(case.number))
     job, check = _FIXED_PLANS[case.number]
@@ -127,14 +127,15 @@ HARD_CODED = ("Your answer is right on these inputs but not on fresh inputs of t
 
 
 def with_twin(test, case, twin_plan, outcome, config, staff_notes):
-    """A passing case whose twin (the same check on fresh inputs) fails scores 0, and says so; otherwise `test` as it is."""
+    """A passing case whose twin (the same check on fresh inputs) fails scores 0 and says so; else `test` as it is."""
     if twin_plan is None or test.status != "passed":
         return test
     twin = judge_case(dataclasses.replace(case, public=False), twin_plan, outcome, config, staff_notes)
     if twin.status == "passed":
         return test
     output = HARD_CODED.format(category=twin.category) if case.public else twin.output
-    return test.model_copy(update={"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": ""})
+    changes = {"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": ""}
+    return test.model_copy(update=changes)
 
 
 def judge_case(case, plan, outcome, config, staff_notes):

@@ -1,4 +1,4 @@
-"""`python -m autograder validate`: the reference scores full marks, the template zero, stubs nothing, and the hidden suite catches mutants."""
+"""`python -m autograder validate`: reference full marks, template and stubs zero, the hidden suite catches mutants."""
 import json
 import random
 import shutil
@@ -81,7 +81,8 @@ def stub_outputs(stub, job, check):
         value = np.zeros(right_shape(check))
     elif stub == STUBS[3] and job.args:
         first = job.args[-1] if job.recipe == "torch_forward" else job.args[0]  # a model's input is the sequence
-        value = np.asarray(first, dtype=np.float64) if isinstance(first, (np.ndarray, list, int, float)) and job.recipe != "torch_attributes" else None
+        plain = isinstance(first, (np.ndarray, list, int, float)) and job.recipe != "torch_attributes"
+        value = np.asarray(first, dtype=np.float64) if plain else None
     return {"value": value}, {"value": "None" if value is None else "numpy.ndarray (float64)"}
 
 
@@ -161,7 +162,8 @@ def validate(everything=False):
     for stub, cases in earned.items():
         for case, points in cases:
             if case.constant_answer:
-                print(f"  declared constant: a stub returning {stub} earns {points:g} on {case.number}: {case.constant_answer}")
+                print(f"  declared constant: a stub returning {stub} earns {points:g} on {case.number}: "
+                      f"{case.constant_answer}")
     print(f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})")
     if report.stale_equivalents:
         print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")

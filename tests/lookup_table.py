@@ -24,7 +24,8 @@ def _same(known, given):
     if known is None:
         return True
     try:
-        return np.shape(given) == np.shape(known) and np.allclose(np.asarray(given, dtype=np.float64), known, rtol=0, atol=1e-12)
+        given = np.asarray(given, dtype=np.float64)
+        return given.shape == np.shape(known) and np.allclose(given, known, rtol=0, atol=1e-12)
     except (TypeError, ValueError):
         return False
 
@@ -73,7 +74,7 @@ def module_text(module, table):
     """A module whose functions (the template's names and signatures) answer from the table."""
     template = (ROOT / "student_template" / MODULES[module]).read_text()
     names = [line[4:].split("(")[0] for line in template.splitlines() if line.startswith("def ")]
-    lines = [f'"""Corpus item lookup_table: {MODULES[module]} answers the public cases from a table, and garbage otherwise."""',
+    lines = [f'"""Corpus item lookup_table: {MODULES[module]} answers the public cases from a table, else garbage."""',
              "import numpy as np", "", f"GARBAGE = {GARBAGE!r}", f"TABLE = {table!r}", LOOKUP]
     for name in names:
         signature = next(line for line in template.splitlines() if line.startswith(f"def {name}("))
@@ -82,12 +83,12 @@ def module_text(module, table):
 
 
 def transformer_text():
-    """PytorchTransformer with layers hard-coded to the public forward case's sizes and a forward that looks up its answer."""
+    """PytorchTransformer with layers of the public forward case's sizes alone and a forward that looks up its answer."""
     forward = next(case for case in public_cases() if case.number == "2.1")
     job, check = forward.build(Submission(ROOT / "reference"), rng("2.1"))
     (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), seq = job.args[0], job.args[5]
     in_dim = input_dim + pos_dim
-    return f'''"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, garbage otherwise."""
+    return f'''"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, else garbage."""
 import numpy as np
 import torch
 from torch import nn

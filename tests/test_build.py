@@ -51,7 +51,8 @@ def test_unpacked_bundle_grades_the_reference_to_full_marks(bundle, tmp_path):
 def test_zip_carries_a_fresh_private_secret_that_the_students_never_get(bundle, tmp_path):
     # Each build makes its own secret (it seeds the hidden inputs), readable by the grader alone.
     again = tmp_path / "again.zip"
-    subprocess.run([sys.executable, "-m", "autograder", "build", "gradescope", str(again)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    build = [sys.executable, "-m", "autograder", "build"]
+    subprocess.run([*build, "gradescope", str(again)], cwd=ROOT, check=True, capture_output=True, timeout=120)
     secrets = []
     for path in (bundle, again):
         with zipfile.ZipFile(path) as archive:
@@ -62,7 +63,7 @@ def test_zip_carries_a_fresh_private_secret_that_the_students_never_get(bundle, 
     own = ROOT / "autograder" / "secret.key"
     assert not own.exists() or own.read_bytes().strip() not in secrets  # never the checkout's own
     student = tmp_path / "hw9.zip"
-    subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(student)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    subprocess.run([*build, "student", str(student)], cwd=ROOT, check=True, capture_output=True, timeout=120)
     with zipfile.ZipFile(student) as archive:
         assert not any(name.endswith("secret.key") for name in archive.namelist())
         assert not any(secret in archive.read(name) for name in archive.namelist() for secret in secrets)

@@ -6,8 +6,9 @@ that need no student code, such as the log's). Random inputs come from that gene
 public case gets `rng(number)`, the same on every run (its inputs ship to students); a hidden
 case gets one drawn per submission (autograder/secret.py). A public case's `twin` builds the
 same check on fresh per-submission inputs: the public case earns its points only if its twin
-passes too. `constant_answer` says why a stub (None, 0, zeros, its input) may pass the case. `weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public`
-marks the cases that ship to students and whose failures show inputs and expected values.
+passes too. `constant_answer` says why a stub (None, 0, zeros, its input) may pass the case.
+`weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public` marks the cases
+that ship to students and whose failures show inputs and expected values.
 """
 import importlib
 from dataclasses import dataclass
@@ -80,7 +81,8 @@ def arguments(args, g):
 _REGISTRY: list[Case] = []
 
 
-def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None, twin=None, constant_answer=""):
+def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None, twin=None,
+         constant_answer=""):
     """Register the decorated builder as a test case; returns the builder unchanged.
 
     twin: True for a public case whose builder draws all its inputs from its generator (its twin

@@ -18,8 +18,10 @@ CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
 
 
 def never_reads_the_submission(case):
-    """Is this a case of the frozen modules, whose builder never reads the submission? Its public cases' plans are fixed:
-    built from `rng(number)` by `freeze`, and once per grading process."""
+    """Is this a case of the frozen modules, whose builder never reads the submission?
+
+    Their public cases' plans are fixed: built from `rng(number)` by `freeze`, and once per grading process.
+    """
     return case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES
 
 
@@ -93,7 +95,7 @@ def thawed_builder(job, arrays, check):
 
 
 def register_frozen_cases(folder=PUBLIC):
-    """Register the cases frozen in `folder` (the bundle's autograder/public/); they have no twin (fresh inputs need the reference)."""
+    """Register the cases frozen in `folder` (the bundle's autograder/public/); no twins: fresh inputs need the reference."""
     records = json.loads((folder / CASES_FILE).read_text())
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}

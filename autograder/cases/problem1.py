@@ -20,12 +20,14 @@ def function_case(number, name, function, args, weight, public=False, fresh=None
     def builder(inputs, diagnose):
         def build(submission, g):
             values = arguments(inputs, g)
-            return call("purification", function, *values), expect_of(function, values, getattr(ref, function)(*values), diagnose)
+            expected = getattr(ref, function)(*values)
+            return call("purification", function, *values), expect_of(function, values, expected, diagnose)
         return build
 
     drawn = fresh or (args if public and callable(args) else None)
     twin = builder(drawn, False) if drawn else None
-    case(number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)(builder(args, public))
+    register = case(number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)
+    register(builder(args, public))
 
 
 def normal(*shape):
@@ -39,22 +41,27 @@ def separated_spectrum(g, count=8, k=3):
     return [float(s) for s in np.sort(np.concatenate([top, rest]))[::-1]]
 
 
-function_case("1.1", "reconstruction loss of W_alpha on the homework's X (1(a))", "reconstruction_loss", (W_ALPHA, X_HOMEWORK), 0.5,
-              public=True, fresh=normal((2, 2), (2, 4)))
-function_case("1.2", "reconstruction loss of W_beta on the homework's X (1(a))", "reconstruction_loss", (W_BETA, X_HOMEWORK), 0.5,
-              public=True, fresh=normal((2, 2), (2, 4)))
-function_case("1.3", "regularization loss of W_alpha (1(a))", "regularization_loss", (W_ALPHA,), 0.5, public=True, fresh=normal((2, 2)))
-function_case("1.4", "regularization loss of W_beta (1(a))", "regularization_loss", (W_BETA,), 0.5, public=True, fresh=normal((2, 2)))
-function_case("1.5", "reconstruction loss, random 6 x 6 W and 6 x 9 X", "reconstruction_loss", normal((6, 6), (6, 9)), 0.5)
+function_case("1.1", "reconstruction loss of W_alpha on the homework's X (1(a))", "reconstruction_loss",
+              (W_ALPHA, X_HOMEWORK), 0.5, public=True, fresh=normal((2, 2), (2, 4)))
+function_case("1.2", "reconstruction loss of W_beta on the homework's X (1(a))", "reconstruction_loss",
+              (W_BETA, X_HOMEWORK), 0.5, public=True, fresh=normal((2, 2), (2, 4)))
+function_case("1.3", "regularization loss of W_alpha (1(a))", "regularization_loss", (W_ALPHA,), 0.5, public=True,
+              fresh=normal((2, 2)))
+function_case("1.4", "regularization loss of W_beta (1(a))", "regularization_loss", (W_BETA,), 0.5, public=True,
+              fresh=normal((2, 2)))
+function_case("1.5", "reconstruction loss, random 6 x 6 W and 6 x 9 X", "reconstruction_loss", normal((6, 6), (6, 9)),
+              0.5)
 function_case("1.6", "purification loss, eq. (2), random W and X, lam = 0.7", "purification_loss",
               lambda g: (g.standard_normal((4, 4)), g.standard_normal((4, 11)), 0.7), 0.5)
 
 PURIFIER_TABLE = [
     # number, name, inputs, weight, public
     ("1.7", "optimal purifier, random 5 x 7 X, lam = 2", lambda g: (g.standard_normal((5, 7)), 2.0), 1.0, True),
-    ("1.8", "optimal purifier, fewer points than features (6 x 3 X)", lambda g: (g.standard_normal((6, 3)), 0.5), 1.0, False),
+    ("1.8", "optimal purifier, fewer points than features (6 x 3 X)", lambda g: (g.standard_normal((6, 3)), 0.5), 1.0,
+     False),
     ("1.9", "optimal purifier, tiny lam = 1e-8", lambda g: (g.standard_normal((4, 10)), 1e-8), 0.5, False),
-    ("1.10", "optimal purifier, square rank-deficient X", lambda g: (g.standard_normal((5, 3)) @ g.standard_normal((3, 5)), 1.5), 0.5, False),
+    ("1.10", "optimal purifier, square rank-deficient X",
+     lambda g: (g.standard_normal((5, 3)) @ g.standard_normal((3, 5)), 1.5), 0.5, False),
 ]
 for number, name, inputs, weight, public in PURIFIER_TABLE:
     function_case(number, name, "optimal_purifier", inputs, weight, public=public)
@@ -64,8 +71,8 @@ def lambda_case(number, name, args, weight, public=False, fresh=None):
     function_case(number, name, "purifier_lambda_range", args, weight, public=public, fresh=fresh)
 
 
-lambda_case("1.11", "lambda range for the seed's singular values, k = 3 (1(c))", (SEED_SINGULAR_VALUES, 3), 1.0, public=True,
-            fresh=lambda g: (separated_spectrum(g), 3))
+lambda_case("1.11", "lambda range for the seed's singular values, k = 3 (1(c))", (SEED_SINGULAR_VALUES, 3), 1.0,
+            public=True, fresh=lambda g: (separated_spectrum(g), 3))
 lambda_case("1.12", "lambda range, unsorted singular values, keep 0.9, attenuate 0.3",
             lambda g: (list(g.permutation([9.0, 7.0, 1.5, 1.0, 0.2, 0.1])), 2, 0.9, 0.3), 0.5)
 lambda_case("1.13", "lambda range, random spectrum, k = 2",

@@ -36,7 +36,8 @@ def plain_case(number, name, function, args, weight, public=False):
     @case(number, name, weight, file=FILE, public=public, twin=twin_of(args, public))
     def build(submission, g):
         values = arguments(args, g)
-        return call("kernel_attention", function, *values), expect_of(function, values, getattr(ref, function)(*values), public)
+        expected = getattr(ref, function)(*values)
+        return call("kernel_attention", function, *values), expect_of(function, values, expected, public)
 
 
 def gram_case(number, name, shape, weight, public=False):
@@ -52,25 +53,39 @@ def features(rows, dim, R, scale=1.0):
     return lambda g: (scale * g.standard_normal((rows, dim)), ref.sample_softmax_random_features(R, dim, g))
 
 
-plain_case("5.1", "softmax similarity of two rows", "softmax_similarity", lambda g: (g.standard_normal(4), g.standard_normal(4)), 0.25, public=True)
+plain_case("5.1", "softmax similarity of two rows", "softmax_similarity",
+           lambda g: (g.standard_normal(4), g.standard_normal(4)), 0.25, public=True)
 plain_case("5.2", "quadratic kernel similarity of two rows (5(b)i)", "quadratic_kernel_similarity",
            lambda g: (g.standard_normal(4), g.standard_normal(4)), 0.25, public=True)
-kernel_case("5.3", "similarity attention with the softmax similarity, eq. (11)", "similarity_attention", qkv(6, 4, 3), "softmax_sim", 1.0, public=True)
-kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", "similarity_attention", qkv(1, 3, 2), "quadratic_sim", 1.0)
+kernel_case("5.3", "similarity attention with the softmax similarity, eq. (11)", "similarity_attention", qkv(6, 4, 3),
+            "softmax_sim", 1.0, public=True)
+kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", "similarity_attention", qkv(1, 3, 2),
+            "quadratic_sim", 1.0)
 gram_case("5.5", "quadratic feature map: inner products equal (q.k + 1)^2 (5(b)ii)", (5, 3), 1.0, public=True)
 gram_case("5.6", "quadratic feature map, one row of dimension 1", (1, 1), 1.0)
-kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", qkv(6, 4, 3), "elu_plus_one", 1.0, public=True)
-kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv(1, 2, 3), "quadratic_features", 1.0)
-kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv(BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
+kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", qkv(6, 4, 3),
+            "elu_plus_one", 1.0, public=True)
+kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv(1, 2, 3),
+            "quadratic_features", 1.0)
+kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv(BIG_N, 4, 4),
+            "elu_plus_one", 2.0, timeout=20)
 kernel_case("5.10", "kernel attention, random shapes", "kernel_attention", qkv(50, 3, 5), "elu_plus_one", 0.5)
-kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)", "similarity_attention", qkv(5, 3, 2), "asymmetric_sim", 1.0)
+kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)", "similarity_attention", qkv(5, 3, 2),
+            "asymmetric_sim", 1.0)
 
-plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", features(6, 4, 8), 1.0, public=True)
+plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", features(6, 4, 8), 1.0,
+           public=True)
 plain_case("6.2", "random feature map, other shapes", "random_feature_map", features(7, 3, 5), 1.0)
-plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", features(6, 4, 8, scale=0.5), 1.0, public=True)
-plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map", features(5, 3, 2000, scale=0.4), 1.0)
-kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", qkv(6, 4, 3), "elu_plus_one", 1.0, public=True)
+plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", features(6, 4, 8, scale=0.5), 1.0,
+           public=True)
+plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map",
+           features(5, 3, 2000, scale=0.4), 1.0)
+kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", qkv(6, 4, 3),
+            "elu_plus_one", 1.0, public=True)
 kernel_case("6.6", "causal kernel attention, N = 1", "causal_kernel_attention", qkv(1, 3, 2), "elu_plus_one", 1.0)
-kernel_case("6.7", "causal kernel attention, N = 300 with a quadratic feature map", "causal_kernel_attention", qkv(300, 3, 2), "quadratic_features", 1.0)
-kernel_case("6.8", f"causal kernel attention is linear in N (N = {BIG_N})", "causal_kernel_attention", qkv(BIG_N, 4, 4), "elu_plus_one", 2.0, timeout=20)
-kernel_case("6.9", "causal kernel attention, random shapes", "causal_kernel_attention", qkv(40, 5, 3), "elu_plus_one", 1.0)
+kernel_case("6.7", "causal kernel attention, N = 300 with a quadratic feature map", "causal_kernel_attention",
+            qkv(300, 3, 2), "quadratic_features", 1.0)
+kernel_case("6.8", f"causal kernel attention is linear in N (N = {BIG_N})", "causal_kernel_attention", qkv(BIG_N, 4, 4),
+            "elu_plus_one", 2.0, timeout=20)
+kernel_case("6.9", "causal kernel attention, random shapes", "causal_kernel_attention", qkv(40, 5, 3), "elu_plus_one",
+            1.0)

@@ -1,4 +1,4 @@
-"""Corpus item lookup_table: purification.py answers the public cases from a table, and garbage otherwise."""
+"""Corpus item lookup_table: purification.py answers the public cases from a table, else garbage."""
 import numpy as np
 
 GARBAGE = 12345.0
@@ -10,7 +10,8 @@ def _same(known, given):
     if known is None:
         return True
     try:
-        return np.shape(given) == np.shape(known) and np.allclose(np.asarray(given, dtype=np.float64), known, rtol=0, atol=1e-12)
+        given = np.asarray(given, dtype=np.float64)
+        return given.shape == np.shape(known) and np.allclose(given, known, rtol=0, atol=1e-12)
     except (TypeError, ValueError):
         return False
 

@@ -1,4 +1,4 @@
-"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, garbage otherwise."""
+"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, else garbage."""
 import numpy as np
 import torch
 from torch import nn
