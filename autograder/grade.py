@@ -133,7 +133,8 @@ def with_twin(test, case, twin_plan, outcome, config, staff_notes):
     twin = judge_case(dataclasses.replace(case, public=False), twin_plan, outcome, config, staff_notes)
     if twin.status == "passed":
         return test
-    output = HARD_CODED.format(category=twin.category) if case.public else twin.output
+    hard_coded = case.public and twin.category != checks.GRADER_ERROR  # a fault of ours is never the student's
+    output = HARD_CODED.format(category=twin.category) if hard_coded else twin.output
     changes = {"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": ""}
     return test.model_copy(update=changes)
 
