@@ -100,6 +100,7 @@ def build_parser():
     regrade_parser.add_argument("export", metavar="EXPORT")
     regrade_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
     regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
+    regrade_parser.add_argument("--force", action="store_true", help="grade every submission again, even those graded before")
     validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     return parser
@@ -113,9 +114,13 @@ def main(argv=None):
     if args.verb == "check":
         return check_command(args.folder, args.verbose, args.color)
     if args.verb == "regrade":
-        from autograder.regrade import regrade
+        from autograder.regrade import ExportError, regrade
 
-        graded, skipped = regrade(args.export, args.out, args.jobs)
+        try:
+            graded, skipped = regrade(args.export, args.out, args.jobs, force=args.force)
+        except ExportError as error:
+            print(f"regrade: {error}", file=sys.stderr)
+            return 2
         print(f"graded {graded}, skipped {skipped} already graded; wrote {args.out}/grades.csv")
         return 0
     if args.verb == "validate":

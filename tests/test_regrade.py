@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from autograder.regrade import read_submitters
+from autograder.export import read_metadata
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 
@@ -58,7 +58,7 @@ def rows(out):
 
 
 def test_metadata_names_every_submitter(export):
-    people = read_submitters(export)
+    people = read_metadata(export, notes=[])
     assert [p["name"] for p in people["submission_102"]] == ["Alan Turing", "Grace Hopper"]
     assert people["submission_101"][0] == {"name": "Ada Lovelace", "sid": "3031", "email": "ada@example.edu"}
 
