@@ -49,7 +49,7 @@ def summarise(entry, results):
     """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
     flagged.update("left a process running" for t in results.tests if t.behaviour)
-    if entry.problem:
+    if results.max_score == 0:  # the grader's failure notice only: no case was graded
         flagged["could not be graded"] += 1
     scores = problem_scores(results.tests)
     return {
