@@ -25,6 +25,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")  # a folder name used
 LOOKS_HASHED = re.compile(r".*-[0-9a-f]{12}")  # the shape of a made-up name, so a real name never takes one
 IGNORED_FOLDERS = {"__MACOSX"}  # what macOS adds to zips it makes
 CHUNK = 1 << 20
+TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")  # colours, cursor moves and the like
 JOINERS = "\u200c\u200d"  # zero-width (non-)joiners, part of how some scripts spell names
 
 
@@ -70,6 +71,7 @@ def printable(text) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "backslashreplace")
     text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = TERMINAL_ESCAPE.sub("", text)
     kept = []
     for char in text:
         kind = unicodedata.category(char)

@@ -193,8 +193,8 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
     Returns (graded now, skipped as already graded). Raises ExportError when the export cannot be used at all.
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     check_apart(export, out)
+    out.mkdir(parents=True, exist_ok=True)
     notes = []
     with unpacked(export, out, notes, limits) as folder:
         entries = list_submissions(folder, read_metadata(folder, notes, limits), notes)
