@@ -21,12 +21,15 @@ starts like a formula, the disk used by unpacking stays within its budget and is
 renders the rows with no live markup.
 """
 import csv
+import html
 import json
 import os
+import re
 import shutil
 import stat
 import zipfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -180,3 +183,6 @@ def test_regrade_corpus_item(item, tmp_path, monkeypatch):
     assert not [p for p in out.iterdir() if p.name.startswith(".unpacked-")] and disk_use(out) < 5 << 20
     page = (out / "report.html").read_text()
     assert "<script" not in page and f"{len(expected)} submissions" in page
+    links = {unquote(html.unescape(link)) for link in re.findall(r'href="([^"]*)"', page)}
+    assert links == {f"{row['submission']}/results.json" for row in rows}  # the safe names, each a results.json in out
+    assert all((out / link).is_file() for link in links)
