@@ -25,6 +25,7 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")  # a folder name used
 LOOKS_HASHED = re.compile(r".*-[0-9a-f]{12}")  # the shape of a made-up name, so a real name never takes one
 IGNORED_FOLDERS = {"__MACOSX"}  # what macOS adds to zips it makes
 CHUNK = 1 << 20
+UNPACKING_ERRORS = (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")  # colours, cursor moves and the like
 JOINERS = "\u200c\u200d"  # zero-width (non-)joiners, part of how some scripts spell names
 
@@ -67,7 +68,7 @@ class Entry:
 
 
 def printable(text) -> str:
-    """Student or export text fit for a CSV cell, a terminal and JSON: undecodable bytes escaped, control characters gone."""
+    """Student or export text fit for a CSV cell, a terminal and JSON: odd bytes escaped, control characters gone."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "backslashreplace")
     text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -91,7 +92,8 @@ def output_name(name) -> str:
     else its sanitized stem, a dash and 12 hex digits of the original's hash (so two names never meet)."""
     raw = name if isinstance(name, bytes) else str(name).encode("utf-8", "surrogateescape")
     text = raw.decode("utf-8", "replace")
-    if SAFE_NAME.fullmatch(text) and ".." not in text and not LOOKS_HASHED.fullmatch(text) and text.lower() not in CLASS_FILES:
+    plain = SAFE_NAME.fullmatch(text) and ".." not in text and not LOOKS_HASHED.fullmatch(text)
+    if plain and text.lower() not in CLASS_FILES:
         return text
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).replace("..", "_").strip("._-")[:40] or "submission"
     return f"{stem}-{hashlib.sha256(raw).hexdigest()[:12]}"
@@ -147,7 +149,8 @@ def read_metadata(folder, notes, limits=Limits()) -> dict:
         raw = read_regular_file(path, limits.metadata_bytes)
         data = yaml.load(raw.decode("utf-8"), Loader=TextLoader)  # noqa: S506 - TextLoader is a SafeLoader
     except (OSError, ValueError, yaml.YAMLError) as error:
-        notes.append(f"{METADATA} could not be read ({printable(error)[:300]}); every folder is graded with no students named")
+        notes.append(f"{METADATA} could not be read ({printable(error)[:300]}); "
+                     "every folder is graded with no students named")
         return {}
     if not isinstance(data, dict):
         notes.append(f"{METADATA} is not a mapping of submissions; every folder is graded with no students named")
@@ -165,7 +168,7 @@ def read_metadata(folder, notes, limits=Limits()) -> dict:
 
 
 def read_regular_file(path, cap) -> bytes:
-    """A file's bytes, opened without following a link or blocking on a pipe; ValueError when not regular or too large."""
+    """A file's bytes, opened without following a link or blocking; ValueError when not regular or too large."""
     handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         info = os.fstat(handle)
@@ -208,7 +211,7 @@ def list_submissions(folder, people, notes) -> list:
 
 
 def content_hash(folder, skip=frozenset(), max_entries=Limits.entries_per_submission) -> str:
-    """sha256 over a folder's tree: every name, kind and file content; links are hashed as their text, never followed."""
+    """sha256 over a folder's tree: every name, kind and file content; a link is hashed as its text, never followed."""
     digest = hashlib.sha256()
     root, pending, count = os.fsencode(folder), [b""], 0
 
@@ -275,7 +278,8 @@ def member_problem(member: zipfile.ZipInfo, limits: Limits) -> str:
     if member.file_size > limits.member_bytes:
         return f"{member.file_size} bytes uncompressed, more than the {limits.member_bytes} allowed"
     if member.file_size > limits.ratio_from and member.file_size > limits.ratio * max(member.compress_size, 1):
-        return f"compressed {member.file_size // max(member.compress_size, 1)}:1, more than {limits.ratio}:1 (a zip bomb?)"
+        ratio = member.file_size // max(member.compress_size, 1)
+        return f"compressed {ratio}:1, more than {limits.ratio}:1 (a zip bomb?)"
     return ""
 
 
@@ -301,7 +305,7 @@ def unpack_zip(archive, target, notes, limits=Limits()) -> None:
                 continue
             try:
                 budget -= write_member(bundle, member, target)
-            except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as error:
+            except UNPACKING_ERRORS as error:
                 notes.append(f"zip member {printable(member.filename)!r} skipped: {printable(error)[:200]}")
 
 

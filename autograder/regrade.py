@@ -28,8 +28,9 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT
 from autograder.cases import PROBLEM_POINTS, all_cases
-from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash, export_root,
-                               list_submissions, output_folder, printable, read_metadata, read_regular_file, unpack_zip)
+from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
+                               export_root, list_submissions, output_folder, printable, read_metadata,
+                               read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
 from autograder.report import FLAGGED, write_report
 from autograder.results import grader_failure, write_results
@@ -132,7 +133,8 @@ def load_state(out, notes):
         graded = state["submissions"]
         if not isinstance(graded, dict):
             raise ValueError("no table of submissions")
-        return {name: item for name, item in graded.items() if isinstance(item, dict) and isinstance(item.get("summary"), dict)}
+        return {name: item for name, item in graded.items()
+                if isinstance(item, dict) and isinstance(item.get("summary"), dict)}
     except (OSError, ValueError, KeyError, TypeError) as error:
         notes.append(f"{STATE} could not be read ({printable(error)[:200]}); everything is graded again")
         return {}
@@ -144,7 +146,8 @@ def save_state(out, graded):
 
 def grader_version():
     """A hash of the grader's own sources and the reference: changing either regrades every submission."""
-    parts = [content_hash(PROJECT_ROOT / name, skip={"__pycache__"}, max_entries=10**6) for name in ("autograder", "reference")]
+    parts = [content_hash(PROJECT_ROOT / name, skip={"__pycache__"}, max_entries=10**6)
+             for name in ("autograder", "reference")]
     return "-".join(part[:16] for part in parts)
 
 
@@ -166,7 +169,7 @@ class Progress:
 
 
 def job_slot(work, done, out):
-    """One job slot, in its own process (no lock shared with the others): a warm worker, then submissions until told to stop."""
+    """One job slot, in its own process (sharing no lock): a warm worker, then submissions until told to stop."""
     with WarmWorker() as worker:
         for index, entry in iter(work.get, None):
             done.put((index, grade_one(entry, out, worker)))
@@ -217,7 +220,7 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
 
 
 def fingerprint_of(entry, version, limits):
-    """The grader's version and the submission's content hash; a folder that cannot be read becomes the entry's problem."""
+    """The grader's version and the submission's content hash; an unreadable folder becomes the entry's problem."""
     if entry.problem:
         return None
     try:
@@ -238,6 +241,8 @@ def run_jobs(todo, out, jobs, graded, progress):
 
     def keep(index, summary):
         entry, fingerprint = fingerprints.pop(index)
+        if not summary["details"]["max_total"]:  # the grader failed on it: try again next time
+            fingerprint = None
         graded[entry.output] = {"fingerprint": fingerprint, "summary": summary}
         if fingerprint:  # only what was really graded is remembered as graded
             save_state(out, {name: item for name, item in graded.items() if item.get("fingerprint")})
@@ -249,7 +254,7 @@ def run_jobs(todo, out, jobs, graded, progress):
             keep(index, could_not_grade(entry, out, entry.problem))
     if gradable:
         all_cases()  # import the cases once, before the jobs fork
-        context = multiprocessing.get_context("fork")  # this process never imports torch or student code: forking it is cheap
+        context = multiprocessing.get_context("fork")  # no torch or student code here: forking is cheap
         work, done = context.Queue(), context.Queue()
         slots = max(1, min(jobs, len(gradable)))
         for item in gradable + [None] * slots:

@@ -1,4 +1,4 @@
-"""autograder/export.py: safe output names, the metadata as YAML, content hashes that never follow links, zips unpacked within limits."""
+"""autograder/export.py: safe output names, the metadata as YAML, hashes that follow no link, zips within limits."""
 import os
 import stat
 import zipfile
@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.export import (CLASS_FILES, ExportError, Limits, SubmissionTooLarge, UnsafeName, check_apart, content_hash,
-                               export_root, list_submissions, output_folder, output_name, printable, read_metadata, unpack_zip)
+from autograder.export import (CLASS_FILES, ExportError, Limits, SubmissionTooLarge, UnsafeName, check_apart,
+                               content_hash, export_root, list_submissions, output_folder, output_name, printable,
+                               read_metadata, unpack_zip)
 
 HOSTILE_NAMES = [
     "../escaped", "../../../../etc/cron.d/x", "/etc/passwd", "/", ".", "..", "", "a/b", "a\\b", "x\0y",
@@ -33,7 +34,8 @@ def test_every_hostile_name_becomes_a_distinct_folder_right_under_out(tmp_path):
     assert output_name("grades.csv") != "grades.csv" and output_name("../escaped").startswith("escaped-")
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "x\0y", ".", "..", "", "grades.csv", "report.html", ".regrade-state.json"])
+@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "x\0y", ".", "..", "", "grades.csv", "report.html",
+                                  ".regrade-state.json"])
 def test_output_folder_refuses_unsafe_names(tmp_path, name):
     with pytest.raises(UnsafeName):
         output_folder(tmp_path, name)
@@ -75,7 +77,8 @@ def test_gradescope_metadata_with_ruby_symbol_keys(tmp_path):
   :created_at: 2026-10-28 22:01:00.000000000 -07:00
   :score: 0.0
 """)
-    assert people == {"submission_101": [{"name": "Ada Lovelace", "email": "ada@example.edu", "sid": "3031"}]} and notes == []
+    ada = {"name": "Ada Lovelace", "email": "ada@example.edu", "sid": "3031"}
+    assert people == {"submission_101": [ada]} and notes == []
 
 
 def test_yaml_that_a_line_reader_misreads(tmp_path):
@@ -153,7 +156,8 @@ def test_metadata_keys_are_matched_against_the_listing_never_joined_to_a_path(tm
     notes = []
     entries = {entry.name: entry for entry in list_submissions(tmp_path, people, notes)}
     assert sorted(entries) == ["../submission_1", "/tmp", "grades.csv", "linked", "submission_1"]
-    assert entries["submission_1"].path == tmp_path / "submission_1" and entries["submission_1"].people == [{"name": "Ada"}]
+    assert entries["submission_1"].path == tmp_path / "submission_1"
+    assert entries["submission_1"].people == [{"name": "Ada"}]
     assert entries["../submission_1"].path is None and "no such folder" in entries["../submission_1"].problem
     assert entries["linked"].path is None and "link" in entries["linked"].problem
     assert entries["grades.csv"].output != "grades.csv" and len(notes) == 2
@@ -220,12 +224,13 @@ def test_unpacking_refuses_escapes_links_special_files_and_bombs(tmp_path):
     notes = []
     unpack_zip(archive, target, notes, Limits(ratio_from=1 << 20))
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    assert written == ["export.zip", "out", "out/unpacked", "out/unpacked/s1", "out/unpacked/s1/attention.py", "out/unpacked/s1/deep"]
+    assert written == ["export.zip", "out", "out/unpacked", "out/unpacked/s1", "out/unpacked/s1/attention.py",
+                       "out/unpacked/s1/deep"]
     assert (target / "s1" / "attention.py").read_text() == "x = 1\n"
     assert len(notes) == 9
-    for name, reason in [("escaped.txt", "'..'"), ("/abs.txt", "absolute"), ("C:/windows.txt", "absolute"), ("back.txt", "backslash"),
-                         ("s2/attention.py", "symbolic link"), ("s2/pipe", "special file"), ("s2/bomb.bin", "zip bomb"),
-                         ("s1/attention.py", "exists")]:
+    for name, reason in [("escaped.txt", "'..'"), ("/abs.txt", "absolute"), ("C:/windows.txt", "absolute"),
+                         ("back.txt", "backslash"), ("s2/attention.py", "symbolic link"), ("s2/pipe", "special file"),
+                         ("s2/bomb.bin", "zip bomb"), ("s1/attention.py", "exists")]:
         assert any(name in note and reason in note for note in notes), (name, notes)
 
 

@@ -158,26 +158,38 @@ def test_forged_summaries_in_out_are_never_taken_as_graded(tmp_path, fake_grader
     assert regrade(export, out) == (1, 0) and rows(out)["a"]["total"] == "0.0"
 
 
-def test_one_submission_failing_never_stops_the_class(tmp_path, fake_grader):
+def test_one_submission_failing_never_stops_the_class(tmp_path, fake_grader, monkeypatch):
+    import autograder.regrade as regrade_module
     from autograder.regrade import regrade
 
-    export, out = small_export(tmp_path, {"a": 5, "b": 6, "c": 7}), tmp_path / "out"
+    export, out = small_export(tmp_path, {"a": 5, "b": 6, "c": 7, "d": 8}), tmp_path / "out"
     (export / "b" / "score.txt").unlink()  # the stand-in grader raises on b
     out.mkdir()
     (out / "c").write_text("a file where c's results folder goes")
-    assert regrade(export, out) == (3, 0)
+    honest_hash = regrade_module.content_hash
+
+    def content_hash(folder, **options):
+        if Path(folder).name == "d":
+            raise PermissionError("d cannot be read")
+        return honest_hash(folder, **options)
+
+    monkeypatch.setattr(regrade_module, "content_hash", content_hash)
+    assert regrade(export, out) == (4, 0)
     graded = rows(out)
     assert graded["a"]["total"] == "5.0" and graded["a"]["flags"] == ""
-    assert graded["b"]["total"] == "0.0" and "could not be graded" in graded["b"]["flags"]
+    for name in "bcd":
+        assert graded[name]["total"] == "0.0" and "could not be graded" in graded[name]["flags"]  # c's row too
     assert "Autograder error" in (out / "b" / "results.json").read_text()
-    assert graded["c"]["total"] == "0.0" and "could not be graded" in graded["c"]["flags"]  # its row is there all the same
+    assert "d cannot be read" in (out / "d" / "results.json").read_text()
+    assert regrade(export, out) == (3, 1)  # what could not be graded is tried again on the next run
 
 
 def test_csv_cells_are_neutralised_and_numbers_stay_numbers(tmp_path, fake_grader):
     from autograder.regrade import regrade
 
     export, out = small_export(tmp_path, {"a": 12.5}), tmp_path / "out"
-    (export / "submission_metadata.yml").write_text("a:\n  :submitters:\n  - :name: '=cmd|'' /C calc''!A0'\n    :sid: '-1'\n")
+    (export / "submission_metadata.yml").write_text(
+        "a:\n  :submitters:\n  - :name: '=cmd|'' /C calc''!A0'\n    :sid: '-1'\n")
     regrade(export, out)
     line = (out / "grades.csv").read_text().splitlines()[1]
     assert line.startswith('"a","a","\'=cmd|\' /C calc\'!A0","","\'-1",12.5,12.5,')  # text quoted, numbers bare

@@ -62,7 +62,8 @@ def build_export(spec, source, tmp_path, outside):
     export = tmp_path / "export"
     export.mkdir()
     if (source / "submission_metadata.yml").exists():
-        (export / "submission_metadata.yml").write_text(filled((source / "submission_metadata.yml").read_text(), outside))
+        metadata = filled((source / "submission_metadata.yml").read_text(), outside)
+        (export / "submission_metadata.yml").write_text(metadata)
     for name, recipe in spec["submissions"].items():
         target = folder_path(export, name)
         if isinstance(recipe, str) and recipe.startswith("link:"):
@@ -105,7 +106,8 @@ def snapshot(top, out):
         dirs[:] = [d for d in dirs if Path(folder, d) != out]
         for name in dirs + files:
             info = os.lstat(Path(folder, name))
-            seen[str(Path(folder, name))] = (stat.S_IFMT(info.st_mode), info.st_size if not stat.S_ISDIR(info.st_mode) else 0)
+            size = 0 if stat.S_ISDIR(info.st_mode) else info.st_size
+            seen[str(Path(folder, name))] = (stat.S_IFMT(info.st_mode), size)
     return seen
 
 
