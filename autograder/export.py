@@ -52,7 +52,7 @@ class Limits:
     ratio: int = 200  # uncompressed / compressed of one file, above `ratio_from` bytes (text rarely passes 20)
     ratio_from: int = 1 << 20
     depth: int = 64  # folders a member may be nested in
-    metadata_bytes: int = 32 << 20  # submission_metadata.yml
+    metadata_bytes: int = 8 << 20  # submission_metadata.yml (a class of 1000 makes about 300 KB)
     entries_per_submission: int = 50_000  # files and folders hashed in one submission
 
 
@@ -148,7 +148,7 @@ def read_metadata(folder, notes, limits=Limits()) -> dict:
     try:
         raw = read_regular_file(path, limits.metadata_bytes)
         data = yaml.load(raw.decode("utf-8"), Loader=TextLoader)  # noqa: S506 - TextLoader is a SafeLoader
-    except (OSError, ValueError, yaml.YAMLError) as error:
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as error:  # RecursionError: [[[[... nested deep
         notes.append(f"{METADATA} could not be read ({printable(error)[:300]}); "
                      "every folder is graded with no students named")
         return {}

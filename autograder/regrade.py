@@ -146,8 +146,9 @@ def save_state(out, graded):
 
 def grader_version():
     """A hash of the grader's own sources and the reference: changing either regrades every submission."""
-    parts = [content_hash(PROJECT_ROOT / name, skip={"__pycache__"}, max_entries=10**6)
-             for name in ("autograder", "reference")]
+    folders = [PROJECT_ROOT / name for name in ("autograder", "reference")]  # the cases live in autograder/cases
+    parts = [content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
+             for folder in folders]
     return "-".join(part[:16] for part in parts)
 
 
@@ -182,6 +183,9 @@ def unpacked(export, out, notes, limits):
     if export.is_dir():
         yield export_root(export)
         return
+    for stale in Path(out).glob(".unpacked-*"):  # left by a run that was killed
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
     target = Path(tempfile.mkdtemp(prefix=".unpacked-", dir=out))
     try:
         unpack_zip(export, target, notes, limits)
@@ -269,8 +273,12 @@ def run_jobs(todo, out, jobs, graded, progress):
                 pass
     for index in list(fingerprints):  # a job slot that died took its submission with it: grade that one here
         entry, _ = fingerprints[index]
-        with WarmWorker() as worker:
-            keep(index, grade_one(entry, out, worker))
+        try:
+            with WarmWorker() as worker:
+                summary = grade_one(entry, out, worker)
+        except Exception:
+            summary = could_not_grade(entry, out, traceback.format_exc())
+        keep(index, summary)
     sys.stderr.write("\n")
 
 

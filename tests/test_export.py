@@ -112,6 +112,7 @@ e:
     "- just\n- a list\n",  # not a mapping
     "a: !!python/object/apply:os.system ['true']\n",  # a tag the safe loader refuses
     "\xff\xfe",  # not UTF-8 once written as Latin-1 below
+    "a: " + "[" * 5000 + "]" * 5000,  # nested deeper than the parser's recursion
 ])
 def test_unusable_metadata_is_noted_and_gives_no_names(tmp_path, text):
     (tmp_path / "submission_metadata.yml").write_bytes(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
