@@ -210,7 +210,7 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
         for index, entry in enumerate(entries):
             fingerprint = fingerprint_of(entry, version, limits)
             known = state.get(entry.output, {})
-            if not entry.problem and known.get("fingerprint") == fingerprint and has_results(out, entry.output):
+            if not entry.problem and known.get("fingerprint") == fingerprint and usable(known, entry, out):
                 graded[entry.output] = known
             else:
                 todo.append((index, entry, fingerprint))
@@ -234,9 +234,11 @@ def fingerprint_of(entry, version, limits):
         return None
 
 
-def has_results(out, name):
-    path = Path(out) / name / "results.json"
-    return not path.is_symlink() and path.is_file()
+def usable(known, entry, out):
+    """A remembered grade is reused only when it is for this output folder and its results.json is still there."""
+    summary, path = known["summary"], Path(out) / entry.output / "results.json"
+    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and (
+        not path.is_symlink() and path.is_file())
 
 
 def run_jobs(todo, out, jobs, graded, progress):
