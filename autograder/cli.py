@@ -24,6 +24,7 @@ def paint(text, style, colour):
 def print_report(results, expand="none", colour=False):
     """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
     from autograder.grade import problem_scores
+    from autograder.results import printable  # the models clean student text already; the terminal gets a second guard
 
     problem, expanded = None, set()
     for test in (test for test in results.tests if test.visibility != "hidden"):
@@ -32,10 +33,10 @@ def print_report(results, expand="none", colour=False):
             print("\n" + paint(f"Problem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}", "bold", colour))
         passed = test.status == "passed"
         points = f"{test.score:g}/{test.max_score:g}"
-        print(f"  {paint('PASS' if passed else 'FAIL', 'pass' if passed else 'fail', colour)} {test.number:>5} {points:>7}  {test.name}")
+        print(f"  {paint('PASS' if passed else 'FAIL', 'pass' if passed else 'fail', colour)} {test.number:>5} {points:>7}  {printable(test.name)}")
         if not passed and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
-            for line in test.output.splitlines():
+            for line in printable(test.output).splitlines():
                 print(f"{'':22}{line}")
         elif not passed and expand == "first":
             print(paint(f"{'':22}(details: --verbose)", "dim", colour))
@@ -61,7 +62,7 @@ def grade_command(folder, results_path):
     print_report(results, colour=use_colour("auto"))
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
-        print(f"\nIsolation (this part is for course staff):\n{staff.output}")
+        print(f"\nIsolation (this part is for course staff):\n{printable(staff.output)}")
     print(f"\nwrote {results_path}")
     return 0
 
