@@ -1,6 +1,7 @@
 """Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
 import argparse
 import os
+import signal
 import sys
 import traceback
 
@@ -47,11 +48,20 @@ def print_report(results, expand="none", colour=False):
     print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
 
 
+class GradingStopped(Exception):
+    """The grader was told to stop (SIGTERM) before it finished."""
+
+
+def stop_grading(signum, frame):
+    raise GradingStopped("the grader was stopped by the time limit (SIGTERM) before it finished")
+
+
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
     from autograder.grade import grade
     from autograder.results import grader_failure, write_results
 
+    signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: still write results.json, stop the worker
     try:
         results = grade(folder)
     except Exception:
