@@ -59,7 +59,7 @@ def stop_grading(signum, frame):
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
     from autograder.grade import grade
-    from autograder.results import grader_failure, write_results
+    from autograder.results import grader_failure, printable, write_results
 
     signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: still write results.json, stop the worker
     try:

@@ -154,7 +154,7 @@ def outcome_verdict(outcome, job, config):
     target = job.function or "your code"
     messages = {
         "exception": f"{target} raised an exception:\n```\n{outcome.error.strip()}\n```",
-        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:g} s",
+        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s",
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
         "crash": f"{target} stopped the case: {outcome.error}",
         "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
