@@ -15,6 +15,7 @@ from autograder.submission import Submission, SubmissionNotFound, locate
 
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
+CUT_SHORT = "the grading time budget left no more time for it"
 CASE_OVERHEAD = 0.25  # seconds a case costs beyond its own timeout at worst (a fresh child, its import, reading outputs)
 OUTCOME_CATEGORIES = {
     "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
@@ -103,10 +104,14 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
         pending = [(case, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple) and case.public == visible]
         while pending:
             candidates = [job for _, job in pending[: 1 if process_per_case else None]]
+            full = [job.timeout or config.case_timeout for job in candidates]
             batch = fitting_batch(candidates, deadline - time.monotonic(), config)
             if not batch:
                 break
             ran = worker.run_batch(batch, submission.root)
+            for job, timeout, outcome in zip(batch, full, ran):
+                if outcome.status == "timeout" and job.timeout < timeout:
+                    outcome.error = CUT_SHORT
             outcomes.update({case.number: outcome for (case, _), outcome in zip(pending, ran)})
             pending = pending[len(batch):]
     return outcomes
@@ -154,7 +159,8 @@ def outcome_verdict(outcome, job, config):
     target = job.function or "your code"
     messages = {
         "exception": f"{target} raised an exception:\n```\n{outcome.error.strip()}\n```",
-        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s",
+        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
+                   + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else ""),
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
         "crash": f"{target} stopped the case: {outcome.error}",
         "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",

@@ -15,6 +15,7 @@ from autograder.cases import problem2, problem2_log
 from autograder.checks import Expect, FeatureGram
 from autograder.cli import print_report
 from autograder.config import GraderConfig
+from autograder import grade as grade_module
 from autograder.grade import CASE_OVERHEAD, fitting_batch, grade
 from autograder.log_file import Log
 from autograder.reference_model import notebook_helpers, numpy_transformer
@@ -46,6 +47,43 @@ def jobs(*timeouts):
 def test_a_batch_holds_the_jobs_that_fit_in_the_time_left(timeouts, seconds_left, given):
     batch = fitting_batch(jobs(*timeouts), seconds_left, GraderConfig(case_timeout=3.0))
     assert [job.timeout for job in batch] == pytest.approx(given)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class HangingWorker:
+    """A worker whose every job runs out its timeout, on a fake clock; it records the batches it is given."""
+
+    def __init__(self, clock):
+        self.clock, self.batches = clock, []
+
+    def run_batch(self, jobs, root):
+        self.batches.append([job.timeout for job in jobs])
+        self.clock.now += sum(job.timeout + 0.1 for job in jobs)
+        return [Outcome("timeout") for _ in jobs]
+
+
+@pytest.mark.parametrize("process_per_case", [False, True])
+def test_hanging_jobs_stop_at_the_deadline_and_the_rest_are_not_run(monkeypatch, process_per_case):
+    clock = FakeClock()
+    monkeypatch.setattr(grade_module.time, "monotonic", clock)
+    config = GraderConfig(case_timeout=10.0)
+    cases = [CASES[number] for number in ("3.1", "4.1", "3.2", "3.3", "3.4", "3.5", "4.2")]  # two visible, five hidden
+    plans = [(Job("call", "attention", "softmax_attention"), None) for _ in cases]
+    worker = HangingWorker(clock)
+    outcomes = grade_module.run_jobs(cases, plans, type("S", (), {"root": None}), worker, process_per_case, clock.now + 45, config)
+    assert clock.now <= 1000 + 45
+    ran = [timeout for batch in worker.batches for timeout in batch]
+    assert ran[:4] == [10, 10, 10, 10] and 1 <= ran[4] < 10 and len(ran) == 5  # the fifth cut short; two never run
+    assert sorted(outcomes) == sorted(case.number for case in cases[:5])
+    assert outcomes[cases[4].number].error == grade_module.CUT_SHORT and outcomes[cases[3].number].error != grade_module.CUT_SHORT
+    assert all(len(batch) == 1 for batch in worker.batches) if process_per_case else worker.batches[0] == [10, 10]
 
 
 def hanging_submission(folder):
