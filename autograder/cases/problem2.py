@@ -192,7 +192,10 @@ def task_batches(task):
     for length in range(1, max_len + 1):
         letters = [list(chosen) for chosen in itertools.product("ABC", repeat=length)]
         seqs = np.stack([helpers.encode(chosen) for chosen in letters])  # (N, L, 3)
-        batches.append((letters, seqs, np.stack([target(seq) for seq in seqs])))
+        targets = np.stack([target(seq) for seq in seqs])  # (N, L, 3)
+        seqs.setflags(write=False)  # shared by every call (cached): nobody may change them
+        targets.setflags(write=False)
+        batches.append((letters, seqs, targets))
     return batches
 
 
