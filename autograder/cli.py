@@ -34,7 +34,8 @@ def print_report(results, expand="none", colour=False):
             print("\n" + paint(f"Problem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}", "bold", colour))
         passed = test.status == "passed"
         points = f"{test.score:g}/{test.max_score:g}"
-        print(f"  {paint('PASS' if passed else 'FAIL', 'pass' if passed else 'fail', colour)} {test.number:>5} {points:>7}  {printable(test.name)}")
+        verdict = paint("PASS" if passed else "FAIL", "pass" if passed else "fail", colour)
+        print(f"  {verdict} {test.number:>5} {points:>7}  {printable(test.name)}")
         if not passed and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
             for line in printable(test.output).splitlines():
@@ -61,7 +62,7 @@ def grade_command(folder, results_path):
     from autograder.grade import grade
     from autograder.results import grader_failure, printable, write_results
 
-    signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: still write results.json, stop the worker
+    signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: stop the worker, write results.json
     try:
         results = grade(folder)
     except Exception:

@@ -16,7 +16,7 @@ from autograder.submission import Submission, SubmissionNotFound, locate
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
 CUT_SHORT = "the grading time budget left no more time for it"
-CASE_OVERHEAD = 0.25  # seconds a case costs beyond its own timeout at worst (a fresh child, its import, reading outputs)
+CASE_OVERHEAD = 0.25  # seconds a case costs beyond its timeout at worst (a fresh child, its import, its outputs read)
 OUTCOME_CATEGORIES = {
     "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
     "crash": checks.CRASH, "unsupported": checks.UNSUPPORTED, "grader_error": checks.GRADER_ERROR,
@@ -51,7 +51,7 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
     tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
     not_run = sum(test.category == checks.NOT_RUN for test in tests)
     if not_run:
-        staff_notes.append(f"the grading time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
+        staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
     tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
                             output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
     if staff_notes:
@@ -91,7 +91,7 @@ def fixed_plan(case):
 
 
 def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=float("inf"), config=None):
-    """case number -> Outcome of every planned job that fits before `deadline`: the visible cases first, then the hidden.
+    """case number -> Outcome of every planned job that fits before `deadline`: visible cases first, then hidden ones.
 
     Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
     behind; hidden inputs never reach a child whose output is shown, and run only after it. A batch
@@ -137,8 +137,8 @@ def judge_case(case, plan, outcome, config, staff_notes):
     if isinstance(plan, Verdict):
         return to_test_result(case, plan, None)
     if outcome is None:  # left out of every batch: the time budget ran out first
-        return to_test_result(case, fail(checks.NOT_RUN, f"{checks.NOT_RUN}: the submission used up the grading time budget "
-                                                          f"({config.grade_budget_seconds:g} s for all cases)"), None)
+        reason = f"the submission used up the grading time budget ({config.grade_budget_seconds:g} s for all cases)"
+        return to_test_result(case, fail(checks.NOT_RUN, f"{checks.NOT_RUN}: {reason}"), None)
     job, check = plan
     try:
         verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)

@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
-# What a terminal or a browser would act on instead of showing: ANSI/VT escape sequences (CSI, also as the C1 byte, OSC,
-# and the short two-character ones), C0 controls but newline and tab, DEL, C1 controls, and Unicode's bidirectional overrides and marks.
+# What a terminal or a browser would act on instead of showing: ANSI/VT escape sequences (CSI, also as the C1 byte,
+# OSC, and the short two-character ones), C0 controls but newline and tab, DEL, C1 controls, and Unicode's
+# bidirectional overrides, isolates and marks.
 ESCAPE_SEQUENCES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 

@@ -56,7 +56,7 @@ def peak_memory_mib(command):
 
 
 def trusted_side_seconds():
-    """Seconds the grading process spends parsing a 1 MiB log of 50,000 keys, and judging weights on all 1092 sequences."""
+    """Seconds the grading process spends parsing a 1 MiB log of 50,000 keys, and judging weights on 1092 sequences."""
     import json
 
     import numpy as np

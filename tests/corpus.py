@@ -38,7 +38,8 @@ def items():
 
 
 def write_log(path, edits):
-    """The reference's log, edited: set/fill/extra_keys/raw_replace/truncate/prefix_hex/text/size/nested/encoding/add_to_first_value."""
+    """The reference's log, edited: set/fill/extra_keys/raw_replace/truncate/prefix_hex/text/size/nested/encoding/
+    add_to_first_value."""
     data = json.loads((ROOT / "reference" / "submission_log.json").read_text())
     data.update(edits.get("set", {}))
     data.update({key: [value] * count for key, (value, count) in edits.get("fill", {}).items()})

@@ -1,4 +1,4 @@
-"""The trusted side's budget: a whole-grade time limit, the task's shapes before arithmetic, and printable student text."""
+"""The trusted side's budget: a whole-grade time limit, the task's shapes before arithmetic, printable student text."""
 import ast
 import json
 import os
@@ -77,12 +77,14 @@ def test_hanging_jobs_stop_at_the_deadline_and_the_rest_are_not_run(monkeypatch,
     cases = [CASES[number] for number in ("3.1", "4.1", "3.2", "3.3", "3.4", "3.5", "4.2")]  # two visible, five hidden
     plans = [(Job("call", "attention", "softmax_attention"), None) for _ in cases]
     worker = HangingWorker(clock)
-    outcomes = grade_module.run_jobs(cases, plans, type("S", (), {"root": None}), worker, process_per_case, clock.now + 45, config)
+    submission = type("S", (), {"root": None})
+    outcomes = grade_module.run_jobs(cases, plans, submission, worker, process_per_case, clock.now + 45, config)
     assert clock.now <= 1000 + 45
     ran = [timeout for batch in worker.batches for timeout in batch]
     assert ran[:4] == [10, 10, 10, 10] and 1 <= ran[4] < 10 and len(ran) == 5  # the fifth cut short; two never run
     assert sorted(outcomes) == sorted(case.number for case in cases[:5])
-    assert outcomes[cases[4].number].error == grade_module.CUT_SHORT and outcomes[cases[3].number].error != grade_module.CUT_SHORT
+    assert outcomes[cases[4].number].error == grade_module.CUT_SHORT
+    assert outcomes[cases[3].number].error != grade_module.CUT_SHORT
     assert all(len(batch) == 1 for batch in worker.batches) if process_per_case else worker.batches[0] == [10, 10]
 
 
@@ -99,7 +101,8 @@ def hanging_submission(folder):
         "import time\n\nimport torch\n\n\nclass PytorchTransformer(torch.nn.Module):\n"
         "    def __init__(self, *args, **kwargs):\n        time.sleep(3600)\n\n"
         "    def forward(self, seq):\n        time.sleep(3600)\n\n\n"
-        + "".join(f"def {name}():\n    time.sleep(3600)\n\n\n" for name in ("attention_by_content", "attention_by_position", "attention_unique")))
+        + "".join(f"def {name}():\n    time.sleep(3600)\n\n\n"
+                  for name in ("attention_by_content", "attention_by_position", "attention_unique")))
     return folder
 
 
@@ -135,7 +138,8 @@ def test_run_autograder_stops_a_grader_past_its_time_limit(tmp_path):
     (tmp_path / "source").symlink_to(ROOT)
     hanging_submission(tmp_path / "submission")
     (tmp_path / "results").mkdir()
-    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "AUTOGRADER_PYTHON": sys.executable, "AUTOGRADER_TIME_LIMIT": "4"}
+    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "AUTOGRADER_PYTHON": sys.executable,
+           "AUTOGRADER_TIME_LIMIT": "4"}
     started = time.monotonic()
     done = subprocess.run([str(ROOT / "run_autograder")], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and time.monotonic() - started < 4 + 15 + 5
@@ -151,11 +155,13 @@ def content_weights(qk=3):
 
 
 @pytest.mark.parametrize("task, weights, message", [
-    ("content", {**content_weights(), "Km": np.zeros((5000, 5000))}, "Km has shape (5000, 5000); expected (3, qk) with qk <= 64"),
+    ("content", {**content_weights(), "Km": np.zeros((5000, 5000))},
+     "Km has shape (5000, 5000); expected (3, qk) with qk <= 64"),
     ("content", {**content_weights(), "Qm": np.zeros((3, 65))}, "Qm has shape (3, 65); expected (3, qk) with qk = 3"),
     ("content", content_weights(qk=65), "Km has shape (3, 65); expected (3, qk) with qk <= 64"),
     ("content", {**content_weights(), "Vm": np.zeros(9)}, "Vm has shape (9,); expected a matrix of shape (3, 3)"),
-    ("position", {"pos": np.zeros((4, 5000)), "Km": np.zeros((5003, 1)), "Qm": np.zeros((5003, 1)), "Vm": np.zeros((5003, 3))},
+    ("position", {"pos": np.zeros((4, 5000)), "Km": np.zeros((5003, 1)), "Qm": np.zeros((5003, 1)),
+                  "Vm": np.zeros((5003, 3))},
      "pos has shape (4, 5000); expected (4, p) with p <= 64"),
     ("position", {"pos": np.eye(4), "Km": np.zeros((7, 1)), "Qm": np.zeros((7, 1)), "Vm": np.zeros((6, 3))},
      "Vm has shape (6, 3); expected (3+p, 3) with p = 4"),
@@ -182,7 +188,8 @@ def test_reference_weights_still_pass(task):
 def random_weights(g, task, scale):
     p, qk = int(g.integers(1, 5)), int(g.integers(1, 5))
     rows = 3 if task == "content" else 3 + p
-    weights = {"Km": scale * g.standard_normal((rows, qk)), "Qm": scale * g.standard_normal((rows, qk)), "Vm": g.standard_normal((rows, 3))}
+    weights = {"Km": scale * g.standard_normal((rows, qk)), "Qm": scale * g.standard_normal((rows, qk)),
+               "Vm": g.standard_normal((rows, 3))}
     if task == "position":
         weights["pos"] = scale * g.standard_normal((4, p))
     return weights
@@ -208,7 +215,8 @@ def test_vectorised_unique_check_finds_the_notebooks_failures(seed):
     g = np.random.default_rng(seed)
     right = reference_transformer.attention_unique()
     for weights in (right, {name: m + 0.3 * g.standard_normal(m.shape) for name, m in right.items()},
-                    {"Km": g.standard_normal((4, 2)), "Qm": g.standard_normal((4, 2)), "Vm": g.standard_normal((4, 1))}):
+                    {"Km": g.standard_normal((4, 2)), "Qm": g.standard_normal((4, 2)), "Vm": g.standard_normal((4, 1))},
+                    ):
         fast = problem2.unique_failures(weights)
         naive = HELPERS.unique_failures(weights, numpy_transformer())
         assert [letters for letters, _, _ in fast] == [letters for letters, _, _ in naive]
@@ -271,7 +279,8 @@ def test_layer_facts_of_a_huge_shape_are_not_listed():
 
 # ---------------------------------------------------------------- printable student text
 def test_results_models_strip_control_characters_and_keep_newlines_and_tabs():
-    test = models.TestResult(number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed", output=f"a\n\tb {HOSTILE_TEXT}\r\n")
+    test = models.TestResult(number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed",
+                             output=f"a\n\tb {HOSTILE_TEXT}\r\n")
     for text in (test.name, test.output):
         assert not any(bad in text for bad in UNPRINTABLE), repr(text)
         assert "clear" in text and "bell" in text and "flip" in text and "end" in text
@@ -285,7 +294,7 @@ def test_an_exception_message_of_escape_codes_reaches_neither_results_nor_termin
     folder = tmp_path / "escapes"
     folder.mkdir()
     (folder / "attention.py").write_text(f"MESSAGE = bytes.fromhex({HOSTILE_TEXT.encode().hex()!r}).decode()\n\n\n"
-                                         "def softmax_attention(Q, K, V):\n    raise ValueError(MESSAGE)\n")  # no escape in the source line
+                                         "def softmax_attention(Q, K, V):\n    raise ValueError(MESSAGE)\n")  # quoted: no escape
     results = grade(folder, cases=[CASES["4.1"]])
     (test,) = [t for t in results.tests if t.number == "4.1"]
     assert test.category == checks.EXCEPTION and "ValueError: clear" in test.output
@@ -299,7 +308,8 @@ def test_an_exception_message_of_escape_codes_reaches_neither_results_nor_termin
 
 def test_the_terminal_report_cleans_text_even_from_an_unvalidated_model(capsys):
     raw = models.TestResult.model_construct(number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed",
-                                     output=HOSTILE_TEXT, visibility="visible", category="exception", diagnosis="", behaviour="")
+                                     output=HOSTILE_TEXT, visibility="visible", category="exception", diagnosis="",
+                                     behaviour="")
     print_report(Results.model_construct(tests=[raw], output="", execution_time=0.0), expand="all", colour=False)
     printed = capsys.readouterr().out
     assert "clear" in printed and not any(bad in printed for bad in UNPRINTABLE)

@@ -96,7 +96,7 @@ def attributes(submission):
             got = outcome.outputs.get(key)
             index, name = key.split(":")
             call_text = f"PytorchTransformer{(with_pos, without_pos)[int(index)]}"
-            if got is None or got.shape != (len(facts),) or got.tolist() != facts:  # shape first: never list a huge array
+            if got is None or got.shape != (len(facts),) or got.tolist() != facts:  # shape first: no huge list
                 want = "None" if facts == [-1] else f"{described[name]} with weight shape {tuple(facts[2:])}"
                 return fail(WRONG_VALUE, f"in {call_text}, {name} should be {want}")
         return ok("Km, Qm, Vm and pos are the layers the spec names")
@@ -126,7 +126,7 @@ def judge_weights(weights, task):
     wrong_shape = shape_verdict(weights, task)
     if wrong_shape is not None:
         return wrong_shape
-    weights = {name: weights.get(name) for name in ("Km", "Qm", "Vm", "pos")}  # the spec's matrices; other keys are ignored
+    weights = {name: weights.get(name) for name in ("Km", "Qm", "Vm", "pos")}  # the spec's matrices, no other key
     key = (task, tuple(sorted((name, m.shape, m.tobytes()) for name, m in weights.items() if isinstance(m, np.ndarray))))
     if key not in _JUDGED:
         if len(_JUDGED) > 64:
@@ -143,7 +143,7 @@ def shape_problem(weights, task):
         -> "Km has shape (5000, 5000); expected (3, qk) with qk <= 64"
     """
     if task == "content" and weights.get("pos") is not None:
-        return "pos is given, but the content task's model has no positions (its Km has 3 rows): return Km, Qm and Vm only"
+        return "pos is given, but the content task's model has no positions (Km has 3 rows): return Km, Qm and Vm only"
     bound = {"p": 0} if task == "unique" and weights.get("pos") is None else {}  # unique: pos may be left out
     for name, *dims in WEIGHT_SHAPES[task]:
         matrix = weights.get(name)
@@ -166,9 +166,10 @@ def shape_problem(weights, task):
 def wanted_shape(dims, bound):
     """'(3+p, qk) with p = 4, qk <= 64': the shape the spec asks for, with what is known of its free dimensions."""
     names = dict.fromkeys(part for dim in dims for part in dim.split("+") if part in FREE_DIMS)
-    facts = [f"{name} = {bound[name]}" if name in bound else
-             (f"{name} <= {FREE_DIMS[name][1]}" if FREE_DIMS[name][0] == 1 else f"{FREE_DIMS[name][0]} <= {name} <= {FREE_DIMS[name][1]}")
-             for name in names]
+    facts = []
+    for name in names:
+        low, high = FREE_DIMS[name]
+        facts.append(f"{name} = {bound[name]}" if name in bound else f"{name} <= {high}" if low == 1 else f"{low} <= {name} <= {high}")
     return f"({', '.join(dims)})" + (f" with {', '.join(facts)}" if facts else "")
 
 
@@ -178,8 +179,8 @@ def shape_verdict(weights, task):
     if problem is None:
         return None
     verdict = fail(WRONG_SHAPE, problem)
-    if task == "position" and all(isinstance(weights.get(n), np.ndarray) and weights[n].ndim == 2 for n in ("pos", "Km", "Qm", "Vm")) \
-            and positions_added(weights):
+    matrices = all(isinstance(weights.get(name), np.ndarray) and weights[name].ndim == 2 for name in ("pos", "Km", "Qm", "Vm"))
+    if task == "position" and matrices and positions_added(weights):
         verdict.diagnosis = POSITIONS_ADDED
     return verdict
 
@@ -212,7 +213,7 @@ def batched_forward(weights, seqs):
 
 
 def failing_sequences(weights, task):
-    """helpers.failing_sequences, vectorised over each length's sequences: [(letters, expected, produced)], same order."""
+    """helpers.failing_sequences vectorised over each length's sequences: [(letters, expected, produced)], same order."""
     failures = []
     for letters, seqs, targets in task_batches(task):
         out = batched_forward(weights, seqs)
@@ -222,7 +223,7 @@ def failing_sequences(weights, task):
 
 
 def judged_weights(weights, task):
-    """judge_weights without the memory: every sequence (shapes are checked before), then what went wrong on the first failure."""
+    """judge_weights without the memory: every sequence (shapes checked before), then what went wrong on the first failure."""
     with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
         failures = failing_sequences(weights, task)
     total = sum(len(letters) for letters, _, _ in task_batches(task))
@@ -278,7 +279,7 @@ def unique(submission):
 
 
 def unique_failures(weights):
-    """helpers.unique_failures, vectorised over each length's sequences: [(letters, expected signs, signs)], same order."""
+    """helpers.unique_failures vectorised over each length's sequences: [(letters, expected signs, signs)], same order."""
     cls = np.append(np.zeros(3), 1.0)  # (4,)
     failures = []
     for letters, seqs, _ in task_batches("content"):  # every sequence of 1 to 6 tokens

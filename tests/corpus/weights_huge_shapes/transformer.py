@@ -15,4 +15,5 @@ def attention_by_position():
 
 
 def attention_unique():
-    return {"Km": np.ones((1200, 1200)), "Qm": np.ones((1200, 1200)), "Vm": np.ones((1200, 1)), "pos": np.ones((7, 1196))}
+    big = np.ones((1200, 1200))
+    return {"Km": big, "Qm": big, "Vm": np.ones((1200, 1)), "pos": np.ones((7, 1196))}
