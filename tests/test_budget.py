@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder import checks
-from autograder.cases import all_cases
+from autograder.cases import all_cases, rng
 from autograder.cases import problem2, problem2_log
 from autograder.checks import Expect, FeatureGram
 from autograder.cli import print_report
@@ -242,7 +242,7 @@ def test_huge_logged_matrices_are_refused_before_any_arithmetic(monkeypatch, num
               "attention_by_content_V": [0.0] * 9, "attention_by_content": [0.0] * 18}
     monkeypatch.setattr(problem2_log, "numpy_transformer", lambda: pytest.fail("the logged matrices were used"))
     monkeypatch.setattr(problem2, "batched_forward", lambda *args: pytest.fail("the logged matrices were used"))
-    verdict = CASES[number].build(FakeSubmission(values))
+    verdict = CASES[number].build(FakeSubmission(values), rng(number))
     assert verdict.category == checks.WRONG_SHAPE
     assert "Km has shape (3, 10000); expected (3, qk) with qk <= 64" in verdict.message
 
@@ -272,7 +272,7 @@ def test_a_huge_output_is_judged_by_its_shape_alone(check):
 
 
 def test_layer_facts_of_a_huge_shape_are_not_listed():
-    job, check = CASES["2.7"].build(FakeSubmission({}))
+    job, check = CASES["2.7"].build(FakeSubmission({}), rng("2.7"))
     verdict = check(Outcome("ok", outputs={"0:Km": huge((4000, 4000))}))
     assert verdict.category == checks.WRONG_VALUE and "Km should be nn.Linear" in verdict.message
 
