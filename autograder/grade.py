@@ -11,7 +11,8 @@ from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
-from autograder.submission import Submission, SubmissionNotFound, locate
+from autograder.submission import Submission
+from autograder.untrusted_fs import CopyLimits
 
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
@@ -33,11 +34,9 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
         with WarmWorker(config) as own_worker:
             return grade(folder, config, public_only, own_worker, cases)
     started = time.monotonic()
-    try:
-        root, not_found = locate(folder), None
-    except SubmissionNotFound as error:
-        root, not_found = None, str(error)
-    submission = Submission(root, config.log_cap_kb * 1024)
+    limits = CopyLimits(file_bytes=config.submission_file_cap_mb * 2**20)
+    submission = Submission.from_upload(folder, config.log_cap_kb * 1024, limits)  # a private copy; links never followed
+    not_found = submission.not_found
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
@@ -49,7 +48,9 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
     if staff_notes:
         tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
                                 output="\n\n".join(staff_notes), visibility="hidden"))
-    return Results(tests=tests, output=summary_table(tests), execution_time=time.monotonic() - started)
+    output = submission.notes() + summary_table(tests)
+    submission.close()
+    return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
 
 
 def plan_case(case, submission, not_found, staff_notes):
@@ -57,7 +58,7 @@ def plan_case(case, submission, not_found, staff_notes):
     if not_found:
         return fail(checks.MISSING, not_found)
     if case.file and not submission.has(case.file):
-        return fail(checks.MISSING, f"{case.file} is missing from the submission")
+        return fail(checks.MISSING, submission.missing_reason(case.file))
     try:
         plan = fixed_plan(case) if never_reads_the_submission(case) else case.build(submission)
         if not isinstance(plan, Verdict):
