@@ -147,13 +147,14 @@ class Submission:
         return f"{name} {why}, so it counts as missing" if why else f"{name} is missing from the submission"
 
     def notes(self) -> str:
-        """A markdown paragraph naming what of the upload was not used, and why; empty when everything was."""
+        """Markdown naming what of the upload was not used, and why (and why nothing was found); empty when all was used."""
+        found = f"**No submission found:** {self.not_found}.\n\n" if self.not_found else ""
         if not self.ignored:
-            return ""
+            return found
         lines = [f"- `{path}` {why}" if path else f"- {why}" for path, why in self.ignored[:MAX_NOTES]]
         if len(self.ignored) > MAX_NOTES:
             lines.append(f"- and {len(self.ignored) - MAX_NOTES} more")
-        return "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"
+        return found + "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"
 
     @cached_property
     def log(self):

@@ -332,6 +332,7 @@ def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, repor
                               Skipped("", f"the submission holds more than {limits.entries} names; the rest were not copied"))
     chosen = [Entry(name, kind, 0) for name in first if (kind := folder.kind(name)) is not None]
     chosen += [entry for entry in listed if entry.name not in first]
+    chosen.sort(key=lambda entry: entry.kind == "folder")  # stable: this folder's files before any subfolder's
     for entry in chosen:
         shown = prefix + readable_name(entry.name)
         if entry.name in skip_names:
