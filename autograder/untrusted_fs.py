@@ -238,11 +238,16 @@ def read_file(root, relative: str, cap: int) -> bytes:
 
 
 def file_kind(root, relative: str) -> str | None:
-    """What `relative` below `root` is (file, folder, link, fifo, ...), or None when it or a folder on its way is missing."""
+    """What `relative` below `root` is (file, folder, link, fifo, ...), or None when it or a folder on its way is missing.
+
+    When something on its way is no real folder (a link, say), that is what is reported.
+    """
     try:
         folder, name = open_path(root, relative)
     except NotFound:
         return None
+    except NotRegular as error:
+        return error.kind
     with folder:
         return folder.kind(name)
 
