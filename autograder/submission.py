@@ -18,6 +18,7 @@ from autograder.untrusted_fs import CopyLimits, Folder, NotFound, NotRegular, Un
 STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
 SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", ".git")  # never copied, never mentioned
 MAX_NOTES = 20  # notes shown to the student; the rest are counted
+BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span in the notes
 
 
 class SubmissionNotFound(Exception):
@@ -151,7 +152,7 @@ class Submission:
         found = f"**No submission found:** {self.not_found}.\n\n" if self.not_found else ""
         if not self.ignored:
             return found
-        lines = [f"- `{path}` {why}" if path else f"- {why}" for path, why in self.ignored[:MAX_NOTES]]
+        lines = [f"- `{path.replace(BACKTICK, QUOTE)}` {why}" if path else f"- {why}" for path, why in self.ignored[:MAX_NOTES]]
         if len(self.ignored) > MAX_NOTES:
             lines.append(f"- and {len(self.ignored) - MAX_NOTES} more")
         return found + "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"

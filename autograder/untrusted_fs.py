@@ -260,6 +260,7 @@ class CopyLimits:
     file_bytes: int = 5 << 20  # one file
     total_bytes: int = 64 << 20  # all files together
     files: int = 500  # files copied
+    folders: int = 200  # folders copied
     depth: int = 8  # folder levels below the copied folder
     entries: int = 20_000  # names listed per folder
 
@@ -279,6 +280,7 @@ class CopyReport:
     skipped: list[Skipped] = field(default_factory=list)
     files: int = 0
     bytes: int = 0
+    folders: int = 0
     deep_folders: int = 0
     over_count: int = 0
 
@@ -326,7 +328,8 @@ def copy_tree(source, destination, limits: CopyLimits | None = None, first=(), s
     if report.deep_folders:
         report.skipped.append(Skipped("", f"{report.deep_folders} folder(s) more than {limits.depth} levels deep were not copied"))
     if report.over_count:
-        report.skipped.append(Skipped("", f"{report.over_count} file(s) beyond the first {limits.files} were not copied"))
+        report.skipped.append(Skipped("", f"{report.over_count} file(s) or folder(s) beyond the first {limits.files} files "
+                                          f"and {limits.folders} folders were not copied"))
     return report
 
 
@@ -348,6 +351,10 @@ def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, repor
             if depth >= limits.depth:
                 report.deep_folders += 1
                 continue
+            if report.folders >= limits.folders or report.files >= limits.files:
+                report.over_count += 1
+                continue
+            report.folders += 1
             try:
                 inner = folder.folder(entry.name)
             except NotRegular as error:  # replaced by a link since it was listed

@@ -214,7 +214,7 @@ def test_30000_empty_files_are_cut_at_the_caps_and_the_graded_files_come_first(t
     assert (tmp_path / "copy" / "purification.py").is_file()
     assert len(list((tmp_path / "copy").iterdir())) == 50
     reasons = " ".join(skipped.reason for skipped in report.skipped)
-    assert "more than 20000 names" in reasons and "beyond the first 50" in reasons
+    assert "more than 20000 names" in reasons and "beyond the first 50 files" in reasons
 
 
 def test_total_size_is_capped(tmp_path):
@@ -301,3 +301,20 @@ def test_a_linked_upload_is_reported_as_not_found(tmp_path):
     assert submission.root is None and "is a symbolic link" in submission.not_found
     assert submission.notes().startswith("**No submission found:**")
 
+
+
+def test_folders_are_capped_too(tmp_path):
+    upload = tmp_path / "upload"
+    for index in range(30):
+        (upload / f"f{index:02d}").mkdir(parents=True)
+    report = copy_tree(upload, tmp_path / "copy", CopyLimits(folders=10))
+    assert copied_files(tmp_path / "copy") == [f"f{index:02d}" for index in range(10)]
+    assert report.over_count == 20 and "beyond the first 500 files and 10 folders" in report.skipped[-1].reason
+
+
+def test_a_backtick_in_a_name_cannot_end_the_notes_code_span(tmp_path):
+    upload = reference_copy(tmp_path / "upload")
+    os.symlink("attention.py", upload / "x` <b>y")
+    submission = Submission.from_upload(upload)
+    submission.close()
+    assert "- `x' <b>y` is a symbolic link; links are ignored" in submission.notes()
