@@ -77,7 +77,8 @@ def _read_untrusted(path, cap_bytes):
     try:
         return read_file(path.parent, path.name, cap_bytes)
     except NotRegular as error:
-        raise LogUnreadable(f"it is not a regular file but {KINDS[error.kind]} (links and special files are not read)") from None
+        kind = KINDS[error.kind]
+        raise LogUnreadable(f"it is not a regular file but {kind} (links and special files are not read)") from None
     except UntrustedPathError as error:
         raise LogUnreadable(str(error)) from None
 

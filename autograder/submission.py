@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from autograder.log_file import LOG_NAME, LogKeyError, LogUnreadable, read_log
-from autograder.untrusted_fs import CopyLimits, Folder, NotFound, NotRegular, UntrustedPathError, copy_tree, file_kind, \
-    not_used, readable_name
+from autograder.untrusted_fs import (CopyLimits, Folder, NotFound, NotRegular, UntrustedPathError, copy_tree, file_kind,
+                                     not_used, readable_name)
 
 STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
 SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", ".git")  # never copied, never mentioned
@@ -83,7 +83,8 @@ def find_student_folder(upload) -> Located:
     if len(nested) == 1:
         return Located(nested[0], ignored=ignored)
     if not nested:
-        return Located(None, f"none of {', '.join(STUDENT_FILES)} was found in the submission or in a folder inside it", ignored)
+        names = ", ".join(STUDENT_FILES)
+        return Located(None, f"none of {names} was found in the submission or in a folder inside it", ignored)
     names = ", ".join(readable_name(name) for name in nested)
     return Located(None, f"student files were found in several folders: {names}", ignored)
 
@@ -118,10 +119,12 @@ class Submission:
             return cls(None, log_cap_bytes, located.ignored, located.problem)
         private = Path(tempfile.mkdtemp(prefix="hw9-submission-"))
         try:
-            report = copy_tree(Path(upload) / located.folder, private / "files", limits, first=STUDENT_FILES, skip_names=SKIP_NAMES)
-        except (UntrustedPathError, OSError) as error:
+            report = copy_tree(Path(upload) / located.folder, private / "files", limits, first=STUDENT_FILES,
+                               skip_names=SKIP_NAMES)
+        except (UntrustedPathError, OSError) as error:  # only the error's words: its file names are the grader's
             shutil.rmtree(private, ignore_errors=True)
-            return cls(None, log_cap_bytes, located.ignored, f"the submission could not be read: {getattr(error, 'strerror', None) or error}")
+            why = getattr(error, "strerror", None) or str(error)
+            return cls(None, log_cap_bytes, located.ignored, f"the submission could not be read: {why}")
         prefix = readable_name(located.folder) + "/" if located.folder else ""
         ignored = located.ignored + [(prefix + skipped.path if skipped.path else "", skipped.reason)
                                      for skipped in report.skipped]
@@ -148,11 +151,12 @@ class Submission:
         return f"{name} {why}, so it counts as missing" if why else f"{name} is missing from the submission"
 
     def notes(self) -> str:
-        """Markdown naming what of the upload was not used, and why (and why nothing was found); empty when all was used."""
+        """Markdown saying what of the upload was not used and why (or why nothing was found); empty if all was used."""
         found = f"**No submission found:** {self.not_found}.\n\n" if self.not_found else ""
         if not self.ignored:
             return found
-        lines = [f"- `{path.replace(BACKTICK, QUOTE)}` {why}" if path else f"- {why}" for path, why in self.ignored[:MAX_NOTES]]
+        lines = [f"- `{path.replace(BACKTICK, QUOTE)}` {why}" if path else f"- {why}"
+                 for path, why in self.ignored[:MAX_NOTES]]
         if len(self.ignored) > MAX_NOTES:
             lines.append(f"- and {len(self.ignored) - MAX_NOTES} more")
         return found + "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"

@@ -1,4 +1,4 @@
-"""The one way the trusted side reads a folder the student controls: no link followed, no special file opened, sizes capped.
+"""The one way the trusted side reads a student's folder: no link followed, no special file opened, sizes capped.
 
 Every name is looked up one component at a time relative to an open folder (`openat` with
 O_NOFOLLOW on Linux and macOS), checked with lstat before it is opened and with fstat after:
@@ -17,7 +17,7 @@ from pathlib import Path
 # Descriptor-relative walking needs these; Windows has none of them.
 FD_WALK = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
            and os.stat in os.supports_dir_fd and os.scandir in os.supports_fd)
-_EXTRA = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_EXTRA = sum(getattr(os, flag, 0) for flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC", "O_NOCTTY"))  # distinct bits
 READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | _EXTRA
 FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _EXTRA
 KINDS = {  # what a student reads in a note about a file that was not used
@@ -54,7 +54,8 @@ def kind_of(info: os.stat_result) -> str:
     """file | folder | link | fifo | socket | device | other, from an lstat result (a Windows junction is a link)."""
     if stat.S_ISLNK(info.st_mode) or getattr(info, "st_reparse_tag", 0):
         return "link"
-    for test, name in ((stat.S_ISREG, "file"), (stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket")):
+    tests = {"file": stat.S_ISREG, "folder": stat.S_ISDIR, "fifo": stat.S_ISFIFO, "socket": stat.S_ISSOCK}
+    for name, test in tests.items():
         if test(info.st_mode):
             return name
     return "device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "other"
@@ -176,7 +177,7 @@ class Folder:
                     info = item.stat(follow_symlinks=False)
                 except OSError:
                     continue  # removed while we listed
-                found.append(Entry(item.name if isinstance(item.name, str) else os.fsdecode(item.name), kind_of(info), info.st_size))
+                found.append(Entry(item.name, kind_of(info), info.st_size))
         return sorted(found, key=lambda entry: entry.name)
 
     def folder(self, name: str) -> "Folder":
@@ -191,7 +192,7 @@ class Folder:
         return self._opened(self.path / name, lambda: os.open(name, FOLDER_FLAGS, dir_fd=self.fd), before)
 
     def read(self, name: str, cap: int) -> bytes:
-        """The bytes of regular file `name`: checked with lstat, opened without following, fstat-checked, size-capped."""
+        """The bytes of regular file `name`: lstat-checked, opened without following, fstat-checked, size-capped."""
         before = self.lstat(name)
         if before is None:
             raise NotFound(f"{name} does not exist")
@@ -200,7 +201,10 @@ class Folder:
         if before.st_size > cap:
             raise TooLarge(before.st_size, cap)
         try:
-            fd = os.open(name, READ_FLAGS, dir_fd=self.fd) if self.fd is not None else os.open(self.path / name, READ_FLAGS)
+            if self.fd is not None:
+                fd = os.open(name, READ_FLAGS, dir_fd=self.fd)
+            else:
+                fd = os.open(self.path / name, READ_FLAGS)
         except OSError as error:
             if error.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EOPNOTSUPP):
                 raise NotRegular("other") from None
@@ -238,7 +242,7 @@ def read_file(root, relative: str, cap: int) -> bytes:
 
 
 def file_kind(root, relative: str) -> str | None:
-    """What `relative` below `root` is (file, folder, link, fifo, ...), or None when it or a folder on its way is missing.
+    """What `relative` below `root` is (file, folder, link, fifo, ...); None when it or a folder on its way is missing.
 
     When something on its way is no real folder (a link, say), that is what is reported.
     """
@@ -287,7 +291,8 @@ class CopyReport:
 
 def not_used(kind: str) -> str:
     """Why a name of this kind was not used, as the end of a sentence that starts with the name."""
-    return f"is {KINDS[kind]}; " + ("links are ignored" if kind == "link" else "only regular files and folders are used")
+    rule = "links are ignored" if kind == "link" else "only regular files and folders are used"
+    return f"is {KINDS[kind]}; {rule}"
 
 
 def _size(count: int) -> str:
@@ -323,21 +328,24 @@ def copy_tree(source, destination, limits: CopyLimits | None = None, first=(), s
     destination = Path(destination)
     with Folder.open(source) as folder:
         os.mkdir(destination, 0o700)
-        _copy_folder(folder, destination, "", 0, limits, tuple(first), set(skip_names), report, (file_mode, folder_mode))
+        modes = (file_mode, folder_mode)
+        _copy_folder(folder, destination, "", 0, limits, tuple(first), set(skip_names), report, modes)
     os.chmod(destination, folder_mode)
     if report.deep_folders:
-        report.skipped.append(Skipped("", f"{report.deep_folders} folder(s) more than {limits.depth} levels deep were not copied"))
+        deep = f"{report.deep_folders} folder(s) more than {limits.depth} levels deep were not copied"
+        report.skipped.append(Skipped("", deep))
     if report.over_count:
-        report.skipped.append(Skipped("", f"{report.over_count} file(s) or folder(s) beyond the first {limits.files} files "
-                                          f"and {limits.folders} folders were not copied"))
+        over = (f"{report.over_count} file(s) or folder(s) beyond the first {limits.files} files "
+                f"and {limits.folders} folders were not copied")
+        report.skipped.append(Skipped("", over))
     return report
 
 
 def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, report, modes):
     listed = folder.entries(limits.entries)
     if len(listed) >= limits.entries:
-        report.skipped.append(Skipped(prefix, f"holds more than {limits.entries} names; the rest were not copied") if prefix else
-                              Skipped("", f"the submission holds more than {limits.entries} names; the rest were not copied"))
+        where = f"the folder `{prefix}`" if prefix else "the submission"
+        report.skipped.append(Skipped("", f"{where} holds more than {limits.entries} names; the rest were not copied"))
     chosen = [Entry(name, kind, 0) for name in first if (kind := folder.kind(name)) is not None]
     chosen += [entry for entry in listed if entry.name not in first]
     chosen.sort(key=lambda entry: entry.kind == "folder")  # stable: this folder's files before any subfolder's

@@ -129,7 +129,7 @@ def make_special(folder, name, what):
 
 
 def make_chain(path, levels, name="d"):
-    """A folder `path` with `levels` folders nested inside it, made through descriptors (deeper than PATH_MAX allows)."""
+    """A folder `path` with `levels` folders nested in it, made through descriptors (deeper than PATH_MAX allows)."""
     path.mkdir()
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
