@@ -51,6 +51,25 @@ def _odd_student_names(folder: Folder, prefix: str) -> list:
     return [(prefix + name, not_used(kind)) for name, kind in kinds if kind not in (None, "file")]
 
 
+def _candidates(top: Folder) -> tuple[list, list]:
+    """(ignored, nested): what at the top is passed over, and the real subfolders that hold a student file."""
+    ignored, nested = [], []
+    for entry in top.entries():
+        if entry.kind not in ("file", "folder") and entry.name not in SKIP_NAMES:
+            ignored.append((readable_name(entry.name), not_used(entry.kind)))
+        if entry.kind != "folder" or entry.name in SKIP_NAMES:
+            continue
+        try:
+            with top.folder(entry.name) as inner:
+                if _holds_student_file(inner):
+                    nested.append(entry.name)
+                else:
+                    ignored += _odd_student_names(inner, readable_name(entry.name) + "/")
+        except (UntrustedPathError, OSError):
+            continue  # replaced or removed since it was listed, or unreadable: not a candidate
+    return ignored, nested
+
+
 def find_student_folder(upload) -> Located:
     """Find the folder holding the student's files: the upload itself, or its one real subfolder that holds them.
 
@@ -63,23 +82,15 @@ def find_student_folder(upload) -> Located:
         return Located(None, "the submission folder does not exist")
     except NotRegular as error:
         return Located(None, f"the submission {not_used(error.kind)}")
-    with top:
-        if _holds_student_file(top):
-            return Located("")
-        ignored, nested = [], []
-        for entry in top.entries():
-            if entry.kind not in ("file", "folder") and entry.name not in SKIP_NAMES:
-                ignored.append((readable_name(entry.name), not_used(entry.kind)))
-            if entry.kind != "folder" or entry.name in SKIP_NAMES:
-                continue
-            try:
-                with top.folder(entry.name) as inner:
-                    if _holds_student_file(inner):
-                        nested.append(entry.name)
-                    else:
-                        ignored += _odd_student_names(inner, readable_name(entry.name) + "/")
-            except UntrustedPathError:
-                continue  # replaced or removed since it was listed
+    except OSError as error:
+        return Located(None, f"the submission folder cannot be read ({error.strerror})")
+    try:
+        with top:
+            if _holds_student_file(top):
+                return Located("")
+            ignored, nested = _candidates(top)
+    except OSError as error:  # unreadable to us (a laptop, not root)
+        return Located(None, f"the submission folder cannot be read ({error.strerror})")
     if len(nested) == 1:
         return Located(nested[0], ignored=ignored)
     if not nested:

@@ -342,9 +342,13 @@ def copy_tree(source, destination, limits: CopyLimits | None = None, first=(), s
 
 
 def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, report, modes):
-    listed = folder.entries(limits.entries)
+    try:
+        listed = folder.entries(limits.entries)
+    except OSError as error:  # a folder its owner made unlistable (a laptop, not root)
+        report.skipped.append(Skipped("", f"the folder {prefix or './'} could not be listed ({error.strerror})"))
+        return
     if len(listed) >= limits.entries:
-        where = f"the folder `{prefix}`" if prefix else "the submission"
+        where = f"the folder {prefix}" if prefix else "the submission"
         report.skipped.append(Skipped("", f"{where} holds more than {limits.entries} names; the rest were not copied"))
     chosen = [Entry(name, kind, 0) for name in first if (kind := folder.kind(name)) is not None]
     chosen += [entry for entry in listed if entry.name not in first]
@@ -370,6 +374,9 @@ def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, repor
                 continue
             except UntrustedPathError:
                 continue  # removed since it was listed
+            except OSError as error:  # a folder its owner made unreadable (a laptop, not root)
+                report.skipped.append(Skipped(shown, f"could not be read ({error.strerror})"))
+                continue
             with inner:
                 os.mkdir(target / entry.name, 0o700)
                 _copy_folder(inner, target / entry.name, shown + "/", depth + 1, limits, (), skip_names, report, modes)
@@ -396,6 +403,9 @@ def _copy_file(folder, name, target, shown, limits, report, mode):
         return
     except UntrustedPathError:
         return  # removed since it was listed
+    except OSError as error:  # a file its owner made unreadable (a laptop, not root)
+        report.skipped.append(Skipped(shown, f"could not be read ({error.strerror})"))
+        return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target / name, flags, 0o600)
     try:

@@ -320,3 +320,18 @@ def test_a_backtick_in_a_name_cannot_end_the_notes_code_span(tmp_path):
     submission = Submission.from_upload(upload)
     submission.close()
     assert "- `x' <b>y` is a symbolic link; links are ignored" in submission.notes()
+
+
+def test_an_unreadable_folder_is_skipped_not_fatal(tree, tmp_path, monkeypatch):
+    """As a student on a laptop, a folder its owner locked cannot be listed; the copy says so and goes on."""
+    listing = Folder.entries
+
+    def entries(self, limit=100_000):
+        if self.path.name == "sub":
+            raise PermissionError(13, "Permission denied")
+        return listing(self, limit)
+
+    monkeypatch.setattr(Folder, "entries", entries)
+    report = copy_tree(tree, tmp_path / "copy", CopyLimits(file_bytes=1 << 20))
+    assert (tmp_path / "copy" / "plain.txt").is_file() and not (tmp_path / "copy" / "sub" / "inner.txt").exists()
+    assert any("the folder sub/ could not be listed (Permission denied)" in skipped.reason for skipped in report.skipped)
