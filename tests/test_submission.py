@@ -1,5 +1,7 @@
 """The student's folder is read without following a link: the reader, the copy, locating the files, the Submission."""
+import inspect
 import os
+import re
 import socket
 import stat
 import threading
@@ -335,3 +337,26 @@ def test_an_unreadable_folder_is_skipped_not_fatal(tree, tmp_path, monkeypatch):
     report = copy_tree(tree, tmp_path / "copy", CopyLimits(file_bytes=1 << 20))
     assert (tmp_path / "copy" / "plain.txt").is_file() and not (tmp_path / "copy" / "sub" / "inner.txt").exists()
     assert any("the folder sub/ could not be listed (Permission denied)" in skipped.reason for skipped in report.skipped)
+
+
+# ------------------------------------------------------------------------------------------------ the audit
+FOLLOWING_CALLS = re.compile("|".join([  # calls that open or test a path by name, following links
+    r"(?<![.\w])open\(", r"os\.open\(", r"\.is_file\(", r"\.is_dir\(", r"\.exists\(", r"\.resolve\(",
+    r"\.read_(text|bytes)\(", r"copytree", r"\.iterdir\(", r"\.r?glob\(", r"os\.(l?stat|listdir|scandir|walk)\(",
+]))
+
+
+@pytest.mark.parametrize("source", [
+    "autograder/submission.py", "autograder/log_file.py",
+    "WarmWorker._copy_submission", "WarmWorker._submission_for_case",
+])
+def test_student_paths_are_opened_only_through_the_helper(source):
+    """What reads the upload or its copy calls autograder/untrusted_fs.py, never a call that follows links by name."""
+    if source.endswith(".py"):
+        text = (ROOT / source).read_text()
+    else:
+        from autograder import sandbox
+
+        text = inspect.getsource(getattr(sandbox.WarmWorker, source.split(".")[1]))
+    code = "\n".join(line.split("#")[0] for line in text.splitlines())  # comments may name the calls
+    assert not FOLLOWING_CALLS.search(code), FOLLOWING_CALLS.search(code).group(0)
