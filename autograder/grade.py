@@ -12,7 +12,8 @@ from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
 from autograder.secret import SecretUnavailable, draws_for
-from autograder.submission import Submission, SubmissionNotFound, locate
+from autograder.submission import Submission
+from autograder.untrusted_fs import CopyLimits
 
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
@@ -39,15 +40,21 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
     if worker is None:
         with WarmWorker(config) as own_worker:
             return grade(folder, config, public_only, own_worker, cases, deadline)
+    limits = CopyLimits(file_bytes=config.submission_file_cap_mb * 2**20)
+    submission = Submission.from_upload(folder, config.log_cap_kb * 1024, limits)  # a private copy; links never followed
     try:
-        root, not_found = locate(folder), None
-    except SubmissionNotFound as error:
-        root, not_found = None, str(error)
-    submission = Submission(root, config.log_cap_kb * 1024)
+        return grade_copy(submission, config, public_only, worker, cases, deadline, started)
+    finally:
+        submission.close()
+
+
+def grade_copy(submission, config, public_only, worker, cases, deadline, started):
+    """grade() once the upload is copied: plan, run and judge every case, then build the results."""
+    not_found = submission.not_found
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
-    draws = None if public_only else submission_draws(root, staff_notes)
+    draws = None if public_only else submission_draws(submission.root, staff_notes)  # the private copy: no link in it
     plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
     twins = {case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
              for case in cases if case.twin is not None and not public_only}
@@ -64,7 +71,8 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
         tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
                                 output="\n\n".join(staff_notes), visibility="hidden"))
     stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
-    return Results(tests=tests, output=stopped + summary_table(tests), execution_time=time.monotonic() - started)
+    output = stopped + submission.notes() + summary_table(tests)
+    return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
 
 
 def submission_draws(root, staff_notes):
@@ -84,7 +92,7 @@ def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
     if not_found:
         return fail(checks.MISSING, not_found)
     if case.file and not submission.has(case.file):
-        return fail(checks.MISSING, f"{case.file} is missing from the submission")
+        return fail(checks.MISSING, submission.missing_reason(case.file))
     try:
         if case.public and not twin:
             plan = fixed_plan(case) if never_reads_the_submission(case) else case.build(submission, rng(case.number))

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from autograder.submission import STUDENT_FILES
+from autograder.untrusted_fs import TooLarge, UntrustedPathError, read_file
 
 SECRET_FILE = Path(__file__).with_name("secret.key")
 SECRET_ENV = "HW9_SECRET"
-READ_CAP = 8 << 20  # bytes of one file that enter the digest (larger files never reach the worker anyway)
+READ_CAP = 8 << 20  # bytes of a student file that enter the digest (larger files never reach the worker anyway)
 
 
 class SecretUnavailable(Exception):
@@ -64,8 +65,8 @@ def make_secret_file(path):
             os.unlink(draft)
 
 
-def read_no_follow(path, cap=READ_CAP):
-    """The first `cap` bytes of a regular file and its size, never through a link; None for anything else."""
+def read_no_follow(path, cap):
+    """The first `cap` bytes of our own regular file and its size, never through a link; None for anything else."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -77,17 +78,23 @@ def read_no_follow(path, cap=READ_CAP):
         return stream.read(cap), info.st_size
 
 
+def student_file(root, name):
+    """The bytes of a student file through the one reader of student folders; None for a link, a special or no file."""
+    try:
+        return read_file(root, name, READ_CAP)
+    except TooLarge as error:  # never copied to the worker either: its size stands for it
+        return f"too large: {error}".encode()
+    except (UntrustedPathError, OSError):
+        return None
+
+
 def submission_digest(root):
     """A SHA-256 of the student files' names and bytes in `root` (links and missing files count as absent)."""
     digest = hashlib.sha256()
     for name in sorted(STUDENT_FILES):
-        read = read_no_follow(Path(root) / name) if root is not None else None
+        content = student_file(root, name) if root is not None else None
         digest.update(name.encode() + b"\0")
-        if read is None:
-            digest.update(b"absent\0")
-        else:
-            content, size = read
-            digest.update(f"{size}\0".encode() + hashlib.sha256(content).digest())
+        digest.update(b"absent\0" if content is None else f"{len(content)}\0".encode() + hashlib.sha256(content).digest())
     return digest.digest()
 
 
