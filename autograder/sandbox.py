@@ -150,8 +150,11 @@ class WarmWorker:
         """Stop the worker, remove every scratch folder, give the worker identity back."""
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
-        if self.settings.get("identity_lock"):
-            self.settings["identity_lock"].close()
+        lock = self.settings.get("identity_lock")
+        if lock:
+            if getattr(lock, "legacy_lock", None):
+                lock.legacy_lock.close()
+            lock.close()
 
     def _kill(self):
         if self.process is not None:

@@ -266,10 +266,13 @@ def leftovers(child, uid):
         its = Path(f"/proc/{child}/task/{child}/children").read_text().split()
         status = Path(f"/proc/{child}/status").read_text().splitlines()
         threads = int(next(line.split()[1] for line in status if line.startswith("Threads:")))
-    except (OSError, StopIteration, ValueError):
-        return True  # cannot tell: start afresh, which is always safe
-    of_user = confinement.processes(uid)[0] if uid is not None else []
-    return bool(its) or mine != [str(child)] or threads > 1 or set(of_user) - {child}
+    except (OSError, StopIteration, ValueError) as error:
+        return f"cannot tell ({error})"  # start afresh, which is always safe
+    of_user = set(confinement.processes(uid)[0] if uid is not None else []) - {child}
+    found = [f"{threads - 1} more threads" if threads > 1 else "", f"its children {its}" if its else "",
+             f"other children of the worker {sorted(set(mine) - {str(child)})}" if mine != [str(child)] else "",
+             f"other processes of its user {sorted(of_user)}" if of_user else ""]
+    return ", ".join(text for text in found if text)
 
 
 def read_report(case, batch_id, caps):
@@ -324,7 +327,7 @@ def run_child(batch, start, protections, settings, readable_paths, runner, wakeu
                     ready, deadline = True, time.monotonic() + batch.cases[index].timeout
                     os.kill(pid, signal.SIGCONT)
                     continue
-                error = "the child's set-up did not finish" if event == "timeout" else setup_error(batch, index, caps)
+                error = "the child's set-up did not finish" if event == "timeout" else setup_error(batch, index, caps, status)
                 reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
                 break
             if event == "timeout":
@@ -336,7 +339,8 @@ def run_child(batch, start, protections, settings, readable_paths, runner, wakeu
                 reply(Status.CRASH, error=f"the code {why} before returning")
                 pid = None
                 break
-            left_behind = bool(leftovers(pid, uid))
+            found = leftovers(pid, uid)
+            left_behind = bool(found)
             if left_behind:  # nothing else of the case may run while its report is read
                 end_child(pid, protections, settings)
                 pid = None
@@ -352,7 +356,7 @@ def run_child(batch, start, protections, settings, readable_paths, runner, wakeu
                     retry = index
                 break
             reply(report.status, outputs=outputs, kinds=report.kinds, error=report.error, error_type=report.error_type,
-                  left_behind=left_behind)
+                  left_behind=left_behind, staff_note=f"left running: {found}" if found else "")
             index += 1
             if left_behind or index == len(batch.cases):
                 break
@@ -366,7 +370,7 @@ def run_child(batch, start, protections, settings, readable_paths, runner, wakeu
     return replies, retry
 
 
-def setup_error(batch, index, caps):
+def setup_error(batch, index, caps, status):
     """What a child that ended before it was ready said about its set-up (trusted: no student code ran in it)."""
     try:
         folder = readback.open_folder(batch.cases[index].scratch)
@@ -376,7 +380,7 @@ def setup_error(batch, index, caps):
             os.close(folder)
         return report.error
     except (ProtocolError, OSError) as error:
-        return f"the child ended before it was ready, without a report ({error})"
+        return f"the child ended ({os.waitstatus_to_exitcode(status)}) before it was ready, without a report ({error})"
 
 
 def end_child(pid, protections, settings):
