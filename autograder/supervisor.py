@@ -8,6 +8,7 @@ reads the report and outputs with the safe reader while nothing can write them, 
 child for the next case. Printing is captured per case, between two stops, first and last parts kept.
 """
 import importlib.util
+import io
 import os
 import resource
 import select
@@ -71,6 +72,8 @@ def only_stdio(stdout_fd, stderr_fd):
         os.dup2(source, target)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
     sys.stdin = open(0, closefd=False)  # the worker's buffered stdin may hold read-ahead of its channel
+    sys.stdout = open(1, "w", closefd=False, errors="backslashreplace")  # fresh buffers on the pipes, nothing of the worker's
+    sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), errors="backslashreplace", line_buffering=True)
 
 
 def _write_new(folder, name, data):
