@@ -94,8 +94,8 @@ def save_outputs(case, values, kinds, caps):
         raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
     sizes = [0 if array is None else array.nbytes + 128 for array in values.values()]
     if max(sizes, default=0) > caps.output_bytes or sum(sizes) > caps.case_bytes:
-        raise UnsupportedReturn(f"output of {max(sizes) / 2**20:.0f} MiB (at most {caps.output_bytes // 2**20} MiB each, "
-                                f"{caps.case_bytes // 2**20} MiB in all)")
+        raise UnsupportedReturn(f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
+                                f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
     saved = {}
     for number, (name, array) in enumerate(values.items()):
         saved[name] = None if array is None else f"out-{number}.npy"
