@@ -15,7 +15,8 @@ EXECUTABLE = {"setup.sh", "run_autograder"}
 # What students get, under hw9/: the template, and the grader's modules that `check` needs.
 STUDENT_ROOT = "hw9"
 STUDENT_RUNTIME = (
-    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "confinement", "config", "checks", "results",
+    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity",
+    "confinement", "config", "checks", "results",
     "log_file", "submission", "reference_model", "grader_callables",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
 )

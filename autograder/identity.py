@@ -10,7 +10,7 @@ from autograder import PROJECT_ROOT
 # What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
 PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
 WORKER_USER, FALLBACK_ID = "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
-LOCK_FOLDER = Path("/run/hw9-grader-locks")  # root's own: /run is root's and not world-writable, unlike /tmp or /run/lock
+LOCK_FOLDER = Path("/run/hw9-grader-locks")  # in /run, root's and not world-writable (unlike /tmp or /run/lock)
 
 
 class UnsafeLockFolder(RuntimeError):
@@ -26,9 +26,10 @@ def lock_folder(path: Path = LOCK_FOLDER) -> int:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     info = os.fstat(fd)
     parent = os.stat(path.parent)
-    if info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) & 0o077 or parent.st_uid != 0 or parent.st_mode & 0o022:
+    private = info.st_uid == os.geteuid() and not stat.S_IMODE(info.st_mode) & 0o077
+    if not private or parent.st_uid != 0 or parent.st_mode & 0o022:
         os.close(fd)
-        raise UnsafeLockFolder(f"{path} must be a folder of uid {os.geteuid()} with mode 0700 in a folder only root may write")
+        raise UnsafeLockFolder(f"{path} must be uid {os.geteuid()}'s with mode 0700, in a folder only root may write")
     return fd
 
 
@@ -49,7 +50,8 @@ def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
     folder_fd = lock_folder(folder)
     try:
         for uid, gid in candidates:
-            fd = os.open(f"worker-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(f"worker-{uid}.lock", flags, 0o600, dir_fd=folder_fd)
             handle = os.fdopen(fd, "a")
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 handle.close()
@@ -82,7 +84,8 @@ def _legacy_lock(uid):
     if not os.path.isdir(LEGACY_LOCK_FOLDER) or os.path.islink(LEGACY_LOCK_FOLDER):
         return None
     try:
-        fd = os.open(f"{LEGACY_LOCK_FOLDER}/hw9-worker-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(f"{LEGACY_LOCK_FOLDER}/hw9-worker-{uid}.lock", flags, 0o644)
     except OSError:
         return False  # a link or someone else's file under that name: leave this identity alone
     info = os.fstat(fd)

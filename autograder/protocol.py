@@ -219,7 +219,8 @@ class CaseReply(Message):
     def check(self, batch_id: str, index: int, caps: Caps) -> "CaseReply":
         """This reply, if it answers case `index` of batch `batch_id` and keeps to the caps; else ProtocolError."""
         if (self.batch_id, self.index) != (batch_id, index):
-            raise ProtocolError(f"a reply for batch {self.batch_id!r:.40} case {self.index}, expected {batch_id!r} case {index}")
+            raise ProtocolError(f"a reply for batch {self.batch_id!r:.40} case {self.index}, "
+                                f"expected {batch_id!r} case {index}")
         if self.status not in {s.value for s in Status} - {Status.SETUP_ERROR.value}:
             raise ProtocolError(f"unknown status {self.status!r:.40}")
         check_outputs(self.outputs, caps, encoded=True)

@@ -21,7 +21,8 @@ def open_folder(path, dir_fd=None) -> int:
     try:
         return os.open(path, FOLDER_FLAGS, dir_fd=dir_fd)
     except OSError as error:
-        raise ReadBackError(error.errno, f"cannot open folder {os.path.basename(str(path))!r}: {error.strerror}") from None
+        name = os.path.basename(str(path))
+        raise ReadBackError(error.errno, f"cannot open folder {name!r}: {error.strerror}") from None
 
 
 def read_file(folder_fd: int, name: str, cap: int) -> bytes:

@@ -33,7 +33,8 @@ def load_sibling(name):
 protocol = load_sibling("protocol")
 readback = load_sibling("readback")
 confinement = load_sibling("confinement")
-Status, ChildReport, CaseReply, ProtocolError = protocol.Status, protocol.ChildReport, protocol.CaseReply, protocol.ProtocolError
+Status, ChildReport, CaseReply, ProtocolError = (
+    protocol.Status, protocol.ChildReport, protocol.CaseReply, protocol.ProtocolError)
 
 REPORT_NAME = "report.json"
 REPORT_CAP = 1 << 20  # bytes of a child's report read back
@@ -72,7 +73,7 @@ def only_stdio(stdout_fd, stderr_fd):
         os.dup2(source, target)
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
     sys.stdin = open(0, closefd=False)  # the worker's buffered stdin may hold read-ahead of its channel
-    sys.stdout = open(1, "w", closefd=False, errors="backslashreplace")  # fresh buffers on the pipes, nothing of the worker's
+    sys.stdout = open(1, "w", closefd=False, errors="backslashreplace")  # fresh buffers on the pipes
     sys.stderr = io.TextIOWrapper(open(2, "wb", closefd=False), errors="backslashreplace", line_buffering=True)
 
 
@@ -88,14 +89,15 @@ def _write_new(folder, name, data):
         handle.write(data)
 
 
-def save_outputs(case, values, kinds, caps):
+def save_outputs(case, values, caps):
     """Save a case's outputs (name -> float64 array or None) as .npy files in its folder; the report's outputs field."""
     if len(values) > caps.output_count:
         raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
     sizes = [0 if array is None else array.nbytes + 128 for array in values.values()]
     if max(sizes, default=0) > caps.output_bytes or sum(sizes) > caps.case_bytes:
-        raise UnsupportedReturn(f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
-                                f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
+        raise UnsupportedReturn(
+            f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
+            f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
     saved = {}
     for number, (name, array) in enumerate(values.items()):
         saved[name] = None if array is None else f"out-{number}.npy"
@@ -105,7 +107,7 @@ def save_outputs(case, values, kinds, caps):
 
 
 def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readable_paths, runner):
-    """Everything a batch's child does: confine itself, prepare case `start`, stop (ready), then run cases; never returns."""
+    """All a batch's child does: confine itself, prepare case `start`, stop (ready), run its cases; never returns."""
     caps = protocol.Caps(**batch.caps)
     try:
         signal.set_wakeup_fd(-1)
@@ -128,14 +130,16 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
             except BaseException as error:  # student code ran here before: the worker retries in a fresh child
                 _report(batch, case.index, Status.SETUP_ERROR, error="".join(traceback.format_exception(error))[-3000:])
                 continue
+        kinds = {}
         try:
             status, values, kinds, error, error_type = runner.run(case, args, batch.submission)
-            outputs = save_outputs(case, values, kinds, caps) if status == Status.OK else {}
+            outputs = save_outputs(case, values, caps) if status == Status.OK else {}
         except UnsupportedReturn as unsupported:
-            status, outputs, kinds, error, error_type = Status.UNSUPPORTED, {}, {}, f"unsupported return type: {unsupported}", ""
+            status, outputs, error, error_type = Status.UNSUPPORTED, {}, f"unsupported return type: {unsupported}", ""
         except BaseException as failure:  # saving failed for a reason of the student's (a full disk, a broken numpy)
-            status, outputs, kinds, error, error_type = Status.EXCEPTION, {}, {}, repr(failure)[-2000:], type(failure).__name__
-        _report(batch, case.index, status, outputs=outputs, kinds=kinds if outputs else {}, error=error, error_type=error_type)
+            status, outputs, error, error_type = Status.EXCEPTION, {}, repr(failure)[-2000:], type(failure).__name__
+        _report(batch, case.index, status, outputs=outputs, kinds=kinds if status == Status.OK else {}, error=error,
+                error_type=error_type)
     os._exit(0)
 
 
@@ -181,7 +185,8 @@ class Capture:
             del self.tail[: len(self.tail) - self.half]
 
     def text(self):
-        middle = f"\n[... output cut at {2 * self.half // 1024} KiB: {self.dropped} bytes left out here ...]\n" if self.dropped else ""
+        cut = f"\n[... output cut at {2 * self.half // 1024} KiB: {self.dropped} bytes left out here ...]\n"
+        middle = cut if self.dropped else ""
         return self.head.decode("utf-8", errors="replace") + middle + self.tail.decode("utf-8", errors="replace")
 
 
@@ -263,7 +268,7 @@ def wait_for(pid, deadline, streams, wakeup):
 
 
 def leftovers(child, uid):
-    """Does anything of the case run beside its stopped child: a thread, a child of it, an orphan, a process of its user?"""
+    """What of the case runs beside its stopped child: threads, children, orphans, its user's processes ("": none)."""
     try:
         mine = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
         its = Path(f"/proc/{child}/task/{child}/children").read_text().split()
@@ -279,10 +284,11 @@ def leftovers(child, uid):
 
 
 def read_report(case, batch_id, caps):
-    """The child's report on `case` and its outputs, read with the safe reader: a CaseReply with encoded outputs."""
+    """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader."""
     folder = readback.open_folder(case.scratch)
     try:
-        report = ChildReport.from_json(readback.read_file(folder, REPORT_NAME, REPORT_CAP)).check(batch_id, case.index, caps)
+        data = readback.read_file(folder, REPORT_NAME, REPORT_CAP)
+        report = ChildReport.from_json(data).check(batch_id, case.index, caps)
         outputs, total = {}, 0
         for name, file in report.outputs.items():
             if file is None:
@@ -299,91 +305,111 @@ def read_report(case, batch_id, caps):
     return report, outputs
 
 
-def run_child(batch, start, protections, settings, readable_paths, runner, wakeup):
-    """Fork a child for batch.cases[start:]; (its CaseReplies, index to retry from or None). Always ends the child."""
-    caps, uid = protocol.Caps(**batch.caps), settings.get("uid") if protections.get("other_user") else None
-    stdout_r, stdout_w = os.pipe()
-    stderr_r, stderr_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            child_main(batch, start, stdout_w, stderr_w, protections, settings, readable_paths, runner)
-        finally:
-            os._exit(4)
-    os.close(stdout_w)
-    os.close(stderr_w)
-    streams, replies, retry = Streams([stdout_r, stderr_r], caps.printed_bytes), [], None
-    index, ready = start, False
-    deadline = time.monotonic() + SETUP_SECONDS
+def exit_reason(status):
+    code = os.waitstatus_to_exitcode(status)
+    return f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
-    def reply(status, **details):
-        streams.drain_all()
-        stdout, stderr = streams.printed([stdout_r, stderr_r])
-        replies.append(CaseReply(batch_id=batch.batch_id, index=index, status=Status(status).value, stdout=stdout, stderr=stderr, **details))
-        streams.new_case()
 
-    try:
-        while index < len(batch.cases):
-            event, status = wait_for(pid, deadline, streams, wakeup)
-            if not ready:  # before any student code: whatever goes wrong is the grader's
-                if event == "stopped":
-                    ready, deadline = True, time.monotonic() + batch.cases[index].timeout
-                    os.kill(pid, signal.SIGCONT)
-                    continue
-                error = "the child's set-up did not finish" if event == "timeout" else setup_error(batch, index, caps, status)
-                reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
-                break
-            if event == "timeout":
-                reply(Status.TIMEOUT, error=f"timed out after {batch.cases[index].timeout:g} s")
-                break
-            if event == "exited":
-                code = os.waitstatus_to_exitcode(status)
-                why = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
-                reply(Status.CRASH, error=f"the code {why} before returning")
-                pid = None
-                break
-            found = leftovers(pid, uid)
-            left_behind = bool(found)
-            if left_behind:  # nothing else of the case may run while its report is read
-                end_child(pid, protections, settings)
-                pid = None
+NO_REPORT = "the case stopped without a valid report"
+
+
+class ChildRun:
+    """One child running batch.cases[start:], watched from the worker: its replies, and where to retry from."""
+
+    def __init__(self, batch, start, protections, settings, wakeup):
+        self.batch, self.start, self.index, self.wakeup = batch, start, start, wakeup
+        self.protections, self.settings = protections, settings
+        self.caps = protocol.Caps(**batch.caps)
+        self.uid = settings.get("uid") if protections.get("other_user") else None
+        self.replies, self.retry, self.pid, self.streams = [], None, None, None
+
+    def fork(self, readable_paths, runner):
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
             try:
-                report, outputs = read_report(batch.cases[index], batch.batch_id, caps)
-            except (ProtocolError, OSError) as error:
-                reply(Status.CRASH, error="the case stopped without a valid report", staff_note=f"the child's report was refused: {error}")
-                break
-            if report.status == Status.SETUP_ERROR.value:
-                if index == start:  # this case was prepared before the child was ready: the claim is forged
-                    reply(Status.CRASH, error="the case stopped without a valid report", staff_note="a set-up error claimed after student code ran")
-                else:
-                    retry = index
-                break
-            reply(report.status, outputs=outputs, kinds=report.kinds, error=report.error, error_type=report.error_type,
-                  left_behind=left_behind, staff_note=f"left running: {found}" if found else "")
-            index += 1
-            if left_behind or index == len(batch.cases):
-                break
-            deadline = time.monotonic() + batch.cases[index].timeout
-            os.kill(pid, signal.SIGCONT)
-    finally:
-        swept = end_child(pid, protections, settings)
-        streams.close()
-    if swept and replies and index == len(batch.cases) and replies[-1].status != Status.TIMEOUT.value:
-        replies[-1].left_behind = True  # something of the last case was still running when its child ended
-    return replies, retry
+                child_main(self.batch, self.start, stdout_w, stderr_w, self.protections, self.settings,
+                           readable_paths, runner)
+            finally:
+                os._exit(4)
+        os.close(stdout_w)
+        os.close(stderr_w)
+        self.stream_order = [stdout_r, stderr_r]
+        self.streams = Streams(self.stream_order, self.caps.printed_bytes)
 
+    def reply(self, status, **details):
+        """Answer the running case; what it printed since the last stop goes with it."""
+        self.streams.drain_all()
+        stdout, stderr = self.streams.printed(self.stream_order)
+        self.replies.append(CaseReply(batch_id=self.batch.batch_id, index=self.index, status=Status(status).value,
+                                      stdout=stdout, stderr=stderr, **details))
+        self.streams.new_case()
 
-def setup_error(batch, index, caps, status):
-    """What a child that ended before it was ready said about its set-up (trusted: no student code ran in it)."""
-    try:
-        folder = readback.open_folder(batch.cases[index].scratch)
+    def watch(self):
+        """Follow the child until its cases are done or one ends it; then end it and everything it left."""
         try:
-            report = ChildReport.from_json(readback.read_file(folder, REPORT_NAME, REPORT_CAP)).check(batch.batch_id, index, caps)
+            if self.until_ready():
+                while self.next_case():
+                    pass
         finally:
-            os.close(folder)
-        return report.error
-    except (ProtocolError, OSError) as error:
-        return f"the child ended ({os.waitstatus_to_exitcode(status)}) before it was ready, without a report ({error})"
+            swept = end_child(self.pid, self.protections, self.settings)
+            self.streams.close()
+        last = self.replies[-1] if self.replies else None
+        if swept and last and self.index == len(self.batch.cases) and last.status != Status.TIMEOUT.value:
+            last.left_behind = True  # something of the last case was still running when its child ended
+        return self.replies, self.retry
+
+    def until_ready(self):
+        """Before any student code, whatever goes wrong is the grader's; True once the child stopped, ready."""
+        event, status = wait_for(self.pid, time.monotonic() + SETUP_SECONDS, self.streams, self.wakeup)
+        if event == "stopped":
+            os.kill(self.pid, signal.SIGCONT)
+            return True
+        error = "the child's set-up did not finish" if event == "timeout" else self.setup_error(status)
+        self.reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
+        return False
+
+    def setup_error(self, status):
+        """What a child that ended before it was ready said (trusted: no student code ran in it)."""
+        try:
+            return read_report(self.batch.cases[self.index], self.batch.batch_id, self.caps)[0].error
+        except (ProtocolError, OSError) as error:
+            return f"the child {exit_reason(status)} before it was ready, without a report ({error})"
+
+    def next_case(self):
+        """Wait for the running case to end; answer it; True if the child goes on to the next case."""
+        case = self.batch.cases[self.index]
+        event, status = wait_for(self.pid, time.monotonic() + case.timeout, self.streams, self.wakeup)
+        if event == "timeout":
+            self.reply(Status.TIMEOUT, error=f"timed out after {case.timeout:g} s")
+            return False
+        if event == "exited":
+            self.reply(Status.CRASH, error=f"the code {exit_reason(status)} before returning")
+            self.pid = None
+            return False
+        found = leftovers(self.pid, self.uid)
+        if found:  # nothing else of the case may run while its report is read
+            end_child(self.pid, self.protections, self.settings)
+            self.pid = None
+        try:
+            report, outputs = read_report(case, self.batch.batch_id, self.caps)
+        except (ProtocolError, OSError) as error:
+            self.reply(Status.CRASH, error=NO_REPORT, staff_note=f"the child's report was refused: {error}")
+            return False
+        if report.status == Status.SETUP_ERROR.value:
+            if self.index == self.start:  # prepared before the child was ready: the claim comes from student code
+                self.reply(Status.CRASH, error=NO_REPORT, staff_note="a set-up error claimed after student code ran")
+            else:
+                self.retry = self.index  # student code ran in this child before: prepare it again in a fresh one
+            return False
+        self.reply(report.status, outputs=outputs, kinds=report.kinds, error=report.error, error_type=report.error_type,
+                   left_behind=bool(found), staff_note=f"left running: {found}" if found else "")
+        self.index += 1
+        if found or self.index == len(self.batch.cases):
+            return False
+        os.kill(self.pid, signal.SIGCONT)
+        return True
 
 
 def end_child(pid, protections, settings):
@@ -412,7 +438,9 @@ def supervise_batch(batch, protections, settings, readable_paths, runner):
     replies = []
     with Wakeup() as wakeup:
         while len(replies) < len(batch.cases):
-            got, retry = run_child(batch, len(replies), protections, settings, readable_paths, runner, wakeup)
+            run = ChildRun(batch, len(replies), protections, settings, wakeup)
+            run.fork(readable_paths, runner)
+            got, retry = run.watch()
             assert got or retry is not None, "a child that answered nothing"
             replies += got
     return replies
