@@ -279,8 +279,10 @@ class WarmWorker:
                              seed=job.seed, timeout=float(timeout), scratch=str(scratch))
                  for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))]
         if self.protections.get("other_user"):  # each case's folder belongs to the worker user; the batch's stays root's
+            os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
             for scratch in scratches:
                 os.lchown(scratch, self.settings["uid"], self.settings["gid"])
+                os.chmod(scratch, 0o700)
         limits = {**self.config.limits(sum(timeouts)), "own_user": bool(self.protections.get("other_user"))}
         return BatchRequest(batch_id=secrets.token_hex(8), cases=cases, submission=str(submission), scratch=str(batch),
                             limits=limits, caps=dataclasses.asdict(self.caps))
