@@ -108,7 +108,7 @@ def worker_settings(config, workspace):
         raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
     (workspace / ".root").mkdir()  # where each child mounts its own minimal root
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
-                "new_root": str(workspace / ".root"), "processes": config.processes}
+                "new_root": str(workspace / ".root"), "processes": config.processes, "namespaces": config.namespaces}
     if os.geteuid() == 0:
         settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
         for path in settings["hidden_paths"]:

@@ -39,6 +39,7 @@ Status, ChildReport, CaseReply, ProtocolError = (
 REPORT_NAME = "report.json"
 REPORT_CAP = 1 << 20  # bytes of a child's report read back
 SETUP_SECONDS = 30.0  # a child's confinement and first preparation, before any student code
+CONFINEMENT = "confinement"  # a set-up error there holds for every case of the batch (it fails closed)
 
 
 class UnsupportedReturn(Exception):
@@ -108,7 +109,7 @@ def save_outputs(case, values, caps):
 
 def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readable_paths, runner):
     """All a batch's child does: confine itself, prepare case `start`, stop (ready), run its cases; never returns."""
-    caps = protocol.Caps(**batch.caps)
+    caps, step = protocol.Caps(**batch.caps), CONFINEMENT
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -118,9 +119,11 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
         os.environ.update(USER="hw9worker")
         apply_limits(batch.limits)
         sys.path.insert(0, batch.submission)
+        step = "preparing the case"
         args = prepare(batch.cases[start], runner)
     except BaseException as error:  # the grader's own set-up failed: no student code ran in this child
-        _report(batch, start, Status.SETUP_ERROR, stop=False, error="".join(traceback.format_exception(error))[-3000:])
+        error = "".join(traceback.format_exception(error))[-3000:]
+        _report(batch, start, Status.SETUP_ERROR, stop=False, error=error, error_type=step)
         os._exit(3)
     os.kill(os.getpid(), signal.SIGSTOP)  # ready: student code runs only after this
     for case in batch.cases[start:]:
@@ -194,13 +197,13 @@ class Streams:
     """The child's stdout and stderr pipes, drained into the running case's Captures."""
 
     def __init__(self, fds, cap):
-        self.fds, self.cap = list(fds), cap
+        self.order, self.fds, self.cap = list(fds), list(fds), cap  # fds: those not at their end yet
         for fd in self.fds:
             os.set_blocking(fd, False)
         self.new_case()
 
     def new_case(self):
-        self.captures = {fd: Capture(self.cap) for fd in self.fds}
+        self.captures = {fd: Capture(self.cap) for fd in self.order}
 
     def drain(self, fd):
         """Read what `fd` holds now; close it at its end."""
@@ -219,8 +222,9 @@ class Streams:
         for fd in list(self.fds):
             self.drain(fd)
 
-    def printed(self, order):
-        return [self.captures[fd].text() for fd in order]
+    def printed(self):
+        """What the running case printed: stdout, stderr."""
+        return [self.captures[fd].text() for fd in self.order]
 
     def close(self):
         for fd in self.fds:
@@ -284,7 +288,19 @@ def leftovers(child, uid):
 
 
 def read_report(case, batch_id, caps):
-    """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader."""
+    """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader.
+
+    Raises ProtocolError or readback.ReadBackError for anything but a valid report of this case.
+    """
+    try:
+        return _read_report(case, batch_id, caps)
+    except (ProtocolError, OSError):
+        raise
+    except Exception as error:  # whatever a case left, it costs that case only, never the worker
+        raise ProtocolError(f"unreadable report: {type(error).__name__}: {error}"[:500]) from None
+
+
+def _read_report(case, batch_id, caps):
     folder = readback.open_folder(case.scratch)
     try:
         data = readback.read_file(folder, REPORT_NAME, REPORT_CAP)
@@ -311,6 +327,7 @@ def exit_reason(status):
 
 
 NO_REPORT = "the case stopped without a valid report"
+NOT_RETURNED = {Status.TIMEOUT.value, Status.GRADER_ERROR.value}
 
 
 class ChildRun:
@@ -335,13 +352,12 @@ class ChildRun:
                 os._exit(4)
         os.close(stdout_w)
         os.close(stderr_w)
-        self.stream_order = [stdout_r, stderr_r]
-        self.streams = Streams(self.stream_order, self.caps.printed_bytes)
+        self.streams = Streams([stdout_r, stderr_r], self.caps.printed_bytes)
 
     def reply(self, status, **details):
         """Answer the running case; what it printed since the last stop goes with it."""
         self.streams.drain_all()
-        stdout, stderr = self.streams.printed(self.stream_order)
+        stdout, stderr = self.streams.printed()
         self.replies.append(CaseReply(batch_id=self.batch.batch_id, index=self.index, status=Status(status).value,
                                       stdout=stdout, stderr=stderr, **details))
         self.streams.new_case()
@@ -356,7 +372,7 @@ class ChildRun:
             swept = end_child(self.pid, self.protections, self.settings)
             self.streams.close()
         last = self.replies[-1] if self.replies else None
-        if swept and last and self.index == len(self.batch.cases) and last.status != Status.TIMEOUT.value:
+        if swept and last and self.index == len(self.batch.cases) and last.status not in NOT_RETURNED:
             last.left_behind = True  # something of the last case was still running when its child ended
         return self.replies, self.retry
 
@@ -366,16 +382,20 @@ class ChildRun:
         if event == "stopped":
             os.kill(self.pid, signal.SIGCONT)
             return True
-        error = "the child's set-up did not finish" if event == "timeout" else self.setup_error(status)
-        self.reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
+        error, every_case = ("the child's set-up did not finish", True) if event == "timeout" else self.setup_error(status)
+        for _ in self.batch.cases[self.index: len(self.batch.cases) if every_case else self.index + 1]:
+            self.reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
+            self.index += 1
         return False
 
     def setup_error(self, status):
-        """What a child that ended before it was ready said (trusted: no student code ran in it)."""
+        """What a child that ended before it was ready said (trusted: no student code ran in it), and whether
+        it holds for every case (confinement failed) or for this case only (preparing it failed)."""
         try:
-            return read_report(self.batch.cases[self.index], self.batch.batch_id, self.caps)[0].error
+            report = read_report(self.batch.cases[self.index], self.batch.batch_id, self.caps)[0]
+            return report.error, report.error_type == CONFINEMENT
         except (ProtocolError, OSError) as error:
-            return f"the child {exit_reason(status)} before it was ready, without a report ({error})"
+            return f"the child {exit_reason(status)} before it was ready, without a report ({error})", True
 
     def next_case(self):
         """Wait for the running case to end; answer it; True if the child goes on to the next case."""

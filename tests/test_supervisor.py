@@ -32,7 +32,7 @@ class Runner:
         return Status.OK, values, {name: "test" for name in values}, "", ""
 
 
-def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS):
+def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS, protections=None):
     """Supervise a batch of `cases` cases, each given its index as an array; the replies."""
     requests = []
     for index in range(cases):
@@ -43,7 +43,7 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
     batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path), limits=LIMITS,
                          caps=vars(caps))
     batch = BatchRequest.from_json(batch.to_json())  # as the worker receives it
-    return supervise_batch(batch, {}, {}, [], Runner(behaviour, prepare_fails))
+    return supervise_batch(batch, protections or {}, {}, [], Runner(behaviour, prepare_fails))
 
 
 def value(reply, name="value"):
@@ -160,6 +160,19 @@ def test_too_much_printing_keeps_the_first_and_last_parts_and_never_changes_the_
     assert len(reply.stdout) < 2 * CAPS.printed_bytes
 
 
+def closes_its_stdout_in_case_0(case, args):
+    if case.index == 0:
+        print("before closing", flush=True)
+        os.close(1)
+        os.close(2)
+    return pid_and_input(case, args)
+
+
+def test_a_case_that_closes_its_stdio_costs_nothing_later(tmp_path):
+    replies = run(tmp_path, closes_its_stdout_in_case_0, cases=2)
+    assert [r.status for r in replies] == ["ok", "ok"] and "before closing" in replies[0].stdout
+
+
 def many_outputs(case, args):
     return {f"k{index}": np.zeros(1) for index in range(CAPS.output_count + 1)}
 
@@ -187,6 +200,12 @@ def test_the_child_holds_only_its_stdio(tmp_path):
 def test_a_set_up_failure_before_any_student_code_is_the_graders(tmp_path):
     replies = run(tmp_path, pid_and_input, cases=2, prepare_fails=lambda case: case.index == 0)
     assert replies[0].status == "grader_error" and "cannot prepare" in replies[0].error and replies[1].status == "ok"
+
+
+def test_a_confinement_that_fails_is_the_graders_on_every_case_of_the_batch(tmp_path):
+    # Another user is asked for but the settings name none: confinement fails before any student code, for all.
+    replies = run(tmp_path, pid_and_input, cases=3, protections={"other_user": True})
+    assert [r.status for r in replies] == ["grader_error"] * 3 and all("KeyError" in r.error for r in replies)
 
 
 SPOILED = []
