@@ -219,25 +219,37 @@ class WarmWorker:
             except WorkerStartFailed as error:
                 return [Outcome("grader_error", error=str(error)) for _ in jobs]
             request = self._request(jobs, timeouts, submission_root, batch, scratches)
-            outcomes = []
-            try:
-                self.process.stdin.write((request.to_json() + "\n").encode())
-                self.process.stdin.flush()
-                for index, timeout in enumerate(timeouts):
-                    line = self._read_line(timeout + SETUP_SECONDS + self.config.worker_grace, self._reply_cap())
-                    outcomes.append(self._outcome(CaseReply.from_json(line).check(request.batch_id, index, self.caps)))
-            except ProtocolError as error:  # the channel holds something it should not: this case only, then a fresh worker
-                self._kill()
-                outcomes.append(Outcome("crash", error="the case's reply could not be read",
-                                        staff_note=f"the worker's reply was refused: {error}"[:2000]))
-            except (WorkerDied, BrokenPipeError, OSError) as error:
-                self._kill()  # the next batch starts a fresh worker
-                if len(jobs) - len(outcomes) == 1:
-                    outcomes.append(Outcome("crash", error=f"the case stopped the grader's worker ({error})"))
+            outcomes = self._exchange(request, timeouts)
             # the cases after a failure run one per child in a fresh worker, so that the one at fault is found
             return outcomes + [self.run_batch([job], submission_root)[0] for job in jobs[len(outcomes):]]
         finally:
             shutil.rmtree(batch, ignore_errors=True)
+
+    def _exchange(self, request, timeouts):
+        """Send the batch and read one checked reply per case, in order, until all came or one is wrong.
+
+        A reply that is not the next case's (a forgery, garbage, another batch's) costs that case only
+        and is flagged for staff; the worker is then replaced, as when it dies or stops answering.
+        """
+        outcomes = []
+        try:
+            self.process.stdin.write((request.to_json() + "\n").encode())
+            self.process.stdin.flush()
+            for index, timeout in enumerate(timeouts):
+                line = self._read_line(timeout + SETUP_SECONDS + self.config.worker_grace, self._reply_cap())
+                if line.startswith(b'{"refused"'):  # the worker could not read our request: our fault
+                    self._kill()
+                    return outcomes + [Outcome("grader_error", error=f"the worker refused the batch: {line[:500]!r}")]
+                outcomes.append(self._outcome(CaseReply.from_json(line).check(request.batch_id, index, self.caps)))
+        except ProtocolError as error:
+            self._kill()
+            outcomes.append(Outcome("crash", error="the case's reply could not be read",
+                                    staff_note=f"the worker's reply was refused: {error}"[:2000]))
+        except (WorkerDied, BrokenPipeError, OSError) as error:
+            self._kill()  # the next batch starts a fresh worker
+            if len(timeouts) - len(outcomes) == 1:
+                outcomes.append(Outcome("crash", error=f"the case stopped the grader's worker ({error})"))
+        return outcomes
 
     def _reply_cap(self):
         """The longest reply line: every output in base64, the printed text escaped in JSON, and room for the rest."""

@@ -170,3 +170,52 @@ def test_caps_reach_the_worker_from_the_config():
                                             printed_bytes=config.output_cap_kb * 1024)
     finally:
         worker.stop()
+
+
+# ----------------------------------------------------------------------------- the grading process checks every reply
+
+FAKE_WORKER = '''
+import json, sys
+MODE = sys.argv[1]
+sys.stdin.readline()
+print(json.dumps({"ready": True, "protections": {}}), flush=True)
+for line in sys.stdin:
+    batch = json.loads(line)
+    for case in batch["cases"]:
+        reply = {"batch_id": batch["batch_id"], "index": case["index"], "status": "ok", "outputs": {"value": None},
+                 "kinds": {"value": "None"}, "error": "", "error_type": "", "stdout": str(case["index"]), "stderr": "",
+                 "left_behind": False, "staff_note": ""}
+        if case["index"] == 1 and len(batch["cases"]) > 1:
+            if MODE == "another batch":
+                reply["batch_id"] = "0" * 16
+            elif MODE == "status":
+                reply["status"] = "passed"
+            elif MODE == "twice":
+                print(json.dumps({**reply, "index": 0}), flush=True)
+        print(json.dumps(reply), flush=True)
+'''
+
+
+@pytest.mark.parametrize("mode", ["another batch", "status", "twice"])
+def test_an_unexpected_reply_costs_its_case_only_and_is_flagged(tmp_path, monkeypatch, mode):
+    from autograder import sandbox
+
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+    monkeypatch.setattr(sandbox, "WORKER_SCRIPT", f"{script}")
+    monkeypatch.setattr(sandbox.subprocess, "Popen", _with_argument(sandbox.subprocess.Popen, mode))
+    worker = sandbox.WarmWorker()
+    try:
+        outcomes = worker.run_batch([sandbox.Job("call", "m", "f", ())] * 3, None)
+    finally:
+        worker.stop()
+    assert [o.status for o in outcomes] == ["ok", "crash", "ok"]
+    assert "refused" in outcomes[1].staff_note and not outcomes[0].staff_note and not outcomes[2].staff_note
+    assert outcomes[0].stdout == "0" and outcomes[2].stdout == "0"  # the third ran alone in a fresh worker
+
+
+def _with_argument(popen, argument):
+    """Popen that passes one more argument to the script it starts."""
+    def start(command, **options):
+        return popen([*command, argument], **options)
+    return start
