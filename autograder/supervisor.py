@@ -333,12 +333,12 @@ NOT_RETURNED = {Status.TIMEOUT.value, Status.GRADER_ERROR.value}
 class ChildRun:
     """One child running batch.cases[start:], watched from the worker: its replies, and where to retry from."""
 
-    def __init__(self, batch, start, protections, settings, wakeup):
-        self.batch, self.start, self.index, self.wakeup = batch, start, start, wakeup
+    def __init__(self, batch, start, protections, settings, wakeup, send):
+        self.batch, self.start, self.index, self.wakeup, self.send = batch, start, start, wakeup, send
         self.protections, self.settings = protections, settings
         self.caps = protocol.Caps(**batch.caps)
         self.uid = settings.get("uid") if protections.get("other_user") else None
-        self.replies, self.retry, self.pid, self.streams = [], None, None, None
+        self.answered, self.held, self.retry, self.pid, self.streams = 0, None, None, None, None
 
     def fork(self, readable_paths, runner):
         stdout_r, stdout_w = os.pipe()
@@ -358,12 +358,20 @@ class ChildRun:
         """Answer the running case; what it printed since the last stop goes with it."""
         self.streams.drain_all()
         stdout, stderr = self.streams.printed()
-        self.replies.append(CaseReply(batch_id=self.batch.batch_id, index=self.index, status=Status(status).value,
-                                      stdout=stdout, stderr=stderr, **details))
+        reply = CaseReply(batch_id=self.batch.batch_id, index=self.index, status=Status(status).value,
+                          stdout=stdout, stderr=stderr, **details)
         self.streams.new_case()
+        self.answered += 1
+        if self.index == len(self.batch.cases) - 1:
+            self.held = reply  # the batch's last case: sent once its child is gone and swept
+        else:
+            self.send(reply)  # at once, so that the grading process's clock runs case by case
 
     def watch(self):
-        """Follow the child until its cases are done or one ends it; then end it and everything it left."""
+        """Follow the child until its cases are done or one ends it; then end it and everything it left.
+
+        Returns (how many cases were answered, the case to retry in a fresh child or None).
+        """
         try:
             if self.until_ready():
                 while self.next_case():
@@ -371,10 +379,11 @@ class ChildRun:
         finally:
             swept = end_child(self.pid, self.protections, self.settings)
             self.streams.close()
-        last = self.replies[-1] if self.replies else None
-        if swept and last and self.index == len(self.batch.cases) and last.status not in NOT_RETURNED:
-            last.left_behind = True  # something of the last case was still running when its child ended
-        return self.replies, self.retry
+        if self.held is not None:
+            if swept and self.held.status not in NOT_RETURNED:
+                self.held.left_behind = True  # something of the last case was still running when its child ended
+            self.send(self.held)
+        return self.answered, self.retry
 
     def until_ready(self):
         """Before any student code, whatever goes wrong is the grader's; True once the child stopped, ready."""
@@ -447,8 +456,9 @@ def end_child(pid, protections, settings):
     return confinement.clean_up(uid, settings.get("gid"))
 
 
-def supervise_batch(batch, protections, settings, readable_paths, runner):
-    """Every case of a batch, in as few children as possible; one CaseReply per case, in order.
+def supervise_batch(batch, protections, settings, readable_paths, runner, send=None):
+    """Every case of a batch, in as few children as possible: one CaseReply per case, in order, each
+    passed to `send` as soon as it is known (and all returned at the end).
 
     A case that crashes, hangs, leaves something running or sends a bad report ends its child,
     and the cases after it get a fresh one. runner.prepare(case) -> args and
@@ -456,12 +466,16 @@ def supervise_batch(batch, protections, settings, readable_paths, runner):
     run in the child.
     """
     replies = []
+
+    def collect(reply):
+        replies.append(reply)
+        if send is not None:
+            send(reply)
+
     with Wakeup() as wakeup:
         while len(replies) < len(batch.cases):
-            run = ChildRun(batch, len(replies), protections, settings, wakeup)
+            run = ChildRun(batch, len(replies), protections, settings, wakeup, collect)
             run.fork(readable_paths, runner)
-            got, retry = run.watch()
-            assert got or retry is not None, "a child that answered nothing"
-            replies += got
+            answered, retry = run.watch()
+            assert answered or retry is not None, "a child that answered nothing"
     return replies
-

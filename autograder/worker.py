@@ -215,14 +215,14 @@ def warm_up():
     out.numpy().astype(np.float64)
 
 
-def answer(line, protections, settings):
-    """The reply lines to one request line: one CaseReply per case, or one refusal if the request is not a batch."""
+def answer(line, protections, settings, send):
+    """Send the reply lines to one request line: one CaseReply per case as each ends, or one refusal."""
     try:
         batch = protocol.BatchRequest.from_json(line)
     except protocol.ProtocolError as error:
-        return [json.dumps({"refused": str(error)[:500]})]
-    replies = supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner())
-    return [reply.to_json() for reply in replies]
+        send(json.dumps({"refused": str(error)[:500]}))
+        return
+    supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(), lambda reply: send(reply.to_json()))
 
 
 def serve():
@@ -240,8 +240,7 @@ def serve():
     gc.freeze()  # a child's garbage collections then never touch, and so never copy, the worker's objects
     print(json.dumps({"ready": True, "pid": os.getpid(), "protections": protections}), file=control_out, flush=True)
     for line in sys.stdin:
-        for reply in answer(line, protections, settings):
-            print(reply, file=control_out, flush=True)
+        answer(line, protections, settings, lambda text: print(text, file=control_out, flush=True))
 
 
 if __name__ == "__main__":

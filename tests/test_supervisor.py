@@ -32,7 +32,7 @@ class Runner:
         return Status.OK, values, {name: "test" for name in values}, "", ""
 
 
-def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS, protections=None):
+def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS, protections=None, send=None):
     """Supervise a batch of `cases` cases, each given its index as an array; the replies."""
     requests = []
     for index in range(cases):
@@ -43,7 +43,7 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
     batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path), limits=LIMITS,
                          caps=vars(caps))
     batch = BatchRequest.from_json(batch.to_json())  # as the worker receives it
-    return supervise_batch(batch, protections or {}, {}, [], Runner(behaviour, prepare_fails))
+    return supervise_batch(batch, protections or {}, {}, [], Runner(behaviour, prepare_fails), send)
 
 
 def value(reply, name="value"):
@@ -225,3 +225,17 @@ def test_outputs_come_back_as_the_float64_arrays_returned(tmp_path):
     (reply,) = run(tmp_path, lambda case, args: {"a": np.arange(6.0).reshape(2, 3), "b": None})
     assert value(reply, "a").tolist() == [[0, 1, 2], [3, 4, 5]] and reply.outputs["b"] is None
     assert json.loads(reply.to_json())["index"] == 0
+
+
+def slow_in_case_1(case, args):
+    if case.index == 1:
+        time.sleep(1.0)
+    return pid_and_input(case, args)
+
+
+def test_each_reply_is_sent_as_soon_as_its_case_ends(tmp_path):
+    # The grading process's clock runs per reply: a batch's first answer must not wait for the whole batch.
+    sent = []
+    replies = run(tmp_path, slow_in_case_1, cases=2, send=lambda reply: sent.append((time.monotonic(), reply.index)))
+    assert [index for _, index in sent] == [0, 1] and [r.status for r in replies] == ["ok", "ok"]
+    assert sent[1][0] - sent[0][0] > 0.8
