@@ -14,6 +14,7 @@ PASSED, WRONG_VALUE, WRONG_SHAPE, EXCEPTION, TIMEOUT, MEMORY, CRASH, UNSUPPORTED
     "passed", "wrong value", "wrong shape", "exception", "timeout", "memory limit", "crash",
     "unsupported return type", "missing file", "invalid submission_log.json", "grader error",
 )
+NOT_RUN = "not run"  # the grading time budget ran out before the case's turn
 
 
 @dataclass

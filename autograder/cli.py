@@ -1,6 +1,7 @@
 """Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
 import argparse
 import os
+import signal
 import sys
 import traceback
 
@@ -24,6 +25,7 @@ def paint(text, style, colour):
 def print_report(results, expand="none", colour=False):
     """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
     from autograder.grade import problem_scores
+    from autograder.results import printable  # the models clean student text already; the terminal gets a second guard
 
     problem, expanded = None, set()
     for test in (test for test in results.tests if test.visibility != "hidden"):
@@ -32,10 +34,11 @@ def print_report(results, expand="none", colour=False):
             print("\n" + paint(f"Problem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}", "bold", colour))
         passed = test.status == "passed"
         points = f"{test.score:g}/{test.max_score:g}"
-        print(f"  {paint('PASS' if passed else 'FAIL', 'pass' if passed else 'fail', colour)} {test.number:>5} {points:>7}  {test.name}")
+        verdict = paint("PASS" if passed else "FAIL", "pass" if passed else "fail", colour)
+        print(f"  {verdict} {test.number:>5} {points:>7}  {printable(test.name)}")
         if not passed and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
-            for line in test.output.splitlines():
+            for line in printable(test.output).splitlines():
                 print(f"{'':22}{line}")
         elif not passed and expand == "first":
             print(paint(f"{'':22}(details: --verbose)", "dim", colour))
@@ -46,11 +49,20 @@ def print_report(results, expand="none", colour=False):
     print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
 
 
+class GradingStopped(Exception):
+    """The grader was told to stop (SIGTERM) before it finished."""
+
+
+def stop_grading(signum, frame):
+    raise GradingStopped("the grader was stopped by the time limit (SIGTERM) before it finished")
+
+
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
     from autograder.grade import grade
-    from autograder.results import grader_failure, write_results
+    from autograder.results import grader_failure, printable, write_results
 
+    signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: stop the worker, write results.json
     try:
         results = grade(folder)
     except Exception:
@@ -61,7 +73,7 @@ def grade_command(folder, results_path):
     print_report(results, colour=use_colour("auto"))
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
-        print(f"\nIsolation (this part is for course staff):\n{staff.output}")
+        print(f"\nIsolation (this part is for course staff):\n{printable(staff.output)}")
     print(f"\nwrote {results_path}")
     return 0
 
@@ -100,6 +112,7 @@ def build_parser():
     regrade_parser.add_argument("export", metavar="EXPORT")
     regrade_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
     regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
+    regrade_parser.add_argument("--force", action="store_true", help="grade every submission again, even those graded before")
     validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     return parser
@@ -113,9 +126,13 @@ def main(argv=None):
     if args.verb == "check":
         return check_command(args.folder, args.verbose, args.color)
     if args.verb == "regrade":
-        from autograder.regrade import regrade
+        from autograder.regrade import ExportError, regrade
 
-        graded, skipped = regrade(args.export, args.out, args.jobs)
+        try:
+            graded, skipped = regrade(args.export, args.out, args.jobs, force=args.force)
+        except ExportError as error:
+            print(f"regrade: {error}", file=sys.stderr)
+            return 2
         print(f"graded {graded}, skipped {skipped} already graded; wrote {args.out}/grades.csv")
         return 0
     if args.verb == "validate":

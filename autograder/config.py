@@ -24,6 +24,11 @@ class GraderConfig(BaseModel):
     namespaces: bool = Field(default_factory=lambda: os.environ.get("HW9_NAMESPACES", "1") != "0",
                              description="use mount, network and other namespaces when the machine allows them; HW9_NAMESPACES=0 turns "
                                          "them off, so tests can grade as on a Gradescope image without user namespaces")
+    grade_budget_seconds: float = Field(540.0, description="wall-clock seconds one `grade` may spend on a submission; "
+                                        "cases that no longer fit are failed as not run, so results.json is written within "
+                                        "Gradescope's 10 minutes (run_autograder also stops the grader at 570 s)")
+    min_case_seconds: float = Field(1.0, description="the shortest time a case is given when the budget runs low; "
+                                                     "below it, the case is not run")
     worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
 
     def limits(self, timeout):

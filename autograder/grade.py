@@ -15,24 +15,29 @@ from autograder.submission import Submission, SubmissionNotFound, locate
 
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
+CUT_SHORT = "the grading time budget left no more time for it"
+CASE_OVERHEAD = 0.25  # seconds a case costs beyond its timeout at worst (a fresh child, its import, its outputs read)
 OUTCOME_CATEGORIES = {
     "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
     "crash": checks.CRASH, "unsupported": checks.UNSUPPORTED, "grader_error": checks.GRADER_ERROR,
 }
 
 
-def grade(folder, config=None, public_only=False, worker=None, cases=None):
+def grade(folder, config=None, public_only=False, worker=None, cases=None, deadline=None):
     """Grade the submission in `folder` with every case (or the public ones); never raises for student faults.
 
     A warm `worker` may be shared between submissions; without one, a worker is started and
     stopped here (its torch import overlaps with planning the first cases). `cases` narrows
     the run to some cases (validate grades a mutant on its own problem's cases only).
+    Grading keeps to config.grade_budget_seconds from the call (or to `deadline`, a time.monotonic()
+    value): the cases that no longer fit are failed as not run, and the results are still complete.
     """
     config = config or GraderConfig()
+    started = time.monotonic()
+    deadline = deadline or started + config.grade_budget_seconds
     if worker is None:
         with WarmWorker(config) as own_worker:
-            return grade(folder, config, public_only, own_worker, cases)
-    started = time.monotonic()
+            return grade(folder, config, public_only, own_worker, cases, deadline)
     try:
         root, not_found = locate(folder), None
     except SubmissionNotFound as error:
@@ -42,14 +47,18 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None):
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
     plans = [plan_case(case, submission, not_found, staff_notes) for case in cases]
-    outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case)
+    outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, deadline, config)
     tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
+    not_run = sum(test.category == checks.NOT_RUN for test in tests)
+    if not_run:
+        staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
     tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
                             output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
     if staff_notes:
         tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
                                 output="\n\n".join(staff_notes), visibility="hidden"))
-    return Results(tests=tests, output=summary_table(tests), execution_time=time.monotonic() - started)
+    stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
+    return Results(tests=tests, output=stopped + summary_table(tests), execution_time=time.monotonic() - started)
 
 
 def plan_case(case, submission, not_found, staff_notes):
@@ -81,25 +90,55 @@ def fixed_plan(case):
     return dataclasses.replace(job), check
 
 
-def run_jobs(cases, plans, submission, worker, process_per_case=False):
-    """case number -> Outcome of every planned job: the visible cases' batch first, then the hidden cases' own.
+def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=float("inf"), config=None):
+    """case number -> Outcome of every planned job that fits before `deadline`: visible cases first, then hidden ones.
 
     Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
-    behind; hidden inputs never reach a child whose output is shown, and run only after it.
+    behind; hidden inputs never reach a child whose output is shown, and run only after it. A batch
+    holds the cases whose timeouts fit in the time left; the rest wait for the next batch, and a case
+    that no longer fits is left out (no Outcome: judge_case fails it as not run).
     """
+    config = config or GraderConfig()
     outcomes = {}
     for visible in (True, False):
-        chosen = [(case, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple) and case.public == visible]
-        batches = [[job] for _, job in chosen] if process_per_case else [[job for _, job in chosen]]
-        ran = [outcome for batch in batches for outcome in worker.run_batch(batch, submission.root)]
-        outcomes.update({case.number: outcome for (case, _), outcome in zip(chosen, ran)})
+        pending = [(case, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple) and case.public == visible]
+        while pending:
+            candidates = [job for _, job in pending[: 1 if process_per_case else None]]
+            full = [job.timeout or config.case_timeout for job in candidates]
+            batch = fitting_batch(candidates, deadline - time.monotonic(), config)
+            if not batch:
+                break
+            ran = worker.run_batch(batch, submission.root)
+            for job, timeout, outcome in zip(batch, full, ran):
+                if outcome.status == "timeout" and job.timeout < timeout:
+                    outcome.error = CUT_SHORT
+            outcomes.update({case.number: outcome for (case, _), outcome in zip(pending, ran)})
+            pending = pending[len(batch):]
     return outcomes
+
+
+def fitting_batch(jobs, seconds_left, config):
+    """The first jobs whose timeouts fit in `seconds_left`, each given its timeout; the first job alone may be cut
+    short to the time left (never below config.min_case_seconds). Empty when not even that fits."""
+    batch = []
+    for job in jobs:
+        timeout = job.timeout or config.case_timeout
+        room = seconds_left - CASE_OVERHEAD
+        if room < timeout and (batch or room < config.min_case_seconds):
+            break
+        job.timeout = min(timeout, room)
+        batch.append(job)
+        seconds_left -= job.timeout + CASE_OVERHEAD
+    return batch
 
 
 def judge_case(case, plan, outcome, config, staff_notes):
     """The verdict on a case from its plan and the worker's outcome; a fault of the grader costs this case only."""
     if isinstance(plan, Verdict):
         return to_test_result(case, plan, None)
+    if outcome is None:  # left out of every batch: the time budget ran out first
+        reason = f"the submission used up the grading time budget ({config.grade_budget_seconds:g} s for all cases)"
+        return to_test_result(case, fail(checks.NOT_RUN, f"{checks.NOT_RUN}: {reason}"), None)
     job, check = plan
     try:
         verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
@@ -122,7 +161,8 @@ def outcome_verdict(outcome, job, config):
     target = job.function or "your code"
     messages = {
         "exception": f"{target} raised an exception:\n```\n{outcome.error.strip()}\n```",
-        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:g} s",
+        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
+                   + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else ""),
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
         "crash": f"{target} stopped the case: {outcome.error}",
         "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
@@ -140,7 +180,7 @@ def to_test_result(case, verdict, outcome):
             output += f"\n\nYour code printed:\n```\n{outcome.stdout.strip()}\n```"
     else:
         output = "Passed." if verdict.passed else f"Failed: {verdict.category}."
-        if verdict.category in (checks.MISSING, checks.INVALID_LOG, checks.GRADER_ERROR):
+        if verdict.category in (checks.MISSING, checks.INVALID_LOG, checks.GRADER_ERROR, checks.NOT_RUN):
             output = f"Failed: {verdict.message}"  # says nothing about the hidden inputs
     return TestResult(
         number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,

@@ -59,10 +59,12 @@ class Log:
 
 
 def _no_duplicates(pairs):
-    keys = [key for key, _ in pairs]
-    duplicated = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicated:
-        raise LogUnreadable(f"the key {duplicated[0]!r} appears more than once")
+    """An object's pairs as a dict, refusing a key written twice; one set lookup per key keeps parsing linear."""
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise LogUnreadable(f"the key {key!r} appears more than once")
+        seen.add(key)
     return dict(pairs)
 
 

@@ -1,93 +1,64 @@
-"""`python -m autograder regrade EXPORT --jobs N --out DIR`: grade a whole class's submissions.
+"""`python -m autograder regrade EXPORT --jobs N --out DIR [--force]`: grade a whole class's submissions.
 
 EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
-`submission_metadata.yml` naming the students) or a plain folder of submission folders. Each
-submission gets DIR/<submission>/results.json and summary.json; DIR/grades.csv has a row per
-submission and DIR/report.html is the class report (autograder/report.py). A submission already
-graded is skipped, so an interrupted run resumes where it stopped. Jobs share nothing but the
-queue: each is a process of its own with its own warm worker.
+`submission_metadata.yml` naming the students) or a plain folder of submission folders; it is read
+as untrusted data (autograder/export.py). Each submission gets DIR/<safe name>/results.json and
+summary.json; DIR/grades.csv has a row per submission and DIR/report.html is the class report.
+
+Resuming: DIR/.regrade-state.json, written only by this process, remembers each graded submission's
+content hash (its files, links not followed) and the grader's version (a hash of autograder/ and
+reference/). A submission is skipped only when both still match and its results.json is there;
+nothing a submission contains is ever taken as proof of grading. --force regrades everything. One
+submission's failure (an unreadable folder, a grader crash, a bad name) costs that submission only:
+it gets a results.json saying the grader could not grade it and its row in grades.csv.
 """
 import csv
 import json
 import multiprocessing
+import os
 import queue
-import re
 import shutil
 import sys
+import tempfile
 import time
 import traceback
-import zipfile
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
+from autograder import PROJECT_ROOT
 from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
+                               export_root, list_submissions, output_folder, printable, read_metadata,
+                               read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
 from autograder.report import FLAGGED, write_report
 from autograder.results import grader_failure, write_results
 from autograder.sandbox import WarmWorker
 
-METADATA = "submission_metadata.yml"
+STATE = ".regrade-state.json"
+NOTES = "regrade-notes.txt"
+STATE_CAP = 256 << 20
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP: a cell starting with these may run as a spreadsheet formula
+
+__all__ = ["regrade", "ExportError", "METADATA"]
 
 
-def unpack_export(export, out):
-    """The export as a folder: itself, or its zip extracted under out/_export (no member may escape it)."""
-    export = Path(export)
-    if export.is_dir():
-        return export
-    target = Path(out) / "_export"
-    with zipfile.ZipFile(export) as archive:
-        for member in archive.infolist():
-            path = (target / member.filename).resolve()
-            if target.resolve() not in path.parents and path != target.resolve():
-                raise ValueError(f"the zip member {member.filename!r} would land outside {target}")
-        archive.extractall(target)
-    folders = [p for p in target.iterdir() if p.is_dir()]
-    return folders[0] if len(folders) == 1 and not (target / METADATA).exists() and (folders[0] / METADATA).exists() else target
+# ---------------------------------------------------------------- rows
 
-
-def read_submitters(folder):
-    """submission folder name -> [{"name", "email", "sid"}], from Gradescope's metadata file.
-
-    The file is YAML with Ruby-style keys (`:submitters:`, `:name:`); only these few keys are
-    needed, so it is read line by line rather than with a YAML library.
-    """
-    path = Path(folder) / METADATA
-    if not path.exists():
-        return {}
-    people, current = {}, None
-    for line in path.read_text(errors="replace").splitlines():
-        top = re.match(r"^(\S[^:]*):\s*$", line)
-        if top:
-            current = top.group(1).strip("'\"")
-            people[current] = []
-            continue
-        field = re.match(r"^\s*-?\s*:(name|email|sid):\s*(.*)$", line)
-        if field and current is not None:
-            key, value = field.group(1), field.group(2).strip().strip("'\"")
-            if line.lstrip().startswith("-") or not people[current] or key in people[current][-1]:
-                people[current].append({})
-            people[current][-1][key] = value
-    return people
-
-
-def submissions_in(folder):
-    """(name, folder) of every submission: the metadata's folders, or every subfolder."""
-    folder = Path(folder)
-    named = read_submitters(folder)
-    names = sorted(named) if named else sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-    return [(name, folder / name) for name in names if (folder / name).is_dir()]
-
-
-def summarise(name, results, people):
-    """The CSV row of one graded submission."""
+def summarise(entry, results):
+    """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
     flagged.update("left a process running" for t in results.tests if t.behaviour)
+    if results.max_score == 0:  # the grader's failure notice only: no case was graded
+        flagged["could not be graded"] += 1
     scores = problem_scores(results.tests)
     return {
-        "submission": name,
-        "students": "; ".join(p.get("name", "") for p in people),
-        "emails": "; ".join(p.get("email", "") for p in people),
-        "sids": "; ".join(p.get("sid", "") for p in people),
+        "submission": entry.output,
+        "folder": entry.name,
+        "students": "; ".join(p.get("name", "") for p in entry.people),
+        "emails": "; ".join(p.get("email", "") for p in entry.people),
+        "sids": "; ".join(p.get("sid", "") for p in entry.people),
         "total": results.score,
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
         "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
@@ -105,17 +76,83 @@ def case_details(results):
     }
 
 
-def grade_one(name, folder, out, worker, people):
-    """Grade one submission into out/<name>/; a failure of the grader still leaves a results file."""
-    target = Path(out) / name
+def record(entry, results, out):
+    """Write out/<entry.output>/results.json and summary.json; return the summary (row plus details)."""
+    summary = {**summarise(entry, results), "details": case_details(results)}
+    target = output_folder(out, entry.output)
+    write_results(results, target / "results.json")
+    write_atomically(target / "summary.json", json.dumps(summary))
+    return summary
+
+
+def could_not_grade(entry, out, reason):
+    """The results of a submission the grader could not grade, written if its folder allows; the summary either way."""
+    results = grader_failure(f"regrade could not grade export entry {entry.name!r}: {reason}")
     try:
-        results = grade(folder, worker=worker)
+        return record(entry, results, out)
+    except Exception:  # even the output folder is unusable: the row still goes into grades.csv
+        return {**summarise(entry, results), "details": case_details(results)}
+
+
+def grade_one(entry, out, worker):
+    """Grade one submission into out/<entry.output>/; whatever fails, a summary comes back."""
+    if entry.problem:
+        return could_not_grade(entry, out, entry.problem)
+    try:
+        results = grade(entry.path, worker=worker)
     except Exception:
         results = grader_failure(traceback.format_exc())
-    write_results(results, target / "results.json")
-    row = summarise(name, results, people)
-    (target / "summary.json").write_text(json.dumps({**row, "details": case_details(results)}))
+    try:
+        return record(entry, results, out)
+    except Exception:
+        return could_not_grade(entry, out, traceback.format_exc(limit=3))
 
+
+# ---------------------------------------------------------------- state
+
+def write_atomically(path, text):
+    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as writer:
+            writer.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def load_state(out, notes):
+    """output name -> {"content", "grader", "summary"} from out/.regrade-state.json ({} when absent or unusable)."""
+    path = Path(out) / STATE
+    if not os.path.lexists(path):
+        return {}
+    try:
+        state = json.loads(read_regular_file(path, STATE_CAP))
+        graded = state["submissions"]
+        if not isinstance(graded, dict):
+            raise ValueError("no table of submissions")
+        return {name: item for name, item in graded.items()
+                if isinstance(item, dict) and isinstance(item.get("summary"), dict)}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        notes.append(f"{STATE} could not be read ({printable(error)[:200]}); everything is graded again")
+        return {}
+
+
+def save_state(out, graded):
+    write_atomically(Path(out) / STATE, json.dumps({"format": 1, "submissions": graded}))
+
+
+def grader_version():
+    """A hash of the grader's own sources and the reference: changing either regrades every submission."""
+    folders = [PROJECT_ROOT / name for name in ("autograder", "reference")]  # the cases live in autograder/cases
+    parts = [content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
+             for folder in folders]
+    return "-".join(part[:16] for part in parts)
+
+
+# ---------------------------------------------------------------- the run
 
 class Progress:
     """A one-line progress bar with an estimate of the time left, on stderr (advanced by the main process only)."""
@@ -132,58 +169,151 @@ class Progress:
         sys.stderr.flush()
 
 
-def job_slot(work, done, out, people):
-    """One job slot, in its own process (no lock shared with the others): a warm worker, then submissions until the queue says stop."""
+def job_slot(work, done, out):
+    """One job slot, in its own process (sharing no lock): a warm worker, then submissions until told to stop."""
     with WarmWorker() as worker:
-        for name, path in iter(work.get, None):
-            grade_one(name, path, out, worker, people.get(name, []))
-            done.put(name)
+        for index, entry in iter(work.get, None):
+            done.put((index, grade_one(entry, out, worker)))
 
 
-def regrade(export, out, jobs=1):
-    """Grade every submission of an export not graded yet; write grades.csv; return (graded now, skipped)."""
+@contextmanager
+def unpacked(export, out, notes, limits):
+    """The export as a folder: itself, or its zip unpacked into a fresh hidden folder of out (removed afterwards)."""
+    export = Path(export)
+    if export.is_dir():
+        yield export_root(export)
+        return
+    for stale in Path(out).glob(".unpacked-*"):  # left by a run that was killed
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+    target = Path(tempfile.mkdtemp(prefix=".unpacked-", dir=out))
+    try:
+        unpack_zip(export, target, notes, limits)
+        yield export_root(target)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def regrade(export, out, jobs=1, force=False, limits=Limits()):
+    """Grade every submission of an export not graded yet (all with `force`); write grades.csv and report.html.
+
+    Returns (graded now, skipped as already graded). Raises ExportError when the export cannot be used at all.
+    """
     out = Path(out)
+    check_apart(export, out)
     out.mkdir(parents=True, exist_ok=True)
-    folder = unpack_export(export, out)
-    people = read_submitters(folder)
-    everything = submissions_in(folder)
-    todo = [(name, path) for name, path in everything if not (out / name / "summary.json").exists()]
-    progress = Progress(len(everything), len(everything) - len(todo))
-    all_cases()  # import the cases once, before the jobs fork
-    context = multiprocessing.get_context("fork")  # this process never imports torch or student code: forking it is cheap
-    work, done = context.Queue(), context.Queue()
-    slots = max(1, min(jobs, len(todo)))
-    for item in todo + [None] * slots:
-        work.put(item)
-    processes = [context.Process(target=job_slot, args=(work, done, out, people), daemon=True) for _ in range(slots)]
-    for process in processes:
-        process.start()
-    while any(process.is_alive() for process in processes) or not done.empty():
+    notes = []
+    with unpacked(export, out, notes, limits) as folder:
+        entries = list_submissions(folder, read_metadata(folder, notes, limits), notes)
+        version, state = grader_version(), ({} if force else load_state(out, notes))
+        graded, todo = {}, []
+        for index, entry in enumerate(entries):
+            fingerprint = fingerprint_of(entry, version, limits)
+            known = state.get(entry.output, {})
+            if not entry.problem and known.get("fingerprint") == fingerprint and usable(known, entry, out):
+                graded[entry.output] = known
+            else:
+                todo.append((index, entry, fingerprint))
+        skipped = len(graded)
+        run_jobs(todo, out, jobs, graded, Progress(len(entries), skipped))
+    summaries = [graded[entry.output]["summary"] for entry in entries if entry.output in graded]
+    write_csv(out, summaries)
+    write_report(out, [s["submission"] for s in summaries], summaries)
+    write_notes(out, notes)
+    return len(entries) - skipped, skipped
+
+
+def fingerprint_of(entry, version, limits):
+    """The grader's version and the submission's content hash; an unreadable folder becomes the entry's problem."""
+    if entry.problem:
+        return None
+    try:
+        return f"{version}:{content_hash(entry.path, max_entries=limits.entries_per_submission)}"
+    except (OSError, SubmissionTooLarge) as error:
+        entry.problem = f"its folder could not be read: {printable(error)[:300]}"
+        return None
+
+
+def usable(known, entry, out):
+    """A remembered grade is reused only when it is for this output folder and its results.json is still there."""
+    summary, path = known["summary"], Path(out) / entry.output / "results.json"
+    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and (
+        not path.is_symlink() and path.is_file())
+
+
+def run_jobs(todo, out, jobs, graded, progress):
+    """Grade `todo` in `jobs` forked slots; each summary lands in `graded` (and the state file) as it arrives."""
+    fingerprints = {index: (entry, fingerprint) for index, entry, fingerprint in todo}
+
+    def keep(index, summary):
+        entry, fingerprint = fingerprints.pop(index)
+        if not summary["details"]["max_total"]:  # the grader failed on it: try again next time
+            fingerprint = None
+        graded[entry.output] = {"fingerprint": fingerprint, "summary": summary}
+        if fingerprint:  # only what was really graded is remembered as graded
+            save_state(out, {name: item for name, item in graded.items() if item.get("fingerprint")})
+        progress.advance()
+
+    gradable = [(index, entry) for index, entry, _ in todo if not entry.problem]
+    for index, entry, _ in todo:
+        if entry.problem:
+            keep(index, could_not_grade(entry, out, entry.problem))
+    if gradable:
+        all_cases()  # import the cases once, before the jobs fork
+        context = multiprocessing.get_context("fork")  # no torch or student code here: forking is cheap
+        work, done = context.Queue(), context.Queue()
+        slots = max(1, min(jobs, len(gradable)))
+        for item in gradable + [None] * slots:
+            work.put(item)
+        processes = [context.Process(target=job_slot, args=(work, done, out), daemon=True) for _ in range(slots)]
+        for process in processes:
+            process.start()
+        while any(process.is_alive() for process in processes) or not done.empty():
+            try:
+                keep(*done.get(timeout=0.2))
+            except queue.Empty:
+                pass
+    for index in list(fingerprints):  # a job slot that died took its submission with it: grade that one here
+        entry, _ = fingerprints[index]
         try:
-            done.get(timeout=0.2)
-            progress.advance()
-        except queue.Empty:
-            pass
-    for name, path in todo:  # a job slot that died took its submission with it: grade that one here
-        if not (out / name / "summary.json").exists():
             with WarmWorker() as worker:
-                grade_one(name, path, out, worker, people.get(name, []))
-            progress.advance()
+                summary = grade_one(entry, out, worker)
+        except Exception:
+            summary = could_not_grade(entry, out, traceback.format_exc())
+        keep(index, summary)
     sys.stderr.write("\n")
-    write_csv(out, [name for name, _ in everything])
-    write_report(out, [name for name, _ in everything])
-    if (out / "_export").exists():
-        shutil.rmtree(out / "_export")
-    return len(todo), len(everything) - len(todo)
 
 
-def write_csv(out, names):
-    """grades.csv from every submission's summary.json (so a resumed run lists them all)."""
-    rows = [json.loads((out / name / "summary.json").read_text()) for name in names if (out / name / "summary.json").exists()]
-    rows = [{key: value for key, value in row.items() if key != "details"} for row in rows]
+# ---------------------------------------------------------------- class files
+
+def neutralised(cell):
+    """A CSV cell that no spreadsheet runs as a formula (OWASP's CSV injection advice); numbers stay numbers."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def write_csv(out, summaries):
+    """grades.csv: one row per submission, every text cell neutralised and quoted, numbers left bare."""
+    rows = [{key: neutralised(value) for key, value in s.items() if key != "details"} for s in summaries]
     if not rows:
         return
-    with open(out / "grades.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=out)
+    with os.fdopen(handle, "w", newline="", encoding="utf-8") as writer:
+        table = csv.DictWriter(writer, fieldnames=fields, restval="", quoting=csv.QUOTE_NONNUMERIC)
+        table.writeheader()
+        table.writerows(rows)
+    os.replace(temporary, Path(out) / "grades.csv")
+
+
+def write_notes(out, notes):
+    """What was refused or odd in the export, for the TA: on stderr and in out/regrade-notes.txt."""
+    path = Path(out) / NOTES
+    if not notes:
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+        return
+    text = "\n".join(printable(note) for note in notes) + "\n"
+    sys.stderr.write(f"regrade notes ({len(notes)}), also in {path}:\n{text}")
+    write_atomically(path, text)

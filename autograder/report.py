@@ -220,8 +220,8 @@ def render_report(summaries):
             f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-def write_report(out_dir, names):
-    """DIR/report.html from DIR/<name>/summary.json of every name; nothing is written when there is no summary."""
-    summaries = read_summaries(out_dir, names)
+def write_report(out_dir, names, summaries=None):
+    """DIR/report.html from the given summaries, or DIR/<name>/summary.json of every name; nothing is written when there is none."""
+    summaries = read_summaries(out_dir, names) if summaries is None else summaries
     if summaries:
         (Path(out_dir) / "report.html").write_text(render_report(summaries), encoding="utf-8")

@@ -1,16 +1,39 @@
 """Gradescope's results.json: the typed models, the one function that produces its schema, the one writer."""
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 
+# What a terminal or a browser would act on instead of showing: ANSI/VT escape sequences (CSI, also as the C1 byte,
+# OSC, and the short two-character ones), C0 controls but newline and tab, DEL, C1 controls, and Unicode's
+# bidirectional overrides, isolates and marks.
+ESCAPE_SEQUENCES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -/]*[0-~]?")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-class TestResult(BaseModel):
+
+def printable(text: str) -> str:
+    """`text` without escape sequences and control characters; newlines and tabs stay, a CR-LF becomes a newline."""
+    return CONTROL_CHARACTERS.sub("", ESCAPE_SEQUENCES.sub("", text.replace("\r\n", "\n")))
+
+
+class CleanText(BaseModel):
+    """A model whose every text field is made printable, when built and when assigned: student text ends up in them."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value):
+        return printable(value) if isinstance(value, str) else value
+
+
+class TestResult(CleanText):
     """One entry of results.json's `tests`."""
 
     number: str = Field(description="the homework problem's number, a dot, the case's number: '2.3'")
@@ -25,7 +48,7 @@ class TestResult(BaseModel):
     behaviour: str = Field("", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff")
 
 
-class Results(BaseModel):
+class Results(CleanText):
     """A whole submission's grade."""
 
     tests: list[TestResult]

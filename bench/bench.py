@@ -2,7 +2,8 @@
 
 - wall time of `grade` on the reference, of `python -c "import torch"`, and their ratio;
 - wall time of `regrade --jobs 2` over N copies of the reference mixed with broken submissions;
-- peak memory of a single `grade`: the largest sum of resident memory over its process tree.
+- peak memory of a single `grade`: the largest sum of resident memory over its process tree;
+- the grading process's own work on hostile data: a 1 MiB log of 50,000 keys parsed, weights checked on every sequence.
 """
 import argparse
 import os
@@ -54,6 +55,28 @@ def peak_memory_mib(command):
     return peak / 1024
 
 
+def trusted_side_seconds():
+    """Seconds the grading process spends parsing a 1 MiB log of 50,000 keys, and judging weights on 1092 sequences."""
+    import json
+
+    import numpy as np
+
+    from autograder.cases import problem2
+    from autograder.log_file import read_log
+
+    data = json.loads((ROOT / "reference" / "submission_log.json").read_text())
+    data.update({f"extra_{index:06d}": 10 for index in range(50_000)})
+    path = Path(tempfile.mkdtemp()) / "submission_log.json"
+    path.write_text(json.dumps(data))
+    started = time.monotonic()
+    read_log(path, 1 << 20)
+    log_seconds = time.monotonic() - started
+    weights = {"Km": np.ones((3, 64)), "Qm": np.ones((3, 64)), "Vm": np.eye(3)}  # the largest qk_dim accepted
+    started = time.monotonic()
+    problem2.judged_weights(weights, "content")
+    return log_seconds, time.monotonic() - started
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=100)
@@ -70,6 +93,9 @@ def main():
     print(f"ratio:                         {grade_seconds / torch_seconds:6.2f} (target: at most 2)")
 
     print(f"peak memory of one grade:      {peak_memory_mib(grade):6.0f} MiB (target: under 600)")
+    log_seconds, weights_seconds = trusted_side_seconds()
+    print(f"1 MiB log of 50,000 keys:      {log_seconds:6.2f} s to parse (was 292 s with a quadratic duplicate check)")
+    print(f"weights on 1092 sequences:     {weights_seconds:6.3f} s at qk_dim 64 (vectorised; shapes capped first)")
 
     batch = Path(tempfile.mkdtemp(prefix="hw9-bench-"))
     made = batch / "made"

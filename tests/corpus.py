@@ -9,7 +9,8 @@ otherwise) and `expected.json`:
                  _honest_attention.py, so that an overlay can import the honest functions)
     patches      [file, old, new]: a one-line bug (old must occur exactly once)
     replace_everywhere  [old, new] in every .py file
-    log          edits of the reference's submission_log.json (see write_log)
+    log          edits of the reference's submission_log.json (see write_log; fill: key -> [value, count] sets a list of
+                 count copies; extra_keys: that many more keys)
     symlinks     name -> target ({ROOT} is the repository)
     nest         put everything one folder down, as a zipped upload does
     lost         problems that must lose points; every other problem keeps full marks
@@ -18,6 +19,8 @@ otherwise) and `expected.json`:
     needs_root   holds only with the protections the grader sets up as root
     wait         seconds to wait after grading, to catch a process that strikes late
     listen       the test listens on a TCP port while grading (written to port.txt; nothing may arrive)
+    budget       the whole-grade time budget (GraderConfig.grade_budget_seconds) this item is graded with
+    max_seconds  grading this item must end within this many seconds (the default bound is test_corpus's)
 """
 import json
 import os
@@ -35,9 +38,12 @@ def items():
 
 
 def write_log(path, edits):
-    """The reference's log, edited: set/raw_replace/truncate/prefix_hex/text/size/nested/encoding/add_to_first_value."""
+    """The reference's log, edited: set/fill/extra_keys/raw_replace/truncate/prefix_hex/text/size/nested/encoding/
+    add_to_first_value."""
     data = json.loads((ROOT / "reference" / "submission_log.json").read_text())
     data.update(edits.get("set", {}))
+    data.update({key: [value] * count for key, (value, count) in edits.get("fill", {}).items()})
+    data.update({f"extra_{index:06d}": 10 for index in range(edits.get("extra_keys", 0))})
     if "add_to_first_value" in edits:
         data["torch_transformer_value"][0] += edits["add_to_first_value"]
     text = edits.get("text", json.dumps(data).replace('"__1e400__"', "[1e400, 1.0, 2.0]"))

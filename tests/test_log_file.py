@@ -114,3 +114,44 @@ def test_logged_weights_recover_the_reference_matrices(tmp_path):
         assert set(recovered) == set(weights)
         for name in weights:
             assert np.array_equal(recovered[name], weights[name]), (task, name)
+
+
+def many_keys_log(count):
+    """A log of `count` distinct extra keys besides the reference's, about 1 MiB for 50,000 keys."""
+    data = dict(REFERENCE_LOG)
+    data.update({f"extra_{index:06d}": 10 for index in range(count)})
+    return json.dumps(data)
+
+
+def test_a_log_of_50000_keys_checks_each_key_once(tmp_path, monkeypatch):
+    from autograder import log_file
+
+    text = many_keys_log(50_000)
+    assert 900_000 < len(text) <= CAP
+    seen_counts = []
+    real_set = set
+
+    class CountingSet(real_set):
+        def __contains__(self, key):
+            seen_counts.append(1)
+            return real_set.__contains__(self, key)
+
+    monkeypatch.setattr(log_file, "set", CountingSet, raising=False)
+    log = read_log(write(tmp_path, text), CAP)
+    assert log.errors == {}
+    assert len(seen_counts) == len(json.loads(text))  # one membership test per key: linear, not quadratic
+
+
+def test_a_log_of_50000_keys_parses_quickly(tmp_path):
+    import time
+
+    path = write(tmp_path, many_keys_log(50_000))
+    started = time.monotonic()
+    read_log(path, CAP)
+    assert time.monotonic() - started < 5  # a sanity bound; bench/bench.py prints the real figure (well under 1 s)
+
+
+def test_a_duplicate_among_50000_keys_is_found(tmp_path):
+    text = many_keys_log(50_000)[:-1] + ', "extra_049999": 2}'
+    with pytest.raises(LogUnreadable, match="extra_049999"):
+        read_log(write(tmp_path, text), CAP)

@@ -4,10 +4,11 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from autograder.regrade import read_submitters
+from autograder.export import read_metadata
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 
@@ -58,7 +59,7 @@ def rows(out):
 
 
 def test_metadata_names_every_submitter(export):
-    people = read_submitters(export)
+    people = read_metadata(export, notes=[])
     assert [p["name"] for p in people["submission_102"]] == ["Alan Turing", "Grace Hopper"]
     assert people["submission_101"][0] == {"name": "Ada Lovelace", "sid": "3031", "email": "ada@example.edu"}
 
@@ -90,3 +91,114 @@ def test_a_zip_export_and_a_plain_folder_of_submissions(export, tmp_path):
     (export / "submission_metadata.yml").unlink()  # a plain folder of submission folders
     plain = run(export, "--out", tmp_path / "plain")
     assert plain.returncode == 0 and set(rows(tmp_path / "plain")) == set(CONTENT)
+
+
+# ---- resuming, failures and the CSV, with a stand-in grader (no worker: these test regrade itself) ----
+
+class NoWorker:
+    def __init__(self, *args):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.fixture()
+def fake_grader(monkeypatch):
+    """grade() replaced by one that reads score.txt (it runs in the forked job slots, which inherit the patch)."""
+    import autograder.regrade as regrade_module
+    from autograder.results import Results, TestResult
+
+    def grade(folder, worker=None):
+        score = float((Path(folder) / "score.txt").read_text())
+        return Results(tests=[TestResult(number="1.1", name="stand-in", score=score, max_score=60, status="passed")])
+
+    monkeypatch.setattr(regrade_module, "grade", grade)
+    monkeypatch.setattr(regrade_module, "WarmWorker", NoWorker)
+
+
+def small_export(tmp_path, scores):
+    folder = tmp_path / "export"
+    for name, score in scores.items():
+        (folder / name).mkdir(parents=True)
+        (folder / name / "score.txt").write_text(str(score))
+    return folder
+
+
+def test_resume_state_is_keyed_on_content_and_grader_version(tmp_path, fake_grader, monkeypatch):
+    import autograder.regrade as regrade_module
+    from autograder.regrade import STATE, regrade
+
+    export, out = small_export(tmp_path, {"a": 10, "b": 20}), tmp_path / "out"
+    assert regrade(export, out) == (2, 0)
+    assert regrade(export, out) == (0, 2)
+    (export / "b" / "score.txt").write_text("30")  # a changed submission is graded again
+    assert regrade(export, out) == (1, 1) and rows(out)["b"]["total"] == "30.0"
+    (export / "a" / "forged").mkdir()  # so is one with anything added
+    (export / "a" / "forged" / "summary.json").write_text('{"total": 60}')
+    assert regrade(export, out) == (1, 1) and rows(out)["a"]["total"] == "10.0"
+    monkeypatch.setattr(regrade_module, "grader_version", lambda: "a new grader")  # a changed grader regrades everyone
+    assert regrade(export, out) == (2, 0)
+    assert regrade(export, out, force=True) == (2, 0)
+    (out / STATE).write_text("{not json")  # a broken state file: everything is graded again, and it is said
+    assert regrade(export, out) == (2, 0) and "could not be read" in (out / "regrade-notes.txt").read_text()
+    assert regrade(export, out) == (0, 2) and not (out / "regrade-notes.txt").exists()
+
+
+def test_forged_summaries_in_out_are_never_taken_as_graded(tmp_path, fake_grader):
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"a": 0}), tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    (out / "a" / "summary.json").write_text('{"submission": "a", "total": 60.0, "details": {}}')
+    (out / "a" / "results.json").write_text('{"score": 60.0, "tests": []}')
+    assert regrade(export, out) == (1, 0) and rows(out)["a"]["total"] == "0.0"
+
+
+def test_one_submission_failing_never_stops_the_class(tmp_path, fake_grader, monkeypatch):
+    import autograder.regrade as regrade_module
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"a": 5, "b": 6, "c": 7, "d": 8}), tmp_path / "out"
+    (export / "b" / "score.txt").unlink()  # the stand-in grader raises on b
+    out.mkdir()
+    (out / "c").write_text("a file where c's results folder goes")
+    honest_hash = regrade_module.content_hash
+
+    def content_hash(folder, **options):
+        if Path(folder).name == "d":
+            raise PermissionError("d cannot be read")
+        return honest_hash(folder, **options)
+
+    monkeypatch.setattr(regrade_module, "content_hash", content_hash)
+    assert regrade(export, out) == (4, 0)
+    graded = rows(out)
+    assert graded["a"]["total"] == "5.0" and graded["a"]["flags"] == ""
+    for name in "bcd":
+        assert graded[name]["total"] == "0.0" and "could not be graded" in graded[name]["flags"]  # c's row too
+    assert "Autograder error" in (out / "b" / "results.json").read_text()
+    assert "d cannot be read" in (out / "d" / "results.json").read_text()
+    assert regrade(export, out) == (3, 1)  # what could not be graded is tried again on the next run
+
+
+def test_csv_cells_are_neutralised_and_numbers_stay_numbers(tmp_path, fake_grader):
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"a": 12.5}), tmp_path / "out"
+    (export / "submission_metadata.yml").write_text(
+        "a:\n  :submitters:\n  - :name: '=cmd|'' /C calc''!A0'\n    :sid: '-1'\n")
+    regrade(export, out)
+    line = (out / "grades.csv").read_text().splitlines()[1]
+    assert line.startswith('"a","a","\'=cmd|\' /C calc\'!A0","","\'-1",12.5,12.5,')  # text quoted, numbers bare
+    assert rows(out)["a"]["students"] == "'=cmd|' /C calc'!A0"
+
+
+def test_out_overlapping_the_export_is_refused_and_nothing_is_written(tmp_path):
+    export = small_export(tmp_path, {"a": 1})
+    before = sorted(export.rglob("*"))
+    done = run(export, "--out", export / "out")
+    assert done.returncode == 2 and "overlaps the export" in done.stderr
+    assert sorted(export.rglob("*")) == before

@@ -5,7 +5,9 @@ source text (in the worker). The weights come from transformer.py's functions or
 Everything here is public (it ships in the students' bundle); the hidden forward cases are
 in problem2_hidden.py.
 """
+import itertools
 import math
+from functools import cache
 
 import numpy as np
 
@@ -20,11 +22,15 @@ from autograder.submission import NoTransformerClass
 helpers = notebook_helpers()
 
 FORWARD_TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 arithmetic in the student's model
+DIM_CAP = 64  # the largest qk_dim, p or v_dim accepted: the tasks need 3 or 4, and the grader's work stays small
 WEIGHT_SHAPES = {
-    # task: the shape each matrix must have; None stands for a free dimension (qk_dim, p)
-    "content": {"Km": (3, None), "Qm": (3, None), "Vm": (3, 3)},
-    "position": {"Km": (None, None), "Qm": (None, None), "Vm": (None, 3), "pos": (4, None)},
+    # task: (matrix, rows, columns) in the order they are checked; a name is a free dimension, bound where it first
+    # appears and held to its range (FREE_DIMS); "3+p" is 3 plus the p bound before
+    "content": [("Km", "3", "qk"), ("Qm", "3", "qk"), ("Vm", "3", "3")],
+    "position": [("pos", "4", "p"), ("Km", "3+p", "qk"), ("Qm", "3+p", "qk"), ("Vm", "3+p", "3")],
+    "unique": [("pos", "n", "p"), ("Km", "4+p", "qk"), ("Qm", "4+p", "qk"), ("Vm", "4+p", "v")],
 }
+FREE_DIMS = {"qk": (1, DIM_CAP), "p": (1, DIM_CAP), "v": (1, DIM_CAP), "n": (7, DIM_CAP)}  # n: CLS and up to 6 tokens
 
 
 def class_source(submission):
@@ -90,7 +96,7 @@ def attributes(submission):
             got = outcome.outputs.get(key)
             index, name = key.split(":")
             call_text = f"PytorchTransformer{(with_pos, without_pos)[int(index)]}"
-            if got is None or got.tolist() != facts:
+            if got is None or got.shape != (len(facts),) or got.tolist() != facts:  # shape first: no huge list
                 want = "None" if facts == [-1] else f"{described[name]} with weight shape {tuple(facts[2:])}"
                 return fail(WRONG_VALUE, f"in {call_text}, {name} should be {want}")
         return ok("Km, Qm, Vm and pos are the layers the spec names")
@@ -117,6 +123,10 @@ _JUDGED = {}  # the same weights come back from transformer.py and from the log:
 
 def judge_weights(weights, task):
     """Hand-designed weights must have the spec's shapes and solve every sequence of the task."""
+    wrong_shape = shape_verdict(weights, task)
+    if wrong_shape is not None:
+        return wrong_shape
+    weights = {name: weights.get(name) for name in ("Km", "Qm", "Vm", "pos")}  # the spec's matrices, no other key
     key = (task, tuple(sorted((name, m.shape, m.tobytes()) for name, m in weights.items() if isinstance(m, np.ndarray))))
     if key not in _JUDGED:
         if len(_JUDGED) > 64:
@@ -125,29 +135,101 @@ def judge_weights(weights, task):
     return _JUDGED[key]
 
 
-def judged_weights(weights, task):
-    """judge_weights without the memory: shapes first, then every sequence, then what went wrong on the first failure."""
-    shapes = WEIGHT_SHAPES[task]
-    for name, shape in shapes.items():
+def shape_problem(weights, task):
+    """Why the matrices do not have the spec's shapes, or None: checked before any arithmetic on them.
+
+    Examples:
+        shape_problem({"Km": np.zeros((5000, 5000)), ...}, "content")
+        -> "Km has shape (5000, 5000); expected (3, qk) with qk <= 64"
+    """
+    if task == "content" and weights.get("pos") is not None:
+        return "pos is given, but the content task's model has no positions (Km has 3 rows): return Km, Qm and Vm only"
+    bound = {"p": 0} if task == "unique" and weights.get("pos") is None else {}  # unique: pos may be left out
+    for name, *dims in WEIGHT_SHAPES[task]:
         matrix = weights.get(name)
-        if matrix is None or matrix.ndim != 2 or any(want is not None and want != got for want, got in zip(shape, matrix.shape)):
-            got = "nothing" if matrix is None else f"shape {matrix.shape}"
-            want = " x ".join("any" if d is None else str(d) for d in shape)
-            return fail(WRONG_SHAPE, f"{name} should be a {want} matrix, got {got}")
-    try:
-        with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
-            failures = helpers.failing_sequences(weights, task, numpy_transformer())
-    except ValueError as error:  # matrices that do not fit together
-        verdict = fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
-        if task == "position" and positions_added(weights):
-            verdict.diagnosis = POSITIONS_ADDED
-        return verdict
-    total = sum(1 for _ in helpers.all_letter_sequences(helpers.TASKS[task][0]))
+        if matrix is None and name == "pos" and "p" in bound:
+            continue
+        if matrix is None or matrix.ndim != 2:
+            got = "is missing" if matrix is None else f"has shape {matrix.shape}"
+            return f"{name} {got}; expected a matrix of shape {wanted_shape(dims, bound)}"
+        for dim, got in zip(dims, matrix.shape):
+            if dim in FREE_DIMS and dim not in bound:
+                low, high = FREE_DIMS[dim]
+                if not low <= got <= high:
+                    return f"{name} has shape {matrix.shape}; expected {wanted_shape(dims, bound)}"
+                bound[dim] = got
+            elif got != sum(int(part) if part.isdigit() else bound[part] for part in dim.split("+")):
+                return f"{name} has shape {matrix.shape}; expected {wanted_shape(dims, bound)}"
+    return None
+
+
+def wanted_shape(dims, bound):
+    """'(3+p, qk) with p = 4, qk <= 64': the shape the spec asks for, with what is known of its free dimensions."""
+    names = dict.fromkeys(part for dim in dims for part in dim.split("+") if part in FREE_DIMS)
+    facts = []
+    for name in names:
+        low, high = FREE_DIMS[name]
+        facts.append(f"{name} = {bound[name]}" if name in bound else f"{name} <= {high}" if low == 1 else f"{low} <= {name} <= {high}")
+    return f"({', '.join(dims)})" + (f" with {', '.join(facts)}" if facts else "")
+
+
+def shape_verdict(weights, task):
+    """A failed verdict when the matrices' shapes are not the spec's, else None."""
+    problem = shape_problem(weights, task)
+    if problem is None:
+        return None
+    verdict = fail(WRONG_SHAPE, problem)
+    matrices = all(isinstance(weights.get(name), np.ndarray) and weights[name].ndim == 2 for name in ("pos", "Km", "Qm", "Vm"))
+    if task == "position" and matrices and positions_added(weights):
+        verdict.diagnosis = POSITIONS_ADDED
+    return verdict
+
+
+@cache
+def task_batches(task):
+    """A task's every sequence, grouped by length: [(letters of each, inputs (N, L, 3), targets (N, L, 3))]."""
+    max_len, target, _ = helpers.TASKS[task]
+    batches = []
+    for length in range(1, max_len + 1):
+        letters = [list(chosen) for chosen in itertools.product("ABC", repeat=length)]
+        seqs = np.stack([helpers.encode(chosen) for chosen in letters])  # (N, L, 3)
+        targets = np.stack([target(seq) for seq in seqs])  # (N, L, 3)
+        seqs.setflags(write=False)  # shared by every call (cached): nobody may change them
+        targets.setflags(write=False)
+        batches.append((letters, seqs, targets))
+    return batches
+
+
+def batched_forward(weights, seqs):
+    """NumpyTransformer's forward pass on N sequences of one length at once: (N, L, token_dim) -> (N, L, v_dim)."""
+    Km, Qm, Vm, pos = weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")
+    if pos is not None:
+        N, L, _ = seqs.shape
+        seqs = np.concatenate([seqs, np.broadcast_to(pos[:L], (N, L, pos.shape[1]))], axis=2)  # (N, L, in_dim)
+    K, Q, V = seqs @ Km, seqs @ Qm, seqs @ Vm  # (N, L, qk_dim), (N, L, qk_dim), (N, L, v_dim)
+    scores = Q @ K.transpose(0, 2, 1) / math.sqrt(Qm.shape[1])  # (N, L, L): row i holds query i's scores
+    shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
+    return shifted / shifted.sum(axis=2, keepdims=True) @ V  # (N, L, v_dim)
+
+
+def failing_sequences(weights, task):
+    """helpers.failing_sequences vectorised over each length's sequences: [(letters, expected, produced)], same order."""
+    failures = []
+    for letters, seqs, targets in task_batches(task):
+        out = batched_forward(weights, seqs)
+        wrong = ~np.isclose(out, targets, rtol=helpers.NOTEBOOK_RTOL).all(axis=(1, 2))  # np.allclose per sequence
+        failures += [(letters[index], targets[index], out[index]) for index in np.flatnonzero(wrong)]
+    return failures
+
+
+def judged_weights(weights, task):
+    """judge_weights without the memory: every sequence (shapes checked before), then what went wrong on the first failure."""
+    with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
+        failures = failing_sequences(weights, task)
+    total = sum(len(letters) for letters, _, _ in task_batches(task))
     if failures:
         letters, expected, produced = failures[0]
         summary = f"{len(failures)} of {total} sequences wrong (the notebook's check: np.allclose(out, expected, rtol={helpers.NOTEBOOK_RTOL:g}))."
-        if np.shape(produced) != expected.shape:
-            return fail(WRONG_SHAPE, f"{summary} The output of [{', '.join(letters)}] has shape {np.shape(produced)}, expected {expected.shape}: check Vm's columns.")
         model = helpers.build_numpy_transformer(weights, numpy_transformer())
         with np.errstate(all="ignore"):
             details = explain_failure(model, letters, helpers.encode(letters), expected, produced, task, helpers.NOTEBOOK_RTOL)
@@ -184,12 +266,28 @@ def unique(submission):
         weights = returned_dict(outcome)
         if not {"Km", "Qm", "Vm"} <= set(weights):
             return fail(WRONG_SHAPE, "attention_unique() should return a dict with Km, Qm, Vm and pos")
-        try:
-            failures = helpers.unique_failures(weights, numpy_transformer())
-        except ValueError as error:
-            return fail(WRONG_SHAPE, f"the matrices do not fit together: {error}")
+        wrong_shape = shape_verdict(weights, "unique")
+        if wrong_shape is not None:
+            return wrong_shape
+        with np.errstate(all="ignore"):
+            failures = unique_failures(weights)
         if failures:
             letters, expected, signs = failures[0]
             return fail(WRONG_VALUE, f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}: expected signs {expected.tolist()}, got {signs.tolist()}")
         return ok("every sequence marked correctly")
     return call("transformer", "attention_unique"), check
+
+
+def unique_failures(weights):
+    """helpers.unique_failures vectorised over each length's sequences: [(letters, expected signs, signs)], same order."""
+    cls = np.append(np.zeros(3), 1.0)  # (4,)
+    failures = []
+    for letters, seqs, _ in task_batches("content"):  # every sequence of 1 to 6 tokens
+        N, L, _ = seqs.shape
+        tokens = np.concatenate([seqs, np.zeros((N, L, 1))], axis=2)  # (N, L, 4)
+        inputs = np.concatenate([np.broadcast_to(cls, (N, 1, 4)), tokens], axis=1)  # (N, L + 1, 4)
+        signs = np.sign(batched_forward(weights, inputs)[:, 1:, 0])  # (N, L)
+        expected = np.array([[1.0 if chosen.count(x) == 1 else -1.0 for x in chosen] for chosen in letters])  # (N, L)
+        wrong = ~(signs == expected).all(axis=1)
+        failures += [(letters[index], expected[index], signs[index]) for index in np.flatnonzero(wrong)]
+    return failures

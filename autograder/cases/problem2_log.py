@@ -7,7 +7,7 @@ recomputed by running the logged source (or transformer.py's class) in the worke
 import numpy as np
 
 from autograder.cases import case
-from autograder.cases.problem2 import judge_weights
+from autograder.cases.problem2 import judge_weights, shape_verdict
 from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok
 from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
 from autograder.reference_model import notebook_helpers, numpy_transformer
@@ -64,6 +64,9 @@ def logged_task_case(number, task):
     @with_log
     def build(log, submission):
         weights = logged_weights(log, task)
+        wrong_shape = shape_verdict(weights, task)  # before any arithmetic: the log may hold matrices of any size
+        if wrong_shape is not None:
+            return wrong_shape
         (output,) = log.get(key)
         letters = helpers.logged_letters(task)
         logged_output = infer_matrix(output, rows=len(letters), name=key)
