@@ -25,7 +25,7 @@ from autograder.identity import worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-SETUP_SECONDS = 30.0  # a fresh child's set-up, which a reply may include beside its case's own time (supervisor.py)
+SETUP_SECONDS = 10.0  # a fresh child's set-up, which a reply may include beside its case's own time (supervisor.py)
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".git"}
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")  # ANSI sequences, control bytes
 

@@ -38,7 +38,7 @@ Status, ChildReport, CaseReply, ProtocolError = (
 
 REPORT_NAME = "report.json"
 REPORT_CAP = 1 << 20  # bytes of a child's report read back
-SETUP_SECONDS = 30.0  # a child's confinement and first preparation, before any student code
+SETUP_SECONDS = 10.0  # a child's confinement and first preparation, before any student code (sandbox.py waits as long)
 CONFINEMENT = "confinement"  # a set-up error there holds for every case of the batch (it fails closed)
 
 
