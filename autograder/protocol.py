@@ -95,10 +95,15 @@ def decode_array(text: str, cap: int, float64_only: bool = False) -> np.ndarray:
     return decode_npy(data, cap, float64_only)
 
 
-def encode_arg(value) -> dict:
-    """A case's argument: {"array": ...} for an ndarray, {"callable": name} as given, {"value": ...} for plain JSON."""
+INLINE_BYTES = 64 * 1024  # larger arrays travel as .npy files beside the batch, not inside its JSON line
+
+
+def encode_arg(value, spill=None) -> dict:
+    """A case's argument: {"array": base64 .npy} for a small ndarray, {"file": name} for a large one (written by
+    spill(npy bytes) -> file name), {"callable": name} as given, {"value": ...} for plain JSON."""
     if isinstance(value, np.ndarray):
-        return {"array": encode_array(value)}
+        data = encode_npy(value)
+        return {"file": spill(data)} if spill is not None and len(data) > INLINE_BYTES else {"array": b64(data)}
     if isinstance(value, dict):
         if set(value) != {"callable"} or not isinstance(value["callable"], str):
             raise ProtocolError(f"a dict argument must name a grader callable, not {sorted(value)}")
@@ -107,13 +112,15 @@ def encode_arg(value) -> dict:
     return {"value": value}
 
 
-def decode_arg(spec: dict, callables: dict, cap: int):
-    """The inverse of encode_arg; a callable is looked up among the grader's own."""
+def decode_arg(spec: dict, callables: dict, cap: int, read_file=None):
+    """The inverse of encode_arg; a callable is looked up among the grader's own, a file read by read_file(name, cap)."""
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ProtocolError(f"bad argument {spec!r:.80}")
     (kind, value), = spec.items()
     if kind == "array":
         return decode_array(value, cap)
+    if kind == "file" and read_file is not None and isinstance(value, str):
+        return decode_npy(read_file(value, cap), cap, float64_only=False)
     if kind == "callable" and value in callables:
         return callables[value]
     if kind == "value":
@@ -184,6 +191,7 @@ class BatchRequest(Message):
     cases: list
     submission: str
     scratch: str  # the batch's folder, made writable inside the child's minimal root
+    inputs: str  # the folder of the batch's large inputs (encode_arg's files): the grader's, readable by the child
     limits: dict
     caps: dict
 

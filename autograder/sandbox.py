@@ -218,8 +218,7 @@ class WarmWorker:
                 self._ensure_ready()
             except WorkerStartFailed as error:
                 return [Outcome("grader_error", error=str(error)) for _ in jobs]
-            request = self._request(jobs, timeouts, submission_root, batch, scratches)
-            outcomes = self._exchange(request, timeouts)
+            outcomes = self._exchange(self._request(jobs, timeouts, submission_root, batch, scratches), timeouts)
             # the cases after a failure run one per child in a fresh worker, so that the one at fault is found
             return outcomes + [self.run_batch([job], submission_root)[0] for job in jobs[len(outcomes):]]
         finally:
@@ -231,16 +230,17 @@ class WarmWorker:
         A reply that is not the next case's (a forgery, garbage, another batch's) costs that case only
         and is flagged for staff; the worker is then replaced, as when it dies or stops answering.
         """
-        outcomes = []
+        outcomes, batch_id = [], request.batch_id
         try:
             self.process.stdin.write((request.to_json() + "\n").encode())
             self.process.stdin.flush()
+            del request  # the inputs: nothing of them is needed while the cases run
             for index, timeout in enumerate(timeouts):
                 line = self._read_line(timeout + SETUP_SECONDS + self.config.worker_grace, self._reply_cap())
                 if line.startswith(b'{"refused"'):  # the worker could not read our request: our fault
                     self._kill()
                     return outcomes + [Outcome("grader_error", error=f"the worker refused the batch: {line[:500]!r}")]
-                outcomes.append(self._outcome(CaseReply.from_json(line).check(request.batch_id, index, self.caps)))
+                outcomes.append(self._outcome(CaseReply.from_json(line).check(batch_id, index, self.caps)))
         except ProtocolError as error:
             self._kill()
             outcomes.append(Outcome("crash", error="the case's reply could not be read",
@@ -286,18 +286,31 @@ class WarmWorker:
     def _request(self, jobs, timeouts, submission_root, batch, scratches):
         """The batch as a protocol.BatchRequest, inputs inside it; each case's folder made for the worker user."""
         submission = self._submission_for_case(submission_root, batch)
+        inputs = batch / "inputs"
+        inputs.mkdir(mode=0o700)
+        spilled = []
+
+        def spill(data):  # a large input: a file of the grader's, never one the student could have placed
+            spilled.append(inputs / f"{len(spilled)}.npy")
+            spilled[-1].write_bytes(data)
+            return spilled[-1].name
+
         cases = [CaseRequest(index=index, recipe=job.recipe, module=job.module, function=job.function,
-                             args=[protocol.encode_arg(arg) for arg in job.args], transformer_source=job.transformer_source,
-                             seed=job.seed, timeout=float(timeout), scratch=str(scratch))
+                             args=[protocol.encode_arg(arg, spill) for arg in job.args],
+                             transformer_source=job.transformer_source, seed=job.seed, timeout=float(timeout),
+                             scratch=str(scratch))
                  for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))]
         if self.protections.get("other_user"):  # each case's folder belongs to the worker user; the batch's stays root's
             os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
             for scratch in scratches:
                 os.lchown(scratch, self.settings["uid"], self.settings["gid"])
                 os.chmod(scratch, 0o700)
+            for path in [inputs, *spilled]:  # readable by the worker's own group only, writable by root only
+                os.chown(path, 0, self.settings["gid"])
+                os.chmod(path, 0o750 if path == inputs else 0o640)
         limits = {**self.config.limits(sum(timeouts)), "own_user": bool(self.protections.get("other_user"))}
         return BatchRequest(batch_id=secrets.token_hex(8), cases=cases, submission=str(submission), scratch=str(batch),
-                            limits=limits, caps=dataclasses.asdict(self.caps))
+                            inputs=str(inputs), limits=limits, caps=dataclasses.asdict(self.caps))
 
     def _outcome(self, reply):
         """An Outcome from a checked reply: outputs decoded (float64, within the caps), printed text cleaned."""

@@ -120,7 +120,7 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
         apply_limits(batch.limits)
         sys.path.insert(0, batch.submission)
         step = "preparing the case"
-        args = prepare(batch.cases[start], runner)
+        args = prepare(batch, batch.cases[start], runner)
     except BaseException as error:  # the grader's own set-up failed: no student code ran in this child
         error = "".join(traceback.format_exception(error))[-3000:]
         _report(batch, start, Status.SETUP_ERROR, stop=False, error=error, error_type=step)
@@ -129,7 +129,7 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
     for case in batch.cases[start:]:
         if case.index > start:
             try:
-                args = prepare(case, runner)
+                args = prepare(batch, case, runner)
             except BaseException as error:  # student code ran here before: the worker retries in a fresh child
                 _report(batch, case.index, Status.SETUP_ERROR, error="".join(traceback.format_exception(error))[-3000:])
                 continue
@@ -146,11 +146,19 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
     os._exit(0)
 
 
-def prepare(case, runner):
+def prepare(batch, case, runner):
     """Into the case's folder, HOME and TMPDIR there; its arguments decoded and its generators seeded."""
     os.chdir(case.scratch)
     os.environ.update(HOME=case.scratch, TMPDIR=case.scratch)
-    return runner.prepare(case)
+
+    def read_input(name, cap):  # the grader's own file, read without following a link all the same
+        folder = readback.open_folder(batch.inputs)
+        try:
+            return readback.read_file(folder, name, cap)
+        finally:
+            os.close(folder)
+
+    return runner.prepare(case, read_input)
 
 
 def _report(batch, index, status, stop=True, **details):
@@ -461,7 +469,7 @@ def supervise_batch(batch, protections, settings, readable_paths, runner, send=N
     passed to `send` as soon as it is known (and all returned at the end).
 
     A case that crashes, hangs, leaves something running or sends a bad report ends its child,
-    and the cases after it get a fresh one. runner.prepare(case) -> args and
+    and the cases after it get a fresh one. runner.prepare(case, read_input) -> args and
     runner.run(case, args, submission) -> (status, {name: float64 array | None}, kinds, error, error_type)
     run in the child.
     """

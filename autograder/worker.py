@@ -180,9 +180,9 @@ class Runner:
 
     input_cap = 256 * 2**20  # an input array the grading process sends
 
-    def prepare(self, case):
+    def prepare(self, case, read_input):
         """The case's arguments decoded and every generator seeded (before its student code runs)."""
-        args = [protocol.decode_arg(spec, GRADER_CALLABLES, self.input_cap) for spec in case.args]
+        args = [protocol.decode_arg(spec, GRADER_CALLABLES, self.input_cap, read_input) for spec in case.args]
         seed_all(case.seed)
         return args
 
@@ -215,14 +215,13 @@ def warm_up():
     out.numpy().astype(np.float64)
 
 
-def answer(line, protections, settings, send):
-    """Send the reply lines to one request line: one CaseReply per case as each ends, or one refusal."""
+def read_request(line, send):
+    """The batch in one request line, or None after sending a refusal."""
     try:
-        batch = protocol.BatchRequest.from_json(line)
+        return protocol.BatchRequest.from_json(line)
     except protocol.ProtocolError as error:
         send(json.dumps({"refused": str(error)[:500]}))
-        return
-    supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(), lambda reply: send(reply.to_json()))
+        return None
 
 
 def serve():
@@ -239,8 +238,13 @@ def serve():
     warm_up()
     gc.freeze()  # a child's garbage collections then never touch, and so never copy, the worker's objects
     print(json.dumps({"ready": True, "pid": os.getpid(), "protections": protections}), file=control_out, flush=True)
-    for line in sys.stdin:
-        answer(line, protections, settings, lambda text: print(text, file=control_out, flush=True))
+    send = lambda text: print(text, file=control_out, flush=True)  # noqa: E731
+    while line := sys.stdin.readline():
+        batch = read_request(line, send)
+        del line  # every child forked from here would carry it
+        if batch is not None:
+            supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(), lambda reply: send(reply.to_json()))
+        del batch
 
 
 if __name__ == "__main__":

@@ -20,6 +20,23 @@ def test_arrays_round_trip_with_shape_dtype_and_values(value):
     assert back.dtype == value.dtype and back.shape == value.shape and np.array_equal(back, value)
 
 
+def test_a_large_array_travels_as_a_file_of_the_graders_and_comes_back_whole(tmp_path):
+    files = {}
+
+    def spill(data):
+        files[f"{len(files)}.npy"] = data
+        return f"{len(files) - 1}.npy"
+
+    small, large = np.ones(3), np.arange(20_000.0).reshape(100, 200)
+    assert "array" in protocol.encode_arg(small, spill) and not files
+    spec = protocol.encode_arg(large, spill)
+    assert spec == {"file": "0.npy"}
+    back = protocol.decode_arg(spec, {}, 2**20, lambda name, cap: files[name])
+    assert back.shape == large.shape and np.array_equal(back, large)
+    with pytest.raises(ProtocolError, match="cap"):
+        protocol.decode_arg(spec, {}, 1000, lambda name, cap: files[name])
+
+
 def test_plain_values_and_callables_round_trip():
     callables = {"f": len}
     assert protocol.decode_arg(protocol.encode_arg([1, [2, 3], None]), callables, 10) == [1, [2, 3], None]
@@ -95,7 +112,7 @@ def test_a_child_may_not_claim_the_graders_statuses():
 def test_a_batch_request_round_trips_and_refuses_misnumbered_cases():
     case = CaseRequest(index=0, recipe="call", module="m", function="f", args=[protocol.encode_arg(np.ones(2))],
                        transformer_source=None, seed=3, timeout=1.0, scratch="/x")
-    batch = BatchRequest(batch_id="b", cases=[case], submission="/s", scratch="/x", limits={}, caps=vars(CAPS))
+    batch = BatchRequest(batch_id="b", cases=[case], submission="/s", scratch="/x", inputs="/x/i", limits={}, caps=vars(CAPS))
     assert BatchRequest.from_json(batch.to_json()) == batch
     batch.cases = [case, case]
     with pytest.raises(ProtocolError, match="numbered"):

@@ -22,10 +22,10 @@ class Runner:
     def __init__(self, behaviour, prepare_fails=None):
         self.behaviour, self.prepare_fails = behaviour, prepare_fails
 
-    def prepare(self, case):
+    def prepare(self, case, read_input):
         if self.prepare_fails and self.prepare_fails(case):
             raise RuntimeError("cannot prepare")
-        return [protocol.decode_arg(spec, {}, 2**20) for spec in case.args]
+        return [protocol.decode_arg(spec, {}, 2**20, read_input) for spec in case.args]
 
     def run(self, case, args, submission):
         values = self.behaviour(case, args)
@@ -40,8 +40,8 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
         scratch.mkdir()
         requests.append(CaseRequest(index=index, recipe="call", module="", function="", args=[protocol.encode_arg(np.array([float(index)]))],
                                     transformer_source=None, seed=0, timeout=timeout, scratch=str(scratch)))
-    batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path), limits=LIMITS,
-                         caps=vars(caps))
+    batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path),
+                         inputs=str(tmp_path), limits=LIMITS, caps=vars(caps))
     batch = BatchRequest.from_json(batch.to_json())  # as the worker receives it
     return supervise_batch(batch, protections or {}, {}, [], Runner(behaviour, prepare_fails), send)
 
