@@ -113,7 +113,7 @@ def encode_arg(value, spill=None) -> dict:
 
 
 def decode_arg(spec: dict, callables: dict, cap: int, read_file=None):
-    """The inverse of encode_arg; a callable is looked up among the grader's own, a file read by read_file(name, cap)."""
+    """The inverse of encode_arg: a callable looked up among the grader's own, a file read by read_file(name, cap)."""
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ProtocolError(f"bad argument {spec!r:.80}")
     (kind, value), = spec.items()

@@ -102,8 +102,9 @@ class WarmWorker:
 
     def __init__(self, config=None):
         self.config = config or GraderConfig()
-        self.caps = protocol.Caps(output_count=self.config.output_count_cap, output_bytes=self.config.output_file_cap_mb * 2**20,
-                                  case_bytes=self.config.case_output_cap_mb * 2**20, printed_bytes=self.config.output_cap_kb * 1024)
+        self.caps = protocol.Caps(
+            output_count=self.config.output_count_cap, output_bytes=self.config.output_file_cap_mb * 2**20,
+            case_bytes=self.config.case_output_cap_mb * 2**20, printed_bytes=self.config.output_cap_kb * 1024)
         self.workspace = Path(tempfile.mkdtemp(prefix="hw9-grader-"))
         self.process = None
         self.cases_run = 0
@@ -300,7 +301,7 @@ class WarmWorker:
                              transformer_source=job.transformer_source, seed=job.seed, timeout=float(timeout),
                              scratch=str(scratch))
                  for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))]
-        if self.protections.get("other_user"):  # each case's folder belongs to the worker user; the batch's stays root's
+        if self.protections.get("other_user"):  # each case's folder is the worker user's; the batch's stays root's
             os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
             for scratch in scratches:
                 os.lchown(scratch, self.settings["uid"], self.settings["gid"])
@@ -319,7 +320,8 @@ class WarmWorker:
                           stdout=stdout, stderr=stderr, left_behind=reply.left_behind, staff_note=reply.staff_note)
         if reply.status == Status.OK.value:
             try:
-                outcome.outputs = {name: None if text is None else protocol.decode_array(text, self.caps.output_bytes, float64_only=True)
+                cap = self.caps.output_bytes
+                outcome.outputs = {name: None if text is None else protocol.decode_array(text, cap, float64_only=True)
                                    for name, text in reply.outputs.items()}
             except ProtocolError as error:
                 return Outcome("crash", error="the case's outputs could not be read back", stdout=stdout, stderr=stderr,

@@ -399,7 +399,10 @@ class ChildRun:
         if event == "stopped":
             os.kill(self.pid, signal.SIGCONT)
             return True
-        error, every_case = ("the child's set-up did not finish", True) if event == "timeout" else self.setup_error(status)
+        if event == "timeout":
+            error, every_case = "the child's set-up did not finish", True
+        else:
+            error, every_case = self.setup_error(status)
         for _ in self.batch.cases[self.index: len(self.batch.cases) if every_case else self.index + 1]:
             self.reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
             self.index += 1

@@ -2,8 +2,9 @@
 
 This script runs student code only in those children, through Runner. It never imports the
 grader, the reference or the test cases: the grading process sends a batch (the public or the
-hidden cases of one submission) as one protocol.BatchRequest line on stdin, with the inputs
-inside it, and gets one protocol.CaseReply line per case back on stdout, outputs included.
+hidden cases of one submission) as one protocol.BatchRequest line on stdin (small inputs inside
+it, large ones as the grader's .npy files beside the batch), and gets one protocol.CaseReply line
+per case back on stdout, as each case ends, outputs included.
 How a child is started, confined and watched is supervisor.py; what it left is read back with
 readback.py; the messages are protocol.py.
 """
@@ -199,7 +200,8 @@ class Runner:
             return Status.MEMORY, {}, {}, student_traceback(error, submission), ""
         except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
             memory = "alloc" in str(error).lower() and "memory" in str(error).lower()
-            return (Status.MEMORY if memory else Status.EXCEPTION), {}, {}, student_traceback(error, submission), type(error).__name__
+            status = Status.MEMORY if memory else Status.EXCEPTION
+            return status, {}, {}, student_traceback(error, submission), type(error).__name__
 
 
 # ----------------------------------------------------------------------------- in the warm worker
@@ -225,7 +227,7 @@ def read_request(line, send):
 
 
 def serve():
-    """Read the settings line, probe the protections, then run batches: one request line in, one reply line per case out."""
+    """Read the settings line, probe the protections, then run batches: a request line in, a reply line per case out."""
     control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
     os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process
     settings = json.loads(sys.stdin.readline())
@@ -243,7 +245,8 @@ def serve():
         batch = read_request(line, send)
         del line  # every child forked from here would carry it
         if batch is not None:
-            supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(), lambda reply: send(reply.to_json()))
+            supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(),
+                                       lambda reply: send(reply.to_json()))
         del batch
 
 

@@ -14,7 +14,9 @@ CAPS = protocol.Caps(output_count=4, output_bytes=1024, case_bytes=2048, printed
 # ----------------------------------------------------------------------------- codec
 
 
-@pytest.mark.parametrize("value", [np.arange(6.0).reshape(2, 3), np.arange(4, dtype=np.int64), np.asfortranarray(np.eye(3)), np.float64(2.5) * np.ones(())])
+@pytest.mark.parametrize("value", [
+    np.arange(6.0).reshape(2, 3), np.arange(4, dtype=np.int64), np.asfortranarray(np.eye(3)), np.float64(2.5) * np.ones(()),
+])
 def test_arrays_round_trip_with_shape_dtype_and_values(value):
     back = protocol.decode_arg(protocol.encode_arg(value), {}, 2**20)
     assert back.dtype == value.dtype and back.shape == value.shape and np.array_equal(back, value)
@@ -112,7 +114,8 @@ def test_a_child_may_not_claim_the_graders_statuses():
 def test_a_batch_request_round_trips_and_refuses_misnumbered_cases():
     case = CaseRequest(index=0, recipe="call", module="m", function="f", args=[protocol.encode_arg(np.ones(2))],
                        transformer_source=None, seed=3, timeout=1.0, scratch="/x")
-    batch = BatchRequest(batch_id="b", cases=[case], submission="/s", scratch="/x", inputs="/x/i", limits={}, caps=vars(CAPS))
+    batch = BatchRequest(batch_id="b", cases=[case], submission="/s", scratch="/x", inputs="/x/i", limits={},
+                         caps=vars(CAPS))
     assert BatchRequest.from_json(batch.to_json()) == batch
     batch.cases = [case, case]
     with pytest.raises(ProtocolError, match="numbered"):

@@ -1,4 +1,4 @@
-"""The supervisor's end reasons, one by one, with small fake runners in place of student code (no torch, no confinement)."""
+"""The supervisor's end reasons, one by one, with small fake runners for student code (no torch, no confinement)."""
 import json
 import os
 import signal
@@ -38,7 +38,8 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
     for index in range(cases):
         scratch = tmp_path / f"case-{index}"
         scratch.mkdir()
-        requests.append(CaseRequest(index=index, recipe="call", module="", function="", args=[protocol.encode_arg(np.array([float(index)]))],
+        args = [protocol.encode_arg(np.array([float(index)]))]
+        requests.append(CaseRequest(index=index, recipe="call", module="", function="", args=args,
                                     transformer_source=None, seed=0, timeout=timeout, scratch=str(scratch)))
     batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path),
                          inputs=str(tmp_path), limits=LIMITS, caps=vars(caps))
@@ -128,7 +129,9 @@ def forged_report(status, index_shift=0):
     return forge
 
 
-@pytest.mark.parametrize("status, shift", [("grader_error", 0), ("timeout", 0), ("setup_error", 0), ("ok", 1), ("ok", -1)])
+@pytest.mark.parametrize("status, shift", [
+    ("grader_error", 0), ("timeout", 0), ("setup_error", 0), ("ok", 1), ("ok", -1),
+])
 def test_a_forged_report_is_a_crash_of_that_case_flagged_for_staff(tmp_path, status, shift):
     replies = run(tmp_path, forged_report(status, shift), cases=1)
     assert replies[0].status == "crash" and replies[0].staff_note
@@ -156,7 +159,8 @@ def prints_a_lot(case, args):
 def test_too_much_printing_keeps_the_first_and_last_parts_and_never_changes_the_result(tmp_path):
     (reply,) = run(tmp_path, prints_a_lot)
     assert reply.status == "ok" and value(reply)[1] == 0.0
-    assert reply.stdout.startswith("FIRST") and reply.stdout.rstrip().endswith("LAST") and "output cut at 4 KiB" in reply.stdout
+    assert reply.stdout.startswith("FIRST") and reply.stdout.rstrip().endswith("LAST")
+    assert "output cut at 4 KiB" in reply.stdout
     assert len(reply.stdout) < 2 * CAPS.printed_bytes
 
 
