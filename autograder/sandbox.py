@@ -285,7 +285,7 @@ class WarmWorker:
         return self._shared_copy[1]
 
     def _request(self, jobs, timeouts, submission_root, batch, scratches):
-        """The batch as a protocol.BatchRequest, inputs inside it; each case's folder made for the worker user."""
+        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its user."""
         submission = self._submission_for_case(submission_root, batch)
         inputs = batch / "inputs"
         inputs.mkdir(mode=0o700)
