@@ -17,7 +17,7 @@ STUDENT_ROOT = "hw9"
 STUDENT_RUNTIME = (
     "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity",
     "confinement", "config", "checks", "results",
-    "log_file", "submission", "reference_model", "grader_callables",
+    "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
 )
 SELF_CHECK = """

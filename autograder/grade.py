@@ -11,7 +11,8 @@ from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.sandbox import WarmWorker, describe_protections
-from autograder.submission import Submission, SubmissionNotFound, locate
+from autograder.submission import Submission
+from autograder.untrusted_fs import CopyLimits
 
 LEFT_BEHIND = "left a process or thread running after it returned"
 GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please contact course staff.")
@@ -38,11 +39,17 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
     if worker is None:
         with WarmWorker(config) as own_worker:
             return grade(folder, config, public_only, own_worker, cases, deadline)
+    limits = CopyLimits(file_bytes=config.submission_file_cap_mb * 2**20)
+    submission = Submission.from_upload(folder, config.log_cap_kb * 1024, limits)  # a private copy; links never followed
     try:
-        root, not_found = locate(folder), None
-    except SubmissionNotFound as error:
-        root, not_found = None, str(error)
-    submission = Submission(root, config.log_cap_kb * 1024)
+        return grade_copy(submission, config, public_only, worker, cases, deadline, started)
+    finally:
+        submission.close()
+
+
+def grade_copy(submission, config, public_only, worker, cases, deadline, started):
+    """grade() once the upload is copied: plan, run and judge every case, then build the results."""
+    not_found = submission.not_found
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
@@ -58,7 +65,8 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
         tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
                                 output="\n\n".join(staff_notes), visibility="hidden"))
     stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
-    return Results(tests=tests, output=stopped + summary_table(tests), execution_time=time.monotonic() - started)
+    output = stopped + submission.notes() + summary_table(tests)
+    return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
 
 
 def plan_case(case, submission, not_found, staff_notes):
@@ -66,7 +74,7 @@ def plan_case(case, submission, not_found, staff_notes):
     if not_found:
         return fail(checks.MISSING, not_found)
     if case.file and not submission.has(case.file):
-        return fail(checks.MISSING, f"{case.file} is missing from the submission")
+        return fail(checks.MISSING, submission.missing_reason(case.file))
     try:
         plan = fixed_plan(case) if never_reads_the_submission(case) else case.build(submission)
         if not isinstance(plan, Verdict):

@@ -4,13 +4,14 @@ Each key is validated on its own, so one bad key costs only the checks that need
 matrices' shapes are not stored in the log; they are inferred from the lengths here.
 """
 import json
-import os
-import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 from pydantic import Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
+
+from autograder.untrusted_fs import KINDS, NotRegular, UntrustedPathError, read_file
 
 LOG_NAME = "submission_log.json"
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # ints are accepted, bools and strings are not
@@ -72,16 +73,21 @@ def _no_constants(name):
     raise LogUnreadable(f"{name} is not valid JSON (write finite numbers only)")
 
 
+def _read_untrusted(path, cap_bytes):
+    """The log's bytes, through the one reader of student files: no link followed, no special file opened."""
+    path = Path(path)
+    try:
+        return read_file(path.parent, path.name, cap_bytes)
+    except NotRegular as error:
+        kind = KINDS[error.kind]
+        raise LogUnreadable(f"it is not a regular file but {kind} (links and special files are not read)") from None
+    except UntrustedPathError as error:
+        raise LogUnreadable(str(error)) from None
+
+
 def read_log(path, cap_bytes):
     """Parse and validate the log at `path`; raise LogUnreadable when the file as a whole cannot be used."""
-    info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise LogUnreadable("it is not a regular file (links and special files are not read)")
-    if info.st_size > cap_bytes:
-        raise LogUnreadable(f"it is {info.st_size} bytes, more than the {cap_bytes} allowed")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as handle:
-        raw = handle.read(cap_bytes + 1)[:cap_bytes]
+    raw = _read_untrusted(path, cap_bytes)
     try:
         text = raw.decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError as error:

@@ -257,9 +257,8 @@ class WarmWorker:
         return self.caps.case_bytes * 4 // 3 + 2 * 6 * (self.caps.printed_bytes + 200) + (1 << 20)
 
     def _copy_submission(self, submission_root, destination):
-        cap = self.config.submission_file_cap_mb * 2**20
-        shutil.copytree(submission_root, destination, symlinks=True, ignore=lambda folder, names: [
-            n for n in names if n in SKIP_NAMES or (Path(folder, n).is_file() and Path(folder, n).stat().st_size > cap)])
+        from autograder.untrusted_fs import CopyLimits, copy_tree  # regular files and folders only, never a link
+        copy_tree(submission_root, destination, CopyLimits(file_bytes=self.config.submission_file_cap_mb * 2**20), skip_names=SKIP_NAMES)
 
     def _submission_for_case(self, submission_root, scratch):
         """The folder a case imports the student's files from, as no case can change it for another.
@@ -277,10 +276,7 @@ class WarmWorker:
             if self._shared_copy is not None:
                 shutil.rmtree(self._shared_copy[1], ignore_errors=True)
             copy = self.workspace / f"submission-{self.cases_run}"
-            self._copy_submission(submission_root, copy)
-            for path in [copy, *copy.rglob("*")]:
-                if not path.is_symlink():
-                    os.chmod(path, 0o755 if path.is_dir() else 0o644)
+            self._copy_submission(submission_root, copy)  # folders 0755, files 0644, owned by root
             self._shared_copy = (submission_root, copy)
         return self._shared_copy[1]
 

@@ -21,10 +21,17 @@ otherwise) and `expected.json`:
     listen       the test listens on a TCP port while grading (written to port.txt; nothing may arrive)
     budget       the whole-grade time budget (GraderConfig.grade_budget_seconds) this item is graded with
     max_seconds  grading this item must end within this many seconds (the default bound is test_corpus's)
+    empty        start from an empty folder instead of a base
+    special      name -> what to put there instead of a file: "fifo", "socket", "file" (empty), "sparse:BYTES",
+                 "chain:LEVELS" (folders nested that deep), "files:COUNT" (a folder of that many empty files);
+                 a name written "hex:..." is those bytes (a name that is not UTF-8)
+    link_upload  the submission folder itself is a link to this target ({ROOT} is the repository)
+    notes        texts the results' top-level output must hold (what of the upload was not used, and why)
 """
 import json
 import os
 import shutil
+import socket
 
 from tests.helpers import ROOT
 
@@ -65,7 +72,10 @@ def make_submission(name, parent):
     spec, source = items()[name], CORPUS / name
     top = parent / name
     folder = top / spec.get("nest", "")
-    shutil.copytree(ROOT / spec.get("base", "reference"), folder, ignore=SKIPPED)
+    if spec.get("empty"):
+        folder.mkdir(parents=True)
+    else:
+        shutil.copytree(ROOT / spec.get("base", "reference"), folder, ignore=SKIPPED)
     for file in spec.get("remove", []):
         (folder / file).unlink()
     for file, new_name in spec.get("keep_as", {}).items():
@@ -86,4 +96,70 @@ def make_submission(name, parent):
     for link, target in spec.get("symlinks", {}).items():
         (folder / link).unlink(missing_ok=True)
         os.symlink(target.replace("{ROOT}", str(ROOT)), folder / link)
+    for name, what in spec.get("special", {}).items():
+        make_special(folder, os.fsdecode(bytes.fromhex(name[4:])) if name.startswith("hex:") else name, what)
+    if "link_upload" in spec:
+        shutil.rmtree(top)
+        os.symlink(spec["link_upload"].replace("{ROOT}", str(ROOT)), top)
     return top
+
+
+def make_special(folder, name, what):
+    """Put at folder/name what `special` asks for (see the docstring), replacing any file of that name."""
+    path = folder / name
+    path.unlink(missing_ok=True)
+    kind, _, count = what.partition(":")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        here = os.getcwd()
+        os.chdir(folder)  # a socket's path is limited to about 100 bytes: bind a relative one
+        try:
+            with socket.socket(socket.AF_UNIX) as server:
+                server.bind(name)
+        finally:
+            os.chdir(here)
+    elif kind == "file":
+        path.write_bytes(b"")
+    elif kind == "sparse":
+        with open(path, "wb") as handle:
+            handle.truncate(int(count))
+    elif kind == "chain":
+        make_chain(path, int(count))
+    elif kind == "files":
+        path.mkdir()
+        for index in range(int(count)):
+            os.close(os.open(path / str(index), os.O_CREAT | os.O_WRONLY, 0o644))
+    else:
+        raise ValueError(f"unknown special {what!r}")
+
+
+def make_chain(path, levels, name="d"):
+    """A folder `path` with `levels` folders nested in it, made through descriptors (deeper than PATH_MAX allows)."""
+    path.mkdir()
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+
+def remove_chain(path, name="d"):
+    """Remove what make_chain made, without the recursion shutil.rmtree would need."""
+    fds = [os.open(path, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        while True:
+            try:
+                fds.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fds[-1]))
+            except FileNotFoundError:
+                break
+        for parent in reversed(fds[:-1]):
+            os.rmdir(name, dir_fd=parent)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    os.rmdir(path)

@@ -175,6 +175,13 @@ def test_students_see_no_secret(graded, name):
             assert len(test.output) < 300
 
 
+@pytest.mark.parametrize("name", sorted(name for name, spec in ITEMS.items() if "notes" in spec))
+def test_unused_files_are_named_to_the_student(graded, name):
+    output = outcome_of(graded, name)["results"].output
+    for note in ITEMS[name]["notes"]:
+        assert note in output, output[:1000]
+
+
 def test_nothing_reached_the_network(graded):
     assert outcome_of(graded, "phones_home")["received"] == []
 
@@ -259,4 +266,4 @@ def test_corpus_items_describe_themselves():
     for name, spec in ITEMS.items():
         assert spec["about"] and set(spec) <= {"about", "base", "remove", "keep_as", "patches", "replace_everywhere", "log", "symlinks",
                                                 "nest", "lost", "zero", "categories", "needs_root", "wait", "listen", "budget",
-                                                "max_seconds"}, name
+                                                "max_seconds", "empty", "special", "link_upload", "notes"}, name

@@ -1,6 +1,7 @@
 """submission_log.json is read as untrusted data: every malformed log is refused with a reason, key by key."""
 import json
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -60,6 +61,35 @@ def test_links_are_not_followed(tmp_path):
     os.symlink(target, tmp_path / "submission_log.json")
     with pytest.raises(LogUnreadable, match="not a regular file"):
         read_log(tmp_path / "submission_log.json", CAP)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "submission_log.json")  # nobody writes to it: a plain open would wait forever
+    outcome = {}
+    reader = threading.Thread(target=lambda: outcome.update(error=_raised(lambda: read_log(tmp_path / "submission_log.json", CAP))))
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive() and isinstance(outcome["error"], LogUnreadable) and "named pipe" in str(outcome["error"])
+
+
+def test_a_device_is_refused_before_it_is_opened():
+    with pytest.raises(LogUnreadable, match="device node"):
+        read_log("/dev/zero", CAP)  # an endless file
+
+
+def test_a_folder_link_on_the_way_is_not_followed(tmp_path):
+    write(tmp_path, json.dumps(REFERENCE_LOG))
+    os.symlink(tmp_path, tmp_path.parent / f"{tmp_path.name}-alias")
+    with pytest.raises(LogUnreadable, match="not a regular file"):
+        read_log(tmp_path.parent / f"{tmp_path.name}-alias" / "submission_log.json", CAP)
+
+
+def _raised(function):
+    try:
+        function()
+    except Exception as error:
+        return error
+    return None
 
 
 @pytest.mark.parametrize("key, value, message", [
