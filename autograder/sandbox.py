@@ -104,6 +104,7 @@ def worker_settings(config, workspace):
     (workspace / ".root").mkdir()  # where each child mounts its own minimal root
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
                 "new_root": str(workspace / ".root"), "processes": config.processes}
+    settings["namespaces"] = config.namespaces
     if os.geteuid() == 0:
         settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
         for path in settings["hidden_paths"]:
@@ -117,21 +118,31 @@ def describe_protections(protections):
     if not protections:
         return ["protections unknown: the worker never started"]
     lines = []
-    if not protections.get("root"):
+    if protections.get("root_only"):
+        lines.append("FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
+                     "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown"))
+    elif not protections.get("root"):
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
-    elif protections.get("other_user"):
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
-                     "cannot signal the grader, and the process limit applies")
     else:
-        lines.append("WARNING: running as root but student code could not be given another user: it runs as root")
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
+                     "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
+                     "and /run/lock is removed after every child")
     if protections.get("namespaces"):
         lines.append("minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
-                     "system libraries, its own folder and the submission; nothing else of the machine exists there")
+                     "system libraries, its own folder and the submission; nothing else of the machine exists there; "
+                     "/tmp, /var/tmp and /dev/shm are its own small tmpfs, gone with it")
         lines.append("private network namespace: no network at all")
-    elif protections.get("seccomp"):
-        lines.append("seccomp filter: internet sockets are refused")
+        lines.append("/proc shows only the case's own processes" if protections.get("private_proc")
+                     else "/proc is the machine's: every process and command line is visible (a fresh /proc was refused)")
+    elif not protections.get("namespaces_allowed", True):
+        lines.append("namespaces turned off (HW9_NAMESPACES=0): no minimal root; /proc lists every process and command line")
     else:
+        lines.append("namespaces unavailable: no minimal root; /proc lists every process and command line")
+    if protections.get("seccomp"):
+        lines.append("seccomp filter: no socket of any family (abstract unix sockets included), no socket pair, no io_uring, "
+                     "no ptrace or reading another process's memory, and no system call through another ABI (i386, x32)")
+    elif not protections.get("namespaces"):
         lines.append("WARNING: no network protection available")
     lines.append("leftover processes are killed after every child, and a case that leaves one behind ends its child" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
     return lines

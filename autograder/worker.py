@@ -225,8 +225,9 @@ def run_batch_child(batch, report_fd, protections, settings):
         sys.stdin = open(os.devnull)
         apply_limits(batch["limits"])
         sys.path.insert(0, batch["submission"])
-    except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
-        _report_line(report_fd, {"index": 0, "status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
+    except BaseException as error:  # the grader's own set-up failed (or refused to run as root): every job is the grader's error
+        for index in range(len(batch["jobs"])):
+            _report_line(report_fd, {"index": index, "status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
         os._exit(0)
     for index, job in enumerate(batch["jobs"]):
         report = run_job(job, batch["submission"])
