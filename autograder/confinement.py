@@ -149,14 +149,14 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, private_proc=T
     machine's /proc bound read-only).
     """
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    for path in PRIVATE_TEMP_FOLDERS:  # first: the case's own folders (in the machine's /tmp) are bound inside them
+        Path(new_root + path).mkdir(parents=True, exist_ok=True)
+        mount("tmpfs", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={PRIVATE_TEMP_SIZE}")
     for path in read_only_paths:
         if os.path.exists(path):
             _bind(path, new_root, read_only=True)
     for path in writable_paths:
         _bind(path, new_root, read_only=False)
-    for path in PRIVATE_TEMP_FOLDERS:
-        Path(new_root + path).mkdir(parents=True, exist_ok=True)
-        mount("tmpfs", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={PRIVATE_TEMP_SIZE}")
     Path(new_root + "/proc").mkdir()
     if private_proc:
         mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, PRIVATE_PROC_OPTIONS)
