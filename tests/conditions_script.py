@@ -2,7 +2,7 @@
 tests/test_corpus.py's own checks; prints one JSON object.
 
 argv[1] is a JSON object: "items" (graded one after another by one warm worker), "together" (pairs graded
-at once by two workers, as `regrade --jobs 2` does), and "cover": [folder, mode, names kept] to lay a tmpfs of
+at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of the corpus's), and "cover": [folder, mode, names kept] to lay a tmpfs of
 that mode over a folder in a private mount namespace first (so that the worker user may, or may not, reach
 Python without changing anything on the machine), and "hide": folders to cover with an empty, closed tmpfs there (then /tmp too gets a fresh one).
 """
@@ -95,6 +95,8 @@ def main():
 
     work = Path(tempfile.mkdtemp(prefix="hw9-conditions-"))
     corpus_tests.RESULTS_DIR = work / "results"  # not the shared path: other checkouts may run the corpus meanwhile
+    if "case_timeout" in request:
+        corpus_tests.CONFIG = corpus_tests.CONFIG.model_copy(update={"case_timeout": request["case_timeout"]})
     checks = [corpus_tests.test_loses_points_only_where_it_is_wrong, corpus_tests.test_results_file_is_valid_and_untouched,
               corpus_tests.test_students_see_no_secret]
     report = {"uid": os.geteuid(), "items": {}, "together": {}}

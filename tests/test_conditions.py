@@ -82,7 +82,8 @@ def without_namespaces():
 def as_a_student():
     if shutil.which("unshare") is None or subprocess.run([*AS_A_STUDENT, "true"], capture_output=True).returncode != 0:
         pytest.fail("this test needs `unshare --user` (util-linux, and user namespaces enabled)")
-    return run_condition({"items": ATTACKS}, prefix=AS_A_STUDENT, namespaces=False)
+    # as test_not_root.py does, the default timeout: as a plain user fork_bomb's forks take longer than the corpus's 3 s
+    return run_condition({"items": ATTACKS, "case_timeout": 10.0}, prefix=AS_A_STUDENT, namespaces=False)
 
 
 @pytest.fixture(scope="module")
