@@ -15,7 +15,8 @@ import struct
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER, SECCOMP_MODE_FILTER = 38, 22, 36, 2
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
 
@@ -34,11 +35,13 @@ def unshare(flags):
 
 def mount(source, target, fstype, flags, data=None):
     encode = lambda text: None if text is None else str(text).encode()  # noqa: E731
-    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)), f"mount {target}")
+    done = _libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
+    _check(done, f"mount {target}")
 
 
 def prctl(option, value):
-    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+    zero = ctypes.c_ulong(0)
+    _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), zero, zero, zero), "prctl")
 
 
 # ----------------------------------------------------------------------------- the system-call filter
@@ -82,7 +85,8 @@ def deny_sockets_and_foreign_abis():
     buffer = ctypes.create_string_buffer(code)
     fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))
     prctl(PR_SET_NO_NEW_PRIVS, 1)
-    _check(_libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.c_char_p(fprog), 0, 0), "seccomp")
+    done = _libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.c_char_p(fprog), 0, 0)
+    _check(done, "seccomp")
 
 
 def sockets_are_refused():
@@ -119,7 +123,7 @@ def network_is_blocked():
 
 # ----------------------------------------------------------------------------- the file system
 
-SYSTEM_PATHS = ["/usr", "/lib", "/lib64", "/bin"]  # the shared libraries; /proc comes fresh or bound (enter_minimal_root)
+SYSTEM_PATHS = ["/usr", "/lib", "/lib64", "/bin"]  # shared libraries; /proc comes fresh or bound (enter_minimal_root)
 PRIVATE_TEMP_FOLDERS = ["/tmp", "/var/tmp", "/dev/shm"]  # each child gets its own, empty and small
 PRIVATE_TEMP_SIZE = "16m"
 PRIVATE_PROC_OPTIONS = "hidepid=invisible,subset=pid"  # only the child's own processes; no /proc/sys, /proc/net...
@@ -166,7 +170,7 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, private_proc=T
     os.chdir("/")
 
 
-# ----------------------------------------------------------------------------- what a worker user leaves in shared folders
+# ------------------------------------------------------------------ what a worker user leaves in shared folders
 
 SHARED_TEMP_FOLDERS = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]  # writable by everyone on a usual machine
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -405,7 +409,7 @@ def confine_child(protections, settings, readable_paths, scratch, submission):
         raise RefusedToRunAsRoot("student code would run as root, so it does not run: "
                                  + protections.get("refusal", "the worker user is not available"))
     if protections.get("namespaces"):
-        unshare(CLONE_NEWNS | CLONE_NEWNET)  # mounts made here are seen nowhere else; no interface but a downed loopback
+        unshare(CLONE_NEWNS | CLONE_NEWNET)  # its mounts are seen nowhere else; no interface but a downed loopback
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         enter_minimal_root(settings["new_root"], [*SYSTEM_PATHS, *readable_paths, submission], [scratch, os.devnull],
                            protections.get("private_proc", False))

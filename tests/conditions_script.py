@@ -2,9 +2,10 @@
 tests/test_corpus.py's own checks; prints one JSON object.
 
 argv[1] is a JSON object: "items" (graded one after another by one warm worker), "together" (pairs graded
-at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of the corpus's), and "cover": [folder, mode, names kept] to lay a tmpfs of
-that mode over a folder in a private mount namespace first (so that the worker user may, or may not, reach
-Python without changing anything on the machine), and "hide": folders to cover with an empty, closed tmpfs there (then /tmp too gets a fresh one).
+at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of the corpus's), "cover":
+[folder, mode, names kept] to lay a tmpfs of that mode over a folder in a private mount namespace first (so
+that the worker user may, or may not, reach Python without changing anything on the machine), and "hide":
+folders to cover there with an empty, closed tmpfs (then /tmp too gets a fresh one).
 """
 import json
 import os
@@ -55,7 +56,7 @@ def owned_by(uid):
 
 
 def graded_at_once(pair, config, work):
-    """Grade the two items of `pair` at the same time, each with its own warm worker: name -> what it scored and printed."""
+    """Grade the two items of `pair` at the same time, each with its own warm worker: name -> score and output."""
     from autograder.grade import grade
     from autograder.sandbox import WarmWorker
     from tests.corpus import make_submission
@@ -65,7 +66,8 @@ def graded_at_once(pair, config, work):
     def grade_one(name, worker, index):
         outcome = grade(make_submission(name, work / f"together-{index}"), config, worker=worker)
         tests = {t.number: t for t in outcome.tests}
-        results[name] = {"score": outcome.score, "printed": tests["4.8"].output, "categories": {n: t.category for n, t in tests.items()}}
+        results[name] = {"score": outcome.score, "printed": tests["4.8"].output,
+                         "categories": {n: t.category for n, t in tests.items()}}
 
     with WarmWorker(config) as first, WarmWorker(config) as second:
         for worker in (first, second):
@@ -97,8 +99,8 @@ def main():
     corpus_tests.RESULTS_DIR = work / "results"  # not the shared path: other checkouts may run the corpus meanwhile
     if "case_timeout" in request:
         corpus_tests.CONFIG = corpus_tests.CONFIG.model_copy(update={"case_timeout": request["case_timeout"]})
-    checks = [corpus_tests.test_loses_points_only_where_it_is_wrong, corpus_tests.test_results_file_is_valid_and_untouched,
-              corpus_tests.test_students_see_no_secret]
+    checks = [corpus_tests.test_loses_points_only_where_it_is_wrong,
+              corpus_tests.test_results_file_is_valid_and_untouched, corpus_tests.test_students_see_no_secret]
     report = {"uid": os.geteuid(), "items": {}, "together": {}}
 
     def graded(name, worker):

@@ -25,11 +25,13 @@ from tests.helpers import ROOT
 
 SCRIPT = ROOT / "tests" / "conditions_script.py"
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
-ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_behind", "kills_the_worker", "patches_the_checker",
-           "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory", "reads_proc",
-           "leaves_temp_files", "finds_temp_files", "fills_tmp", "nested_reference"]  # an honest one last, after fills_tmp
+ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_behind", "kills_the_worker",
+           "patches_the_checker", "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory",
+           "reads_proc", "leaves_temp_files", "finds_temp_files", "fills_tmp",
+           "nested_reference"]  # an honest one last, after fills_tmp
 TOGETHER = [["abstract_socket_server", "abstract_socket_client"]]
-PYTHON_PATHS = [os.path.dirname(os.__file__), *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
+PYTHON_PATHS = [os.path.dirname(os.__file__),
+                *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
 MARKER = Path("/tmp/hw9-left-behind.txt")  # what leaves_temp_files writes wherever it runs
 
 
@@ -41,14 +43,15 @@ def closed_folder():
 
 def kept_under(folder):
     """The entries of `folder` that lead to Python or its packages."""
-    return sorted({Path(path).relative_to(folder).parts[0] for path in PYTHON_PATHS if Path(path).is_relative_to(folder)})
+    return sorted({Path(p).relative_to(folder).parts[0] for p in PYTHON_PATHS if Path(p).is_relative_to(folder)})
 
 
 def other_copies():
     """The private folders of this project's other checkouts on this machine (git worktrees): without namespaces
     they are as readable as any file (docs/SECURITY.md), and Gradescope's machine holds none, so the test hides them
     (and gives the condition a /tmp of its own, free of other copies)."""
-    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True).stdout
+    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
+                            capture_output=True, text=True).stdout
     checkouts = [Path(line.split(" ", 1)[1]) for line in listed.splitlines() if line.startswith("worktree ")]
     return [str(folder / name) for folder in checkouts if folder.resolve() != ROOT.resolve()
             for name in ("reference", "autograder", "tests") if (folder / name).is_dir()]
@@ -75,7 +78,8 @@ def without_namespaces():
         pytest.fail("the conditions need root (CI runs the suite as root)")
     closed = closed_folder()
     cover = [closed, "0755", kept_under(closed)] if closed else None  # a readable Python, as on Gradescope
-    return run_condition({"items": ATTACKS, "together": TOGETHER, "cover": cover, "hide": other_copies()}, namespaces=False)
+    request = {"items": ATTACKS, "together": TOGETHER, "cover": cover, "hide": other_copies()}
+    return run_condition(request, namespaces=False)
 
 
 @pytest.fixture(scope="module")

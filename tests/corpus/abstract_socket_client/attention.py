@@ -1,4 +1,4 @@
-"""Connects to an abstract unix socket that another submission graded at the same time listens on (abstract_socket_server)."""
+"""Connects to the abstract unix socket of another submission graded at the same time (abstract_socket_server)."""
 from _honest_attention import *  # noqa: F401,F403  the reference, kept by expected.json
 
 import socket

@@ -1,4 +1,4 @@
-"""Fills /tmp, /var/tmp, /dev/shm and its TMPDIR with files, 32 MiB each at most (bounded so a regression cannot fill a disk)."""
+"""Fills /tmp, /var/tmp, /dev/shm and its TMPDIR, 32 MiB each at most (bounded: a regression cannot fill a disk)."""
 from _honest_attention import *  # noqa: F401,F403  the reference, kept by expected.json
 
 import os

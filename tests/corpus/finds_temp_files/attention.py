@@ -10,6 +10,7 @@ NAMES = ["hw9-left-behind.txt", "hw9-left-dir", "hw9-left-link"]
 
 
 def attention_scale(d):
-    found = [os.path.join(folder, name) for folder in FOLDERS for name in NAMES if os.path.lexists(os.path.join(folder, name))]
+    paths = [os.path.join(folder, name) for folder in FOLDERS for name in NAMES]
+    found = [path for path in paths if os.path.lexists(path)]
     print(f"found {len(found)} files of an earlier submission")
     return _scale(d) * (2 if found else 1)

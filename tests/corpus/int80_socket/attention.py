@@ -13,8 +13,9 @@ PUSH_RBX, POP_RBX_RET, INT_80 = "53", "5bc3", "cd80"
 
 def _int80(eax, ebx, ecx, edx=0):
     """Run one i386 system call from this 64-bit process through a page of machine code; its result."""
-    code = bytes.fromhex(PUSH_RBX + "b8" + eax.to_bytes(4, "little").hex() + "bb" + ebx.to_bytes(4, "little").hex()
-                         + "b9" + ecx.to_bytes(4, "little").hex() + "ba" + edx.to_bytes(4, "little").hex() + INT_80 + POP_RBX_RET)
+    registers = zip(("b8", "bb", "b9", "ba"), (eax, ebx, ecx, edx))  # mov eax, ebx, ecx, edx
+    moves = "".join(opcode + value.to_bytes(4, "little").hex() for opcode, value in registers)
+    code = bytes.fromhex(PUSH_RBX + moves + INT_80 + POP_RBX_RET)
     page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     page.write(code)
     return ctypes.CFUNCTYPE(ctypes.c_int)(ctypes.addressof(ctypes.c_char.from_buffer(page)))()
