@@ -5,7 +5,7 @@ argv[1] is a JSON object: "items" (graded one after another by one warm worker),
 at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of the corpus's), "cover":
 [folder, mode, names kept] to lay a tmpfs of that mode over a folder in a private mount namespace first (so
 that the worker user may, or may not, reach Python without changing anything on the machine), and "hide":
-folders to cover there with an empty, closed tmpfs (then /tmp too gets a fresh one).
+folders to cover there with an empty, closed tmpfs (then /tmp, /var/tmp and /dev/shm get fresh ones).
 """
 import json
 import os
@@ -23,17 +23,16 @@ SHARED = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]
 def cover(folder, mode, kept):
     """A tmpfs of `mode` over `folder`, holding only its entries `kept` (in this process's own mount namespace)."""
     saved = Path(tempfile.mkdtemp(prefix="hw9-cover-"))
-    for name in kept:
+    links = {name: os.readlink(Path(folder, name)) for name in kept if Path(folder, name).is_symlink()}
+    for name in set(kept) - set(links):
         source = Path(folder, name)
-        if source.is_symlink():
-            continue
         (saved / name).mkdir() if source.is_dir() else (saved / name).touch()
         confinement.mount(source, saved / name, None, confinement.MS_BIND | confinement.MS_REC)
     confinement.mount("tmpfs", folder, "tmpfs", 0, f"mode={mode},size=1m")
-    for name in kept:
+    for name, target in links.items():
+        os.symlink(target, Path(folder, name))
+    for name in set(kept) - set(links):
         source, target = saved / name, Path(folder, name)
-        if Path(folder, name).is_symlink() or not source.exists():
-            continue
         target.mkdir() if source.is_dir() else target.touch()
         confinement.mount(source, target, None, confinement.MS_BIND | confinement.MS_REC)
 
@@ -90,8 +89,8 @@ def main():
         cover(*request["cover"])
     for folder in request.get("hide", []):  # another copy of the project: Gradescope's machine holds none
         confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=0700,size=1m")
-    if request.get("hide"):  # nor other people's files in /tmp
-        confinement.mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777,size=1g")
+    for folder in ["/tmp", "/var/tmp", "/dev/shm"] if request.get("hide") else []:  # nor other people's temporary files;
+        confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")  # /run/lock stays: worker ids are locked there
     import tests.test_corpus as corpus_tests
     from autograder.sandbox import WarmWorker
 
