@@ -1,8 +1,11 @@
-"""Operating-system confinement of a worker child: namespaces, a minimal root, another user, no network.
+"""Operating-system confinement of a worker child: namespaces, a minimal root, another user, a system-call filter.
 
 Only the standard library and ctypes: the worker loads this file by path, before any student
 code exists. Every step is probed once at start-up (probe_protections), and a child applies
 only what the probe found to work (confine_child); docs/SECURITY.md says what each one buys.
+As root it fails closed: a child that cannot become another user raises RefusedToRunAsRoot
+before any student code. After every child, clean_up kills what it left running and removes
+what its user left in the shared temporary folders.
 """
 import ctypes
 import errno
