@@ -129,7 +129,9 @@ def network_is_blocked():
 SYSTEM_PATHS = ["/usr", "/lib", "/lib64", "/bin"]  # shared libraries; /proc comes fresh or bound (enter_minimal_root)
 PRIVATE_TEMP_FOLDERS = ["/tmp", "/var/tmp", "/dev/shm"]  # each child gets its own, empty and small
 PRIVATE_TEMP_SIZE = "16m"
-PRIVATE_PROC_OPTIONS = "hidepid=invisible,subset=pid"  # only the child's own processes; no /proc/sys, /proc/net...
+# A fresh /proc showing only the child's own processes, best first: without /proc/sys, /proc/net... (Linux 5.8),
+# then the older spelling. The probe keeps the first the kernel takes.
+PRIVATE_PROC_OPTIONS = ["hidepid=invisible,subset=pid", "hidepid=2"]
 
 
 def _bind(source, new_root, read_only):
@@ -145,15 +147,15 @@ def _bind(source, new_root, read_only):
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def enter_minimal_root(new_root, read_only_paths, writable_paths, private_proc=True):
+def enter_minimal_root(new_root, read_only_paths, writable_paths, proc_options=None):
     """chroot into an empty tmpfs holding only the given paths, each at its usual place.
 
     Nothing else of the machine exists there: no project checkout (wherever it lies, however
     many copies), no /etc, no /home, no other case's folder. Python's standard library and
     installed packages are bound read-only, so imports work as usual. /tmp, /var/tmp and
     /dev/shm are tmpfs of this mount namespace alone (they vanish with the child), and /proc is
-    a fresh one that shows only the child's own processes (or, if the kernel refuses that, the
-    machine's /proc bound read-only).
+    a fresh one mounted with `proc_options` (one of PRIVATE_PROC_OPTIONS: only the child's own
+    processes), or, when they are None, the machine's /proc bound.
     """
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
     for path in PRIVATE_TEMP_FOLDERS:  # first: the case's own folders (in the machine's /tmp) are bound inside them
@@ -165,8 +167,8 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, private_proc=T
     for path in writable_paths:
         _bind(path, new_root, read_only=False)
     Path(new_root + "/proc").mkdir()
-    if private_proc:
-        mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, PRIVATE_PROC_OPTIONS)
+    if proc_options:
+        mount("proc", new_root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, proc_options)
     else:
         _bind("/proc", new_root, read_only=False)
     os.chroot(new_root)
@@ -367,11 +369,11 @@ def probe_protections(settings, readable_paths):
     allowed = settings.get("namespaces", True)
     visible = [*SYSTEM_PATHS, *readable_paths]
 
-    def namespaces(private_proc):
+    def namespaces(proc_options):
         def enter():
             unshare(CLONE_NEWNS | CLONE_NEWNET)
             mount(None, "/", None, MS_REC | MS_PRIVATE)
-            enter_minimal_root(settings["new_root"], visible, [os.devnull], private_proc)
+            enter_minimal_root(settings["new_root"], visible, [os.devnull], proc_options)
             return True
         return enter
 
@@ -391,11 +393,13 @@ def probe_protections(settings, readable_paths):
              "seccomp": _try_in_child(seccomp), "namespaces_allowed": allowed}
     if is_root and uid is not None:
         if allowed:
-            found["private_proc"] = _try_in_child(namespaces(True))
-            enter = namespaces(found["private_proc"])
+            taken = (options for options in PRIVATE_PROC_OPTIONS if _try_in_child(namespaces(options)))
+            found["private_proc"] = next(taken, False)  # the options of a fresh /proc the kernel took, or False
+            enter = namespaces(found["private_proc"] or None)
             found["namespaces"] = _try_in_child(enter) and _try_in_child(readable_as_worker(enter))
         found["other_user"] = found["namespaces"] or _try_in_child(readable_as_worker())
-    found["private_proc"] = found["private_proc"] and found["namespaces"]
+    if not found["namespaces"]:
+        found["private_proc"] = False
     if is_root and not found["other_user"]:
         found["root_only"] = True
         found["refusal"] = why_root_only(settings, readable_paths, allowed)
@@ -415,7 +419,7 @@ def confine_child(protections, settings, readable_paths, scratch, submission):
         unshare(CLONE_NEWNS | CLONE_NEWNET)  # its mounts are seen nowhere else; no interface but a downed loopback
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         enter_minimal_root(settings["new_root"], [*SYSTEM_PATHS, *readable_paths, submission], [scratch, os.devnull],
-                           protections.get("private_proc", False))
+                           protections.get("private_proc") or None)
     if protections.get("other_user"):
         become(settings["uid"], settings["gid"])
     if protections.get("seccomp"):

@@ -319,3 +319,32 @@ def test_confined_child_sees_only_its_processes_and_small_private_temp_folders(t
     assert seen["uid"] == uid and seen["foreign"] == [] and not seen["proc_sys"]
     assert not seen["host_file"] and seen["tmp_mode"] == "0o1777"
     assert seen["temp"] == {folder: "ENOSPC" for folder in confinement.PRIVATE_TEMP_FOLDERS}
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root")
+def test_network_namespaces_alone_keep_two_children_apart():
+    """Without the filter, two children in network namespaces of their own cannot meet on an abstract socket."""
+    name = f"\0hw9-apart-{os.getpid()}"
+
+    def listen_then_connect(own_namespace):
+        def run():
+            if own_namespace:
+                confinement.unshare(confinement.CLONE_NEWNET)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+                server.bind(name)
+                server.listen(1)
+                pid = os.fork()
+                if pid == 0:  # the other child: a namespace of its own too, when the listener has one
+                    try:
+                        if own_namespace:
+                            confinement.unshare(confinement.CLONE_NEWNET)
+                        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                            client.connect(name)
+                        os._exit(0)
+                    except OSError:
+                        os._exit(1)
+                return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        return run
+
+    assert in_child(listen_then_connect(False))  # the control: in one namespace they meet
+    assert not in_child(listen_then_connect(True))
