@@ -1,5 +1,6 @@
-"""Run by tests/test_conditions.py in a child process: grade corpus items in one condition and check them with
-tests/test_corpus.py's own checks; prints one JSON object.
+"""One condition of tests/test_conditions.py, in a child process: corpus items graded and checked, as one JSON line.
+
+Each item is checked with tests/test_corpus.py's own checks.
 
 argv[1] is a JSON object: "items" (graded one after another by one warm worker), "together" (pairs graded
 at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of the corpus's), "cover":

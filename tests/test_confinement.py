@@ -1,5 +1,9 @@
-"""autograder/confinement.py on its own: the seccomp filter against every ABI, failing closed as root, the sweep
-of the shared temporary folders, and what a confined child sees of /proc and /tmp."""
+"""autograder/confinement.py on its own: the filter, failing closed, the sweep, what a confined child sees.
+
+The seccomp filter is run against every ABI of this machine and simulated for the others; as root,
+a child that cannot become another user is refused; the sweep of the shared temporary folders
+follows no link; a confined child sees only its own processes and small temporary folders of its own.
+"""
 import ctypes
 import errno
 import json
