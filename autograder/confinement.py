@@ -199,6 +199,18 @@ def remove_files_of(uid, folders=SHARED_TEMP_FOLDERS, depth=3):
     return removed
 
 
+def close_to_other_users(folder, gid=None):
+    """Make `folder` (never through a link) 0700, or 0750 with group `gid`: the folders of one submission's
+    cases, whose names other worker users could guess from a listing of /tmp, are then closed to them."""
+    fd = os.open(folder, _OPEN_FOLDER)
+    try:
+        if gid is not None:
+            os.fchown(fd, -1, gid)
+        os.fchmod(fd, 0o750 if gid is not None else 0o700)
+    finally:
+        os.close(fd)
+
+
 def _remove_owned(folder_fd, uid, depth):
     removed = 0
     for name in os.listdir(folder_fd):
@@ -415,6 +427,9 @@ def confine_child(protections, settings, readable_paths, scratch, submission):
     if protections.get("root_only") or (os.geteuid() == 0 and not protections.get("other_user")):
         raise RefusedToRunAsRoot("student code would run as root, so it does not run: "
                                  + protections.get("refusal", "the worker user is not available"))
+    if protections.get("other_user"):  # another worker user (a submission graded at once) may enter neither
+        close_to_other_users(scratch)
+        close_to_other_users(submission, settings["gid"])
     if protections.get("namespaces"):
         unshare(CLONE_NEWNS | CLONE_NEWNET)  # its mounts are seen nowhere else; no interface but a downed loopback
         mount(None, "/", None, MS_REC | MS_PRIVATE)

@@ -9,6 +9,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import select
 import shutil
 import subprocess
@@ -250,8 +251,9 @@ class WarmWorker:
         batch = self.workspace / f"batch-{self.cases_run}"
         self.cases_run += 1
         scratches = [batch / f"case-{index}" for index in range(len(jobs))]
+        batch.mkdir(mode=0o700)  # closed to other worker users from the start: it is about to hold hidden inputs
         for scratch in scratches:
-            scratch.mkdir(parents=True)
+            scratch.mkdir()
         try:
             try:
                 self._ensure_ready()
@@ -294,7 +296,7 @@ class WarmWorker:
         if self._shared_copy is None or self._shared_copy[0] != submission_root:
             if self._shared_copy is not None:
                 shutil.rmtree(self._shared_copy[1], ignore_errors=True)
-            copy = self.workspace / f"submission-{self.cases_run}"
+            copy = self.workspace / f"submission-{secrets.token_hex(8)}"  # a name other worker users cannot guess
             self._copy_submission(submission_root, copy)
             for path in [copy, *copy.rglob("*")]:
                 if not path.is_symlink():

@@ -56,7 +56,7 @@ def owned_by(uid):
 
 
 def graded_at_once(pair, config, work):
-    """Grade the two items of `pair` at the same time, each with its own warm worker: name -> score and output."""
+    """Grade the two items of `pair` at the same time, each with its own worker: name (#index if both are one) -> results."""
     from autograder.grade import grade
     from autograder.sandbox import WarmWorker
     from tests.corpus import make_submission
@@ -66,7 +66,8 @@ def graded_at_once(pair, config, work):
     def grade_one(name, worker, index):
         outcome = grade(make_submission(name, work / f"together-{index}"), config, worker=worker)
         tests = {t.number: t for t in outcome.tests}
-        results[name] = {"score": outcome.score, "printed": tests["4.8"].output,
+        key = f"{name}#{index}" if pair[0] == pair[1] else name
+        results[key] = {"score": outcome.score, "printed": tests["4.8"].output,
                          "categories": {n: t.category for n, t in tests.items()}}
 
     with WarmWorker(config) as first, WarmWorker(config) as second:

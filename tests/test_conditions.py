@@ -29,7 +29,7 @@ ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_b
            "patches_the_checker", "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory",
            "reads_proc", "leaves_temp_files", "finds_temp_files", "fills_tmp",
            "nested_reference"]  # an honest one last, after fills_tmp
-TOGETHER = [["abstract_socket_server", "abstract_socket_client"]]
+TOGETHER = [["abstract_socket_server", "abstract_socket_client"], ["reads_other_workspaces", "reads_other_workspaces"]]
 PYTHON_PATHS = [os.path.dirname(os.__file__),
                 *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
 MARKER = Path("/tmp/hw9-left-behind.txt")  # what leaves_temp_files writes wherever it runs
@@ -163,3 +163,10 @@ def test_fails_closed_when_the_worker_user_cannot_read_python(python_unreadable)
         assert len(errors) >= 0.9 * len(ran), (name, ran)  # all but the cases judged from the log alone
         assert set(ran.values()) <= {"grader error", "passed"}
     assert not MARKER.exists()  # leaves_temp_files never ran: as root it would have written this file
+
+
+@pytest.mark.parametrize("condition", ["with_namespaces", "without_namespaces"])
+def test_two_submissions_graded_at_once_cannot_read_each_others_folders(condition, request):
+    together = request.getfixturevalue(condition)["together"]
+    for key in ("reads_other_workspaces#0", "reads_other_workspaces#1"):
+        assert together[key]["score"] == 60 and "read 0 files of other submissions" in together[key]["printed"], key
