@@ -56,7 +56,7 @@ def owned_by(uid):
 
 
 def graded_at_once(pair, config, work):
-    """Grade the two items of `pair` at the same time, each with its own worker: name (#index if both are one) -> results."""
+    """Grade the two items of `pair` at once, each with its own worker: name (#index if both are one) -> results."""
     from autograder.grade import grade
     from autograder.sandbox import WarmWorker
     from tests.corpus import make_submission
@@ -91,8 +91,9 @@ def main():
         cover(*request["cover"])
     for folder in request.get("hide", []):  # another copy of the project: Gradescope's machine holds none
         confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=0700,size=1m")
-    for folder in ["/tmp", "/var/tmp", "/dev/shm"] if request.get("hide") else []:  # nor other people's temporary files;
-        confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")  # /run/lock stays: worker ids are locked there
+    # nor other people's temporary files; /run/lock stays, as the worker identities are locked there
+    for folder in ["/tmp", "/var/tmp", "/dev/shm"] if request.get("hide") else []:
+        confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")
     import tests.test_corpus as corpus_tests
     from autograder.sandbox import WarmWorker
 
