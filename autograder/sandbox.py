@@ -77,21 +77,31 @@ def describe_protections(protections):
     if not protections:
         return ["protections unknown: the worker never started"]
     lines = []
-    if not protections.get("root"):
+    if protections.get("root_only"):
+        lines.append("FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
+                     "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown"))
+    elif not protections.get("root"):
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
-    elif protections.get("other_user"):
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
-                     "cannot signal the grader, and the process limit applies")
     else:
-        lines.append("WARNING: running as root but student code could not be given another user: it runs as root")
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
+                     "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
+                     "and /run/lock is removed after every child")
     if protections.get("namespaces"):
         lines.append("minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
-                     "system libraries, its own folder and the submission; nothing else of the machine exists there")
+                     "system libraries, its own folder and the submission; nothing else of the machine exists there; "
+                     "/tmp, /var/tmp and /dev/shm are its own small tmpfs, gone with it")
         lines.append("private network namespace: no network at all")
-    elif protections.get("seccomp"):
-        lines.append("seccomp filter: internet sockets are refused")
+        lines.append("/proc shows only the case's own processes" if protections.get("private_proc")
+                     else "/proc is the machine's: every process and command line is visible (a fresh /proc was refused)")
+    elif not protections.get("namespaces_allowed", True):
+        lines.append("namespaces turned off (HW9_NAMESPACES=0): no minimal root; /proc lists every process and command line")
     else:
+        lines.append("namespaces unavailable: no minimal root; /proc lists every process and command line")
+    if protections.get("seccomp"):
+        lines.append("seccomp filter: no socket of any family (abstract unix sockets included), no socket pair, no io_uring, "
+                     "no ptrace or reading another process's memory, and no system call through another ABI (i386, x32)")
+    elif not protections.get("namespaces"):
         lines.append("WARNING: no network protection available")
     lines.append("leftover processes are killed after every child, and a case that leaves one behind ends its child" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
     return lines
@@ -212,8 +222,9 @@ class WarmWorker:
         batch = self.workspace / f"batch-{self.cases_run}"
         self.cases_run += 1
         scratches = [batch / f"case-{index}" for index in range(len(jobs))]
+        batch.mkdir(mode=0o700)  # closed to other worker users from the start: it is about to hold hidden inputs
         for scratch in scratches:
-            scratch.mkdir(parents=True)
+            scratch.mkdir()
         try:
             try:
                 self._ensure_ready()
@@ -275,8 +286,10 @@ class WarmWorker:
         if self._shared_copy is None or self._shared_copy[0] != submission_root:
             if self._shared_copy is not None:
                 shutil.rmtree(self._shared_copy[1], ignore_errors=True)
-            copy = self.workspace / f"submission-{self.cases_run}"
+            copy = self.workspace / f"submission-{secrets.token_hex(8)}"  # a name other worker users cannot guess
             self._copy_submission(submission_root, copy)  # folders 0755, files 0644, owned by root
+            os.chown(copy, 0, self.settings["gid"])  # entered by this worker's group only: not by a submission graded beside it
+            os.chmod(copy, 0o750)
             self._shared_copy = (submission_root, copy)
         return self._shared_copy[1]
 
