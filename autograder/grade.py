@@ -196,6 +196,8 @@ def judge_case(case, plan, outcome, config, staff_notes):
         verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
         if outcome.status == "grader_error":
             staff_notes.append(f"case {case.number}: worker set-up failed: {outcome.error}")
+        elif outcome.staff_note:
+            staff_notes.append(f"case {case.number}: {outcome.staff_note}")
     except Exception:
         verdict = GRADER_FAULT
         staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")

@@ -1,32 +1,31 @@
-"""The parent's side of isolation: one warm worker process, a scratch folder per case, outputs read back as data.
+"""The grading process's side of isolation: one warm worker process, a scratch folder per case, replies as typed data.
 
 All worker start-up lives in WarmWorker.start, so that running workers as another user or in
-other namespaces later changes this one place. Nothing here imports student code; outputs come
-back only as .npy files loaded with allow_pickle=False and a JSON report.
+other namespaces later changes this one place. Nothing here imports student code, and nothing
+here opens a file in a folder student code could write: a case's outputs and what it printed
+come back inside the worker's protocol.CaseReply, checked against the request and its caps.
 """
-import fcntl
 import json
 import os
-import pwd
 import re
+import secrets
 import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, protocol
 from autograder.config import GraderConfig
+from autograder.identity import worker_settings
+from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-# What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
-PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
-WORKER_USER, FALLBACK_ID = "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
+SETUP_SECONDS = 10.0  # a fresh child's set-up, which a reply may include beside its case's own time (supervisor.py)
 SKIP_NAMES = {"__pycache__", ".ipynb_checkpoints", ".git"}
 CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")  # ANSI sequences, control bytes
 
@@ -45,7 +44,7 @@ class WorkerStartFailed(Exception):
 class Outcome:
     """What one case's run produced, as plain data.
 
-    status: ok | exception | timeout | memory | crash | unsupported | grader_error.
+    status: a protocol.Status value (ok | exception | timeout | memory | crash | unsupported | grader_error).
     outputs: name -> float64 array, or None where the student returned None.
     """
 
@@ -57,6 +56,7 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     left_behind: bool = False  # the case returned but left a process or thread running
+    staff_note: str = ""  # something unexpected about this case, for course staff only
 
 
 @dataclass
@@ -72,66 +72,36 @@ class Job:
     seed: int = 0
 
 
-def claim_worker_identity(slots=1000):
-    """A (uid, gid) no other live warm worker uses, and the open lock file that holds it.
-
-    After every case a worker kills all processes of its user, so two workers (regrade's jobs,
-    or two graders on one machine) must never share one. The first is `hw9worker` where that
-    user exists; the others are bare ids above it. A lock dies with its process.
-    """
-    try:
-        entry = pwd.getpwnam(WORKER_USER)
-        candidates = [(entry.pw_uid, entry.pw_gid)]
-    except KeyError:
-        candidates = []
-    candidates += [(FALLBACK_ID + slot, FALLBACK_ID + slot) for slot in range(slots)]
-    for uid, gid in candidates:
-        handle = open(f"/run/lock/hw9-worker-{uid}.lock" if os.path.isdir("/run/lock") else f"/tmp/.hw9-worker-{uid}.lock", "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return uid, gid, handle
-        except BlockingIOError:
-            handle.close()
-    raise RuntimeError("no free worker identity")
-
-
-def worker_settings(config, workspace):
-    """What the worker needs to confine its children; as root, also lock up what workers must not read."""
-    extra = [Path(p).resolve() for p in config.hidden_paths]
-    outside = [str(p) for p in extra if PROJECT_ROOT not in p.parents]
-    if outside:  # the grader changes modes only of what it owns
-        raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
-    (workspace / ".root").mkdir()  # where each child mounts its own minimal root
-    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
-                "new_root": str(workspace / ".root"), "processes": config.processes}
-    if os.geteuid() == 0:
-        settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
-        for path in settings["hidden_paths"]:
-            os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
-        os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
-    return settings
-
-
 def describe_protections(protections):
     """What the probe found, in sentences for course staff (and for a student running check)."""
     if not protections:
         return ["protections unknown: the worker never started"]
     lines = []
-    if not protections.get("root"):
+    if protections.get("root_only"):
+        lines.append("FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
+                     "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown"))
+    elif not protections.get("root"):
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
-    elif protections.get("other_user"):
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
-                     "cannot signal the grader, and the process limit applies")
     else:
-        lines.append("WARNING: running as root but student code could not be given another user: it runs as root")
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
+                     "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
+                     "and /run/lock is removed after every child")
     if protections.get("namespaces"):
         lines.append("minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
-                     "system libraries, its own folder and the submission; nothing else of the machine exists there")
+                     "system libraries, its own folder and the submission; nothing else of the machine exists there; "
+                     "/tmp, /var/tmp and /dev/shm are its own small tmpfs, gone with it")
         lines.append("private network namespace: no network at all")
-    elif protections.get("seccomp"):
-        lines.append("seccomp filter: internet sockets are refused")
+        lines.append("/proc shows only the case's own processes" if protections.get("private_proc")
+                     else "/proc is the machine's: every process and command line is visible (a fresh /proc was refused)")
+    elif not protections.get("namespaces_allowed", True):
+        lines.append("namespaces turned off (HW9_NAMESPACES=0): no minimal root; /proc lists every process and command line")
     else:
+        lines.append("namespaces unavailable: no minimal root; /proc lists every process and command line")
+    if protections.get("seccomp"):
+        lines.append("seccomp filter: no socket of any family (abstract unix sockets included), no socket pair, no io_uring, "
+                     "no ptrace or reading another process's memory, and no system call through another ABI (i386, x32)")
+    elif not protections.get("namespaces"):
         lines.append("WARNING: no network protection available")
     lines.append("leftover processes are killed after every child, and a case that leaves one behind ends its child" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
     return lines
@@ -142,6 +112,9 @@ class WarmWorker:
 
     def __init__(self, config=None):
         self.config = config or GraderConfig()
+        self.caps = protocol.Caps(
+            output_count=self.config.output_count_cap, output_bytes=self.config.output_file_cap_mb * 2**20,
+            case_bytes=self.config.case_output_cap_mb * 2**20, printed_bytes=self.config.output_cap_kb * 1024)
         self.workspace = Path(tempfile.mkdtemp(prefix="hw9-grader-"))
         self.process = None
         self.cases_run = 0
@@ -161,7 +134,7 @@ class WarmWorker:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                 cwd=self.workspace, env=env, start_new_session=True,
             )
-        self._buffer = b""
+        self._buffer = bytearray()
         self._ready = False
         self.process.stdin.write((json.dumps({k: v for k, v in self.settings.items() if k != "identity_lock"}) + "\n").encode())
         self.process.stdin.flush()
@@ -174,7 +147,7 @@ class WarmWorker:
             self.start()
         if not self._ready:
             try:
-                hello = json.loads(self._read_line(self.config.worker_start_timeout))
+                hello = json.loads(self._read_line(self.config.worker_start_timeout, 1 << 20))
                 if not hello.get("ready"):
                     raise WorkerDied(f"unexpected greeting {hello!r}")
                 self.protections = hello["protections"]
@@ -188,8 +161,11 @@ class WarmWorker:
         """Stop the worker, remove every scratch folder, give the worker identity back."""
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
-        if self.settings.get("identity_lock"):
-            self.settings["identity_lock"].close()
+        lock = self.settings.get("identity_lock")
+        if lock:
+            if getattr(lock, "legacy_lock", None):
+                lock.legacy_lock.close()
+            lock.close()
 
     def _kill(self):
         if self.process is not None:
@@ -206,20 +182,26 @@ class WarmWorker:
     def __exit__(self, *exc):
         self.stop()
 
-    def _read_line(self, timeout):
+    def _read_line(self, timeout, cap):
+        """The worker's next line, if it comes within `timeout` seconds and `cap` bytes."""
         deadline = time.monotonic() + timeout
         fd = self.process.stdout.fileno()
-        while b"\n" not in self._buffer:
+        scanned = 0
+        while (end := self._buffer.find(b"\n", scanned)) < 0:
+            scanned = len(self._buffer)
+            if scanned > cap:
+                raise WorkerDied(f"a reply line longer than {cap} bytes")
             left = deadline - time.monotonic()
             ready, _, _ = select.select([fd], [], [], max(left, 0))
             if not ready:
                 raise WorkerDied("the warm worker did not answer in time")
-            chunk = os.read(fd, 65536)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
                 errors = (self.workspace / "worker-stderr.txt").read_text(errors="replace")[-2000:]
                 raise WorkerDied(f"the warm worker exited{': ' + errors if errors.strip() else ''}")
             self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
         return line
 
     # --------------------------------------------------------------- cases
@@ -231,7 +213,8 @@ class WarmWorker:
         """Run jobs in order on a submission folder (or None), in as few children as isolation allows; one Outcome each.
 
         Callers put cases whose feedback is visible and hidden cases in separate batches, so no
-        hidden input can reach a visible output.
+        hidden input can reach a visible output. Every reply must name this batch and its case;
+        anything else costs that case only and is flagged for staff.
         """
         if not jobs:
             return []
@@ -239,29 +222,50 @@ class WarmWorker:
         batch = self.workspace / f"batch-{self.cases_run}"
         self.cases_run += 1
         scratches = [batch / f"case-{index}" for index in range(len(jobs))]
+        batch.mkdir(mode=0o700)  # closed to other worker users from the start: it is about to hold hidden inputs
         for scratch in scratches:
-            scratch.mkdir(parents=True)
+            scratch.mkdir()
         try:
             try:
                 self._ensure_ready()
             except WorkerStartFailed as error:
                 return [Outcome("grader_error", error=str(error)) for _ in jobs]
-            request = self._request(jobs, timeouts, submission_root, batch, scratches)
-            try:
-                self.process.stdin.write((json.dumps(request) + "\n").encode())
-                self.process.stdin.flush()
-                answers = json.loads(self._read_line(sum(timeouts) + self.config.worker_grace))["answers"]
-            except (WorkerDied, BrokenPipeError, ValueError, KeyError, TypeError) as error:
-                self._kill()  # the next batch starts a fresh worker
-                if len(jobs) > 1:  # one of them took the worker down (possible only as the same user): one job per child finds it
-                    return [self.run_batch([job], submission_root)[0] for job in jobs]
-                return [Outcome("crash", error=f"the case stopped the grader's worker ({error})")]
-            outcomes = [self._outcome(answer, scratch, timeout) for answer, scratch, timeout in zip(answers, scratches, timeouts)]
-            for outcome, answer in zip(outcomes, answers):
-                outcome.left_behind = bool(answer.get("left_behind"))
-            return outcomes
+            outcomes = self._exchange(self._request(jobs, timeouts, submission_root, batch, scratches), timeouts)
+            # the cases after a failure run one per child in a fresh worker, so that the one at fault is found
+            return outcomes + [self.run_batch([job], submission_root)[0] for job in jobs[len(outcomes):]]
         finally:
             shutil.rmtree(batch, ignore_errors=True)
+
+    def _exchange(self, request, timeouts):
+        """Send the batch and read one checked reply per case, in order, until all came or one is wrong.
+
+        A reply that is not the next case's (a forgery, garbage, another batch's) costs that case only
+        and is flagged for staff; the worker is then replaced, as when it dies or stops answering.
+        """
+        outcomes, batch_id = [], request.batch_id
+        try:
+            self.process.stdin.write((request.to_json() + "\n").encode())
+            self.process.stdin.flush()
+            del request  # the inputs: nothing of them is needed while the cases run
+            for index, timeout in enumerate(timeouts):
+                line = self._read_line(timeout + SETUP_SECONDS + self.config.worker_grace, self._reply_cap())
+                if line.startswith(b'{"refused"'):  # the worker could not read our request: our fault
+                    self._kill()
+                    return outcomes + [Outcome("grader_error", error=f"the worker refused the batch: {line[:500]!r}")]
+                outcomes.append(self._outcome(CaseReply.from_json(line).check(batch_id, index, self.caps)))
+        except ProtocolError as error:
+            self._kill()
+            outcomes.append(Outcome("crash", error="the case's reply could not be read",
+                                    staff_note=f"the worker's reply was refused: {error}"[:2000]))
+        except (WorkerDied, BrokenPipeError, OSError) as error:
+            self._kill()  # the next batch starts a fresh worker
+            if len(timeouts) - len(outcomes) == 1:
+                outcomes.append(Outcome("crash", error=f"the case stopped the grader's worker ({error})"))
+        return outcomes
+
+    def _reply_cap(self):
+        """The longest reply line: every output in base64, the printed text escaped in JSON, and room for the rest."""
+        return self.caps.case_bytes * 4 // 3 + 2 * 6 * (self.caps.printed_bytes + 200) + (1 << 20)
 
     def _copy_submission(self, submission_root, destination):
         from autograder.untrusted_fs import CopyLimits, copy_tree  # regular files and folders only, never a link
@@ -282,77 +286,57 @@ class WarmWorker:
         if self._shared_copy is None or self._shared_copy[0] != submission_root:
             if self._shared_copy is not None:
                 shutil.rmtree(self._shared_copy[1], ignore_errors=True)
-            copy = self.workspace / f"submission-{self.cases_run}"
+            copy = self.workspace / f"submission-{secrets.token_hex(8)}"  # a name other worker users cannot guess
             self._copy_submission(submission_root, copy)  # folders 0755, files 0644, owned by root
+            os.chown(copy, 0, self.settings["gid"])  # entered by this worker's group only: not by a submission graded beside it
+            os.chmod(copy, 0o750)
             self._shared_copy = (submission_root, copy)
         return self._shared_copy[1]
 
     def _request(self, jobs, timeouts, submission_root, batch, scratches):
-        """Put each job's inputs in its folder, pick the submission's copy; describe the batch as JSON."""
+        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its user."""
         submission = self._submission_for_case(submission_root, batch)
-        described = []
-        for job, timeout, scratch in zip(jobs, timeouts, scratches):
-            args = []
-            for index, arg in enumerate(job.args):
-                if isinstance(arg, np.ndarray):
-                    np.save(scratch / f"in{index}.npy", arg, allow_pickle=False)  # a copy per case
-                    args.append({"npy": f"in{index}.npy"})
-                elif isinstance(arg, dict):
-                    args.append(arg)  # {"callable": name}
-                else:
-                    args.append({"value": arg})
-            described.append({"recipe": job.recipe, "module": job.module, "function": job.function, "args": args,
-                              "transformer_source": job.transformer_source, "scratch": str(scratch), "seed": job.seed, "timeout": timeout})
-        if self.protections.get("other_user"):  # the batch's folders belong to the worker user, nothing else does
-            for path in [batch, *batch.rglob("*")]:
-                os.lchown(path, self.settings["uid"], self.settings["gid"])
+        inputs = batch / "inputs"
+        inputs.mkdir(mode=0o700)
+        spilled = []
+
+        def spill(data):  # a large input: a file of the grader's, never one the student could have placed
+            spilled.append(inputs / f"{len(spilled)}.npy")
+            spilled[-1].write_bytes(data)
+            return spilled[-1].name
+
+        cases = [CaseRequest(index=index, recipe=job.recipe, module=job.module, function=job.function,
+                             args=[protocol.encode_arg(arg, spill) for arg in job.args],
+                             transformer_source=job.transformer_source, seed=job.seed, timeout=float(timeout),
+                             scratch=str(scratch))
+                 for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))]
+        if self.protections.get("other_user"):  # each case's folder is the worker user's; the batch's stays root's
+            os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
+            for scratch in scratches:
+                os.lchown(scratch, self.settings["uid"], self.settings["gid"])
+                os.chmod(scratch, 0o700)
+            for path in [inputs, *spilled]:  # readable by the worker's own group only, writable by root only
+                os.chown(path, 0, self.settings["gid"])
+                os.chmod(path, 0o750 if path == inputs else 0o640)
         limits = {**self.config.limits(sum(timeouts)), "own_user": bool(self.protections.get("other_user"))}
-        return {"jobs": described, "scratch": str(batch), "submission": str(submission), "limits": limits}
+        return BatchRequest(batch_id=secrets.token_hex(8), cases=cases, submission=str(submission), scratch=str(batch),
+                            inputs=str(inputs), limits=limits, caps=dataclasses.asdict(self.caps))
 
-    def _outcome(self, answer, scratch, timeout):
-        stdout, stderr = (self._read_capped(scratch / name) for name in ("stdout.txt", "stderr.txt"))
-        report = answer.get("report") or {}
-        if answer.get("timed_out"):
-            return Outcome("timeout", error=f"timed out after {timeout:g} s", stdout=stdout, stderr=stderr)
-        status = report.get("status")
-        if status is None:
-            code = answer.get("exit_code")
-            reason = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
-            return Outcome("crash", error=f"the code {reason} before returning", stdout=stdout, stderr=stderr)
-        if status == "setup_error":
-            return Outcome("grader_error", error=report.get("error", ""), stdout=stdout, stderr=stderr)
-        if status != "ok":
-            return Outcome(status if status in ("exception", "memory", "unsupported") else "crash", error=self.redact(report.get("error", "")),
-                           error_type=report.get("error_type", ""), stdout=stdout, stderr=stderr)
-        try:
-            outputs = {name: None if path is None else self._load_output(scratch, path) for name, path in report["outputs"].items()}
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            return Outcome("unsupported", error=f"the output could not be read back: {error}", stdout=stdout, stderr=stderr)
-        return Outcome("ok", outputs=outputs, kinds=report.get("kinds", {}), stdout=stdout, stderr=stderr)
-
-    def _load_output(self, scratch, relative):
-        path = scratch / relative
-        if not path.resolve().is_relative_to(scratch.resolve()):  # every process of the case is gone: no race
-            raise ValueError("output outside the case's folder")
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            if os.fstat(handle.fileno()).st_size > self.config.output_file_cap_mb * 2**20:
-                raise ValueError("output larger than the cap")
-            array = np.load(handle, allow_pickle=False)
-        if array.dtype != np.float64:
-            raise ValueError(f"output of dtype {array.dtype}")
-        return np.array(array)  # a base ndarray
+    def _outcome(self, reply):
+        """An Outcome from a checked reply: outputs decoded (float64, within the caps), printed text cleaned."""
+        stdout, stderr = (self.redact(CONTROL.sub("", text)) for text in (reply.stdout, reply.stderr))
+        outcome = Outcome(reply.status, kinds=reply.kinds, error=self.redact(reply.error), error_type=reply.error_type,
+                          stdout=stdout, stderr=stderr, left_behind=reply.left_behind, staff_note=reply.staff_note)
+        if reply.status == Status.OK.value:
+            try:
+                cap = self.caps.output_bytes
+                outcome.outputs = {name: None if text is None else protocol.decode_array(text, cap, float64_only=True)
+                                   for name, text in reply.outputs.items()}
+            except ProtocolError as error:
+                return Outcome("crash", error="the case's outputs could not be read back", stdout=stdout, stderr=stderr,
+                               staff_note=f"outputs refused: {error}")
+        return outcome
 
     def redact(self, text):
         """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""
         return text.replace(str(self.workspace), "<sandbox>").replace(str(PROJECT_ROOT), "<grader>")
-
-    def _read_capped(self, path):
-        cap = self.config.output_cap_kb * 1024
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(cap + 1)
-        except OSError:
-            return ""
-        text = self.redact(CONTROL.sub("", data[:cap].decode("utf-8", errors="replace")))
-        return text + ("\n[... output cut at %d KiB]" % self.config.output_cap_kb if len(data) > cap else "")

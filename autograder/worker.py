@@ -1,18 +1,12 @@
-"""The warm worker: imports numpy and torch once, then forks a child per batch of test cases.
+"""The warm worker: imports numpy and torch once, then has the supervisor fork a child per batch of test cases.
 
-This script is the only code that runs student code, and it runs it only in the forked
-children. It never imports the grader, the reference or the test cases: the parent sends a
-batch of jobs (the public or the hidden cases of one submission) as one JSON line on stdin,
-inputs as .npy files in each case's folder, and the answers come back as one JSON line, with
-outputs as .npy files.
-
-A batch's child, before touching student code: starts its own session (so the whole group can
-be killed), confines itself (chroot, namespaces, another user: confinement.py), points stdin at
-/dev/null and applies resource limits. Then, for each case: stdout/stderr to files in the
-case's folder, into that folder, every generator seeded, the student's call, whatever it returns
-reduced to float64 arrays (or None) and saved with allow_pickle=False, one report line through a
-pipe only this side of the fork reads. A case that crashes, hangs or leaves a process or thread
-behind ends the child; the cases after it run in a fresh one, so it costs that case only.
+This script runs student code only in those children, through Runner. It never imports the
+grader, the reference or the test cases: the grading process sends a batch (the public or the
+hidden cases of one submission) as one protocol.BatchRequest line on stdin (small inputs inside
+it, large ones as the grader's .npy files beside the batch), and gets one protocol.CaseReply line
+per case back on stdout, as each case ends, outputs included.
+How a child is started, confined and watched is supervisor.py; what it left is read back with
+readback.py; the messages are protocol.py.
 """
 import gc
 import importlib
@@ -21,12 +15,8 @@ import json
 import math
 import os
 import random
-import resource
-import select
-import signal
 import sys
 import textwrap
-import time
 import traceback
 from pathlib import Path
 
@@ -44,25 +34,23 @@ torch.set_num_threads(1)
 np.random.seed(0)  # the first seeding initialises state that every child would otherwise rebuild
 torch.manual_seed(0)
 
-META_CAP = 1 << 20  # bytes of the child's report kept
 
 
-def _load_sibling(name):
-    """A module of the grader's folder, loaded by path: that folder never goes on a worker's sys.path."""
-    spec = importlib.util.spec_from_file_location(f"_grader_{name}", Path(__file__).with_name(f"{name}.py"))
+def _load_supervisor():
+    """The supervisor, loaded by path: the grader's folder never goes on a worker's sys.path."""
+    spec = importlib.util.spec_from_file_location("_grader_supervisor", Path(__file__).with_name("supervisor.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-GRADER_CALLABLES = _load_sibling("grader_callables").GRADER_CALLABLES
-confinement = _load_sibling("confinement")
+supervisor = _load_supervisor()
+protocol, confinement = supervisor.protocol, supervisor.confinement
+GRADER_CALLABLES = supervisor.load_sibling("grader_callables").GRADER_CALLABLES
+Status, UnsupportedReturn = protocol.Status, supervisor.UnsupportedReturn
 # What student code must be able to read: the standard library and the installed packages.
 READABLE_PATHS = sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__)), os.path.dirname(os.path.dirname(torch.__file__))})
-
-
-class UnsupportedReturn(Exception):
-    """The student returned something that is not real numbers (object, complex, string...)."""
 
 
 # ----------------------------------------------------------------------------- in the child
@@ -96,18 +84,9 @@ def reduce_output(value):
     return np.array(array.astype(np.float64), dtype=np.float64, copy=True), kind
 
 
-def load_input(spec, scratch):
-    """One argument from its JSON description: an .npy file, a plain value or a grader callable."""
-    if "npy" in spec:
-        return np.load(scratch / spec["npy"], allow_pickle=False)
-    if "callable" in spec:
-        return GRADER_CALLABLES[spec["callable"]]
-    return spec["value"]
-
-
 def transformer_class(job):
     """PytorchTransformer: from the submitted transformer.py, or rebuilt from the log's source text."""
-    source = job.get("transformer_source")
+    source = job.transformer_source
     if source is None:
         return importlib.import_module("transformer").PytorchTransformer
     body = textwrap.indent(textwrap.dedent(source["init"]), "    ") + "\n" + textwrap.indent(textwrap.dedent(source["forward"]), "    ")
@@ -127,8 +106,8 @@ MAX_DICT_ITEMS = 16  # a weights dict has four matrices
 
 def recipe_call(job, args):
     """Call module.function(*args); a returned dict (hand-designed weights) gives one output per key."""
-    module = importlib.import_module(job["module"])
-    result = getattr(module, job["function"])(*args)
+    module = importlib.import_module(job.module)
+    result = getattr(module, job.function)(*args)
     if not isinstance(result, dict):
         return {"value": result}
     if len(result) > MAX_DICT_ITEMS:
@@ -197,183 +176,35 @@ def student_traceback(error, submission):
     return "".join(lines).replace(submission + os.sep, "")[-4000:]  # a SyntaxError names the file by its full path
 
 
-def apply_limits(limits):
-    """Resource limits of one case: address space, CPU seconds, file size, process count."""
-    vm_now = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
-    caps = [
-        (resource.RLIMIT_AS, vm_now + limits["memory_mb"] * 2**20),
-        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
-        (resource.RLIMIT_FSIZE, limits["file_mb"] * 2**20),
-    ]
-    if os.geteuid() != 0:  # root ignores RLIMIT_NPROC; elsewhere it counts every process of the user
-        others = 0 if limits.get("own_user") else len(confinement.processes(os.getuid())[0])
-        caps.append((resource.RLIMIT_NPROC, others + limits["processes"]))
-    for which, value in caps:
-        soft, hard = resource.getrlimit(which)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else value + 1))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap raises instead of killing
+class Runner:
+    """What a batch's child runs for each case: the supervisor calls prepare, then run."""
 
+    input_cap = 256 * 2**20  # an input array the grading process sends
 
-def run_batch_child(batch, report_fd, protections, settings):
-    """Everything a batch's child does: confine itself once, then run its jobs in order, one report line each; never returns."""
-    try:
-        os.setsid()
-        confinement.confine_child(protections, settings, READABLE_PATHS, batch["scratch"], batch["submission"])
-        os.environ.update(USER="hw9worker")
-        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-        sys.stdin = open(os.devnull)
-        apply_limits(batch["limits"])
-        sys.path.insert(0, batch["submission"])
-    except BaseException as error:  # the grader's own set-up failed: say so, never blame the student
-        _report_line(report_fd, {"index": 0, "status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]})
-        os._exit(0)
-    for index, job in enumerate(batch["jobs"]):
-        report = run_job(job, batch["submission"])
-        if report["status"] == "setup_error" and index > 0:  # student code ran here before: it may be to blame
-            _report_line(report_fd, {"index": index, "status": "retry"})
-            os._exit(0)
-        report["index"] = index
-        _report_line(report_fd, report)
-    os._exit(0)
+    def prepare(self, case, read_input):
+        """The case's arguments decoded and every generator seeded (before its student code runs)."""
+        args = [protocol.decode_arg(spec, GRADER_CALLABLES, self.input_cap, read_input) for spec in case.args]
+        seed_all(case.seed)
+        return args
 
-
-def run_job(job, submission):
-    """One job in the batch's child: its own folder, output files, inputs and seed; the student's call; the outputs saved."""
-    scratch = Path(job["scratch"])
-    try:
-        for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
-            opened = os.open(scratch / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.dup2(opened, fd)
-            os.close(opened)
-        os.environ.update(HOME=str(scratch), TMPDIR=str(scratch))
-        os.chdir(scratch)
-        args = [load_input(spec, scratch) for spec in job["args"]]
-        seed_all(job["seed"])
-    except BaseException as error:
-        return {"status": "setup_error", "error": "".join(traceback.format_exception(error))[-3000:]}
-    try:
-        reduced, kinds = {}, {}
-        for name, value in RECIPES[job["recipe"]](job, args).items():
-            reduced[name], kinds[name] = reduce_output(value)
-        out_dir = scratch / "out"
-        out_dir.mkdir(exist_ok=True)
-        saved = {}
-        for index, (name, array) in enumerate(reduced.items()):
-            if array is not None:
-                np.save(out_dir / f"{index}.npy", array, allow_pickle=False)
-            saved[name] = None if array is None else f"out/{index}.npy"
-        report = {"status": "ok", "outputs": saved, "kinds": kinds}
-    except UnsupportedReturn as error:
-        report = {"status": "unsupported", "error": f"unsupported return type: {error}"}
-    except MemoryError as error:
-        report = {"status": "memory", "error": student_traceback(error, submission)}
-    except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
-        status = "memory" if "alloc" in str(error).lower() and "memory" in str(error).lower() else "exception"
-        report = {"status": status, "error": student_traceback(error, submission), "error_type": type(error).__name__}
-    for stream in (sys.stdout, sys.stderr):  # the next job's output goes to other files
+    def run(self, case, args, submission):
+        """The student's call: (status, name -> float64 array or None, name -> kind, error, error type)."""
         try:
-            stream.flush()
-        except BaseException:
-            pass
-    return report
-
-
-def _report_line(fd, report):
-    data = json.dumps(report).encode() + b"\n"
-    while data:
-        data = data[os.write(fd, data):]
+            values, kinds = {}, {}
+            for name, value in RECIPES[case.recipe](case, args).items():
+                values[name], kinds[name] = reduce_output(value)
+            return Status.OK, values, kinds, "", ""
+        except UnsupportedReturn as error:
+            return Status.UNSUPPORTED, {}, {}, f"unsupported return type: {error}", ""
+        except MemoryError as error:
+            return Status.MEMORY, {}, {}, student_traceback(error, submission), ""
+        except BaseException as error:  # SystemExit and KeyboardInterrupt included: they are the student's
+            memory = "alloc" in str(error).lower() and "memory" in str(error).lower()
+            status = Status.MEMORY if memory else Status.EXCEPTION
+            return status, {}, {}, student_traceback(error, submission), type(error).__name__
 
 
 # ----------------------------------------------------------------------------- in the warm worker
-
-
-def leftovers(child):
-    """Did the batch's child leave a process or a thread behind after a job (or does something else run as ours)?"""
-    try:
-        mine = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
-        its = Path(f"/proc/{child}/task/{child}/children").read_text().split()
-        threads = int(next(line.split()[1] for line in Path(f"/proc/{child}/status").read_text().splitlines() if line.startswith("Threads:")))
-    except (OSError, StopIteration, ValueError):
-        return True  # cannot tell: start afresh, which is always safe
-    return bool(its) or mine != [str(child)] or threads > 1
-
-
-def supervise(pid, read_fd, timeouts):
-    """Collect the child's report lines, one per job, until it exits, a job overruns, or a job leaves something behind.
-
-    Returns (reports, timed out?, wait status, why it stopped early: "" | "left behind" | "retry" | "garbled").
-    Each job's clock starts when the previous one reports. The group is killed at the end in
-    every case. A line that is not the next job's report (a forgery, or garbage) ends the batch
-    like a crash.
-    """
-    reports, buffer, status, timed_out = [], b"", None, False
-    deadline = time.monotonic() + timeouts[0]
-    stop = ""
-    while status is None and not stop and len(reports) < len(timeouts):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        if read_fd is not None and select.select([read_fd], [], [], min(left, 0.05))[0]:
-            chunk = os.read(read_fd, 65536)
-            if not chunk:
-                os.close(read_fd)
-                read_fd = None
-            buffer += chunk
-            while b"\n" in buffer and not stop:
-                line, buffer = buffer.split(b"\n", 1)
-                try:
-                    report = json.loads(line)
-                    assert isinstance(report, dict) and report.get("index") == len(reports)
-                except (ValueError, AssertionError):
-                    stop = "garbled"
-                    break
-                if report.get("status") == "retry":  # run this job again, first in a fresh child
-                    stop = "retry"
-                    break
-                reports.append(report)
-                if len(reports) < len(timeouts):
-                    deadline = time.monotonic() + timeouts[len(reports)]
-                    stop = "left behind" if leftovers(pid) else ""
-            if len(buffer) > META_CAP:
-                stop = "garbled"
-        elif read_fd is None:
-            time.sleep(0.002)
-        done, wait_status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = wait_status
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    if status is None:
-        _, status = os.waitpid(pid, 0)
-    if read_fd is not None:
-        os.close(read_fd)
-    return reports, timed_out, status, stop
-
-
-def run_batch(batch, protections, settings):
-    """Every job of a batch, in as few children as possible: a job that crashes, hangs or leaves
-    processes behind ends its child, and the jobs after it get a fresh one. One answer per job."""
-    jobs, answers = batch["jobs"], []
-    while len(answers) < len(jobs):
-        remaining = jobs[len(answers):]
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            run_batch_child({**batch, "jobs": remaining}, write_fd, protections, settings)
-        os.close(write_fd)
-        reports, timed_out, status, stopped = supervise(pid, read_fd, [job["timeout"] for job in remaining])
-        swept = clean_up_after_case(protections, settings)
-        answers += [{"timed_out": False, "exit_code": 0, "report": report} for report in reports]
-        if reports and (stopped == "left behind" or (swept and len(reports) == len(remaining))):
-            answers[-1]["left_behind"] = True  # the last job that returned left a process or thread running
-        if len(answers) < len(jobs) and not (stopped and reports):
-            answers.append({"timed_out": timed_out, "exit_code": os.waitstatus_to_exitcode(status), "report": None})
-    return answers
 
 
 def warm_up():
@@ -386,16 +217,19 @@ def warm_up():
     out.numpy().astype(np.float64)
 
 
-def clean_up_after_case(protections, settings):
-    """No process a case started survives it: every process of the worker user, and our own orphans; returns how many there were."""
-    uid = settings.get("uid") if protections.get("other_user") else None
-    return confinement.clean_up(uid, settings.get("gid"))
+def read_request(line, send):
+    """The batch in one request line, or None after sending a refusal."""
+    try:
+        return protocol.BatchRequest.from_json(line)
+    except protocol.ProtocolError as error:
+        send(json.dumps({"refused": str(error)[:500]}))
+        return None
 
 
 def serve():
-    """Read the settings line, probe the protections, then run jobs: one JSON line in, one out, each."""
-    control_out = os.fdopen(os.dup(1), "w")
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing but answers goes to the parent
+    """Read the settings line, probe the protections, then run batches: a request line in, a reply line per case out."""
+    control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
+    os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process
     settings = json.loads(sys.stdin.readline())
     protections = confinement.probe_protections(settings, READABLE_PATHS)
     try:
@@ -406,9 +240,14 @@ def serve():
     warm_up()
     gc.freeze()  # a child's garbage collections then never touch, and so never copy, the worker's objects
     print(json.dumps({"ready": True, "pid": os.getpid(), "protections": protections}), file=control_out, flush=True)
-    for line in sys.stdin:
-        answers = run_batch(json.loads(line), protections, settings)
-        print(json.dumps({"answers": answers}), file=control_out, flush=True)
+    send = lambda text: print(text, file=control_out, flush=True)  # noqa: E731
+    while line := sys.stdin.readline():
+        batch = read_request(line, send)
+        del line  # every child forked from here would carry it
+        if batch is not None:
+            supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(),
+                                       lambda reply: send(reply.to_json()))
+        del batch
 
 
 if __name__ == "__main__":

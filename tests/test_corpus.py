@@ -94,19 +94,30 @@ def grade_item(name, worker, parent):
             "received": listener.received if listener else []}
 
 
+class Graded(dict):
+    """Each item graded once, when a test first asks for it (so `-k item` grades only that item), with one warm worker."""
+
+    def __init__(self, worker, parent):
+        super().__init__()
+        self.worker, self.parent = worker, parent
+
+    def __missing__(self, name):
+        self[name] = grade_item(name, self.worker, self.parent)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Every runnable item graded once, with one warm worker shared as regrade would share it."""
+    """Items graded with one warm worker shared as regrade would share it."""
     parent = tmp_path_factory.mktemp("corpus")
     PWNED.unlink(missing_ok=True)
     with WarmWorker(CONFIG) as worker:
-        outcomes = {name: grade_item(name, worker, parent) for name, spec in ITEMS.items() if IS_ROOT or not spec.get("needs_root")}
-    yield outcomes
+        yield Graded(worker, parent)
     shutil.rmtree(RESULTS_DIR, ignore_errors=True)
 
 
 def outcome_of(graded, name):
-    if name not in graded:
+    if not IS_ROOT and ITEMS[name].get("needs_root"):
         pytest.skip("this item's protections need the grader to run as root (CI does)")
     return graded[name]
 
@@ -208,6 +219,11 @@ def test_output_is_capped_and_cleaned(graded):
     scale = {t.number: t for t in outcome_of(graded, "noisy_output")["results"].tests}["4.8"]
     assert "RED" in scale.output and "broken" in scale.output and "\ufffd" in scale.output  # shown, cleaned, decoded
     assert "output cut at 64 KiB" in scale.output and len(scale.output) < 70_000
+
+
+def test_fifty_megabytes_printed_keep_their_first_and_last_lines(graded):
+    scale = {t.number: t for t in outcome_of(graded, "prints_50_megabytes")["results"].tests}["4.8"]
+    assert "FIRST LINE OF 50 MIB" in scale.output and "LAST LINE OF 50 MIB" in scale.output and len(scale.output) < 70_000
 
 
 def test_reference_scores_full_marks_and_template_zero(graded):

@@ -1,0 +1,117 @@
+"""Identities and file-system set-up of the boundary: the worker user, its lock, and the paths workers must not read."""
+import fcntl
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from autograder import PROJECT_ROOT
+
+# What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
+PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
+WORKER_USER, FALLBACK_ID = "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
+LOCK_FOLDER = Path("/run/hw9-grader-locks")  # in /run, root's and not world-writable (unlike /tmp or /run/lock)
+
+
+class UnsafeLockFolder(RuntimeError):
+    """The identity locks' folder is not a real folder owned by us with mode 0700: someone else may plant in it."""
+
+
+def lock_folder(path: Path = LOCK_FOLDER) -> int:
+    """A descriptor of the locks' folder, made 0700 if missing, checked (owner, mode, no link) once opened."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    parent = os.stat(path.parent)
+    private = info.st_uid == os.geteuid() and not stat.S_IMODE(info.st_mode) & 0o077
+    if not private or parent.st_uid != 0 or parent.st_mode & 0o022:
+        os.close(fd)
+        raise UnsafeLockFolder(f"{path} must be uid {os.geteuid()}'s with mode 0700, in a folder only root may write")
+    return fd
+
+
+def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
+    """A (uid, gid) no other live warm worker uses, and the open lock file that holds it.
+
+    After every case a worker kills all processes of its user, so two workers (regrade's jobs,
+    or two graders on one machine) must never share one. The first is `hw9worker` where that
+    user exists; the others are bare ids above it. A lock dies with its process. Lock files are
+    opened in a root-owned 0700 folder, relative to its descriptor, never through a link.
+    """
+    try:
+        entry = pwd.getpwnam(WORKER_USER)
+        candidates = [(entry.pw_uid, entry.pw_gid)]
+    except KeyError:
+        candidates = []
+    candidates += [(FALLBACK_ID + slot, FALLBACK_ID + slot) for slot in range(slots)]
+    folder_fd = lock_folder(folder)
+    try:
+        for uid, gid in candidates:
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(f"worker-{uid}.lock", flags, 0o600, dir_fd=folder_fd)
+            handle = os.fdopen(fd, "a")
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                handle.close()
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            legacy = _legacy_lock(uid)
+            if legacy is False:
+                handle.close()
+                continue
+            handle.legacy_lock = legacy  # held as long as the identity's own lock
+            return uid, gid, handle
+    finally:
+        os.close(folder_fd)
+    raise RuntimeError("no free worker identity")
+
+
+LEGACY_LOCK_FOLDER = "/run/lock"
+
+
+def _legacy_lock(uid):
+    """Transitional: also hold the lock older graders take (/run/lock/hw9-worker-<uid>.lock), so that a grader of
+    before this module and one of now never share a worker user on one machine. Opened without following a link
+    and checked to be root's regular file; None when there is no such folder, False when the lock is taken.
+    Delete once no older grader can run beside this one.
+    """
+    if not os.path.isdir(LEGACY_LOCK_FOLDER) or os.path.islink(LEGACY_LOCK_FOLDER):
+        return None
+    try:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(f"{LEGACY_LOCK_FOLDER}/hw9-worker-{uid}.lock", flags, 0o644)
+    except OSError:
+        return False  # a link or someone else's file under that name: leave this identity alone
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+        os.close(fd)
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    return os.fdopen(fd, "a")
+
+
+def worker_settings(config, workspace):
+    """What the worker needs to confine its children; as root, also lock up what workers must not read."""
+    extra = [Path(p).resolve() for p in config.hidden_paths]
+    outside = [str(p) for p in extra if PROJECT_ROOT not in p.parents]
+    if outside:  # the grader changes modes only of what it owns
+        raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
+    (workspace / ".root").mkdir()  # where each child mounts its own minimal root
+    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
+                "new_root": str(workspace / ".root"), "processes": config.processes, "namespaces": config.namespaces}
+    if os.geteuid() == 0:
+        settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
+        for path in settings["hidden_paths"]:
+            os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
+        os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
+    return settings

@@ -1,0 +1,172 @@
+"""The corpus's attacks in every condition the grader may run under, each checked by tests/test_corpus.py's own checks.
+
+(a) root with namespaces (this machine, CI); (b) root without namespaces (HW9_NAMESPACES=0), as on
+Gradescope's default image, where Python is readable by every user; (c) an ordinary user (uid 1000 in a
+user namespace), as a student's `check`; (d) root without namespaces and with a Python the worker user
+cannot read: the grader fails closed. Where this machine's Python lies under a folder other users may
+not enter (a private home), (b) lays a tmpfs over that folder in a mount namespace of the test alone, and
+where it does not, (d) lays a closed one over the folder holding the standard library: nothing on the
+machine changes. Each condition runs in a child process (tests/conditions_script.py).
+"""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.confinement import first_closed_folder
+from autograder.identity import FALLBACK_ID
+from tests.corpus import items
+from tests.helpers import ROOT
+
+SCRIPT = ROOT / "tests" / "conditions_script.py"
+AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_behind", "kills_the_worker",
+           "patches_the_checker", "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory",
+           "reads_proc", "leaves_temp_files", "finds_temp_files", "fills_tmp",
+           "nested_reference"]  # an honest one last, after fills_tmp
+TOGETHER = [["abstract_socket_server", "abstract_socket_client"], ["reads_other_workspaces", "reads_other_workspaces"]]
+PYTHON_PATHS = [os.path.dirname(os.__file__),
+                *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
+MARKER = Path("/tmp/hw9-left-behind.txt")  # what leaves_temp_files writes wherever it runs
+
+
+def closed_folder():
+    """The first folder on the way to Python or its packages that a worker user may not enter, or None."""
+    found = [folder for path in PYTHON_PATHS if (folder := first_closed_folder(path, FALLBACK_ID, FALLBACK_ID))]
+    return min(found, key=len) if found else None
+
+
+def kept_under(folder):
+    """The entries of `folder` that lead to Python or its packages."""
+    return sorted({Path(p).relative_to(folder).parts[0] for p in PYTHON_PATHS if Path(p).is_relative_to(folder)})
+
+
+def other_copies():
+    """The private folders of this project's other checkouts on this machine (git worktrees): without namespaces
+    they are as readable as any file (docs/SECURITY.md), and Gradescope's machine holds none, so the test hides them
+    (and gives the condition a /tmp of its own, free of other copies)."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
+                            capture_output=True, text=True).stdout
+    checkouts = [Path(line.split(" ", 1)[1]) for line in listed.splitlines() if line.startswith("worktree ")]
+    return [str(folder / name) for folder in checkouts if folder.resolve() != ROOT.resolve()
+            for name in ("reference", "autograder", "tests") if (folder / name).is_dir()]
+
+
+def run_condition(request, prefix=(), namespaces=True, timeout=400):
+    env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*prefix, sys.executable, str(SCRIPT), json.dumps(request)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def with_namespaces():
+    if os.geteuid() != 0:
+        pytest.fail("the conditions need root (CI runs the suite as root)")
+    return run_condition({"items": ATTACKS, "together": TOGETHER})
+
+
+@pytest.fixture(scope="module")
+def without_namespaces():
+    if os.geteuid() != 0:
+        pytest.fail("the conditions need root (CI runs the suite as root)")
+    closed = closed_folder()
+    cover = [closed, "0755", kept_under(closed)] if closed else None  # a readable Python, as on Gradescope
+    request = {"items": ATTACKS, "together": TOGETHER, "cover": cover, "hide": other_copies()}
+    return run_condition(request, namespaces=False)
+
+
+@pytest.fixture(scope="module")
+def as_a_student():
+    if shutil.which("unshare") is None or subprocess.run([*AS_A_STUDENT, "true"], capture_output=True).returncode != 0:
+        pytest.fail("this test needs `unshare --user` (util-linux, and user namespaces enabled)")
+    # as test_not_root.py does, the default timeout: as a plain user fork_bomb's forks take longer than the corpus's 3 s
+    return run_condition({"items": ATTACKS, "case_timeout": 10.0}, prefix=AS_A_STUDENT, namespaces=False)
+
+
+@pytest.fixture(scope="module")
+def python_unreadable():
+    if os.geteuid() != 0:
+        pytest.fail("the conditions need root (CI runs the suite as root)")
+    MARKER.unlink(missing_ok=True)
+    cover = None
+    if closed_folder() is None:  # close the folder that holds the standard library, keeping all it holds
+        folder = os.path.dirname(os.path.dirname(os.__file__))
+        cover = [folder, "0700", sorted(os.listdir(folder))]
+    yield run_condition({"items": ["nested_reference", "leaves_temp_files"], "cover": cover}, namespaces=False)
+    MARKER.unlink(missing_ok=True)
+
+
+def assert_checks_hold(report, condition):
+    failed = {name: item["failures"] for name, item in report["items"].items() if item["failures"] or item["received"]}
+    assert not failed, f"{condition}: {json.dumps(failed, indent=1)[:6000]}"
+
+
+def test_with_namespaces_every_attack_holds(with_namespaces):
+    assert with_namespaces["protections"]["namespaces"] and with_namespaces["protections"]["private_proc"]
+    assert set(with_namespaces["items"]) == set(ATTACKS)
+    assert_checks_hold(with_namespaces, "root with namespaces")
+
+
+def test_without_namespaces_every_attack_holds(without_namespaces):
+    protections = without_namespaces["protections"]
+    assert not protections["namespaces"] and protections["other_user"] and protections["seccomp"]
+    assert set(without_namespaces["items"]) == set(ATTACKS)
+    assert_checks_hold(without_namespaces, "root without namespaces")
+
+
+def test_as_a_student_every_attack_holds(as_a_student):
+    assert as_a_student["uid"] == 1000 and not as_a_student["protections"]["root"]
+    assert set(as_a_student["items"]) == {name for name in ATTACKS if not items()[name].get("needs_root")}
+    assert_checks_hold(as_a_student, "not root")
+
+
+def test_without_namespaces_nothing_is_left_in_shared_folders(without_namespaces):
+    assert without_namespaces["left_in_shared_folders"] == []
+    assert not without_namespaces["lock_link_followed"]  # the planted lock link was never followed
+
+
+def test_proc_shows_no_other_process_with_namespaces(with_namespaces):
+    printed = with_namespaces["items"]["reads_proc"]["printed"]
+    assert "processes outside my session: 0; command lines naming the grader: 0; environments read: 0" in printed
+
+
+def test_proc_without_namespaces_shows_command_lines_but_no_environment(without_namespaces):
+    printed = without_namespaces["items"]["reads_proc"]["printed"]
+    assert "environments read: 0" in printed
+    outside = int(printed.split("processes outside my session: ")[1].split(";")[0])
+    assert outside > 0  # what remains visible without namespaces, as docs/SECURITY.md says
+
+
+@pytest.mark.parametrize("condition", ["with_namespaces", "without_namespaces"])
+def test_two_submissions_graded_at_once_cannot_talk(condition, request):
+    together = request.getfixturevalue(condition)["together"]
+    assert together["abstract_socket_server"]["score"] == together["abstract_socket_client"]["score"] == 60
+    assert "heard 0 messages" in together["abstract_socket_server"]["printed"]
+    assert "reached the other submission: False" in together["abstract_socket_client"]["printed"]
+
+
+def test_fails_closed_when_the_worker_user_cannot_read_python(python_unreadable):
+    protections = python_unreadable["protections"]
+    assert protections["root"] and not protections["other_user"] and protections["root_only"]
+    assert "Fix:" in protections["refusal"]
+    for name, item in python_unreadable["items"].items():
+        assert "FAILING CLOSED" in item["staff"] and item["errors_say_contact_staff"]
+        ran = {number: category for number, category in item["categories"].items() if not number.startswith("0.")}
+        errors = [number for number, category in ran.items() if category == "grader error"]
+        assert len(errors) >= 0.9 * len(ran), (name, ran)  # all but the cases judged from the log alone
+        assert set(ran.values()) <= {"grader error", "passed"}
+    assert not MARKER.exists()  # leaves_temp_files never ran: as root it would have written this file
+
+
+@pytest.mark.parametrize("condition", ["with_namespaces", "without_namespaces"])
+def test_two_submissions_graded_at_once_cannot_read_each_others_folders(condition, request):
+    together = request.getfixturevalue(condition)["together"]
+    for key in ("reads_other_workspaces#0", "reads_other_workspaces#1"):
+        assert together[key]["score"] == 60 and "read 0 files of other submissions" in together[key]["printed"], key
