@@ -57,11 +57,22 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
     draws = None if public_only else submission_draws(submission.root, staff_notes)  # the private copy: no link in it
     plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
     twins = {case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
-             for case in cases if case.twin is not None and not public_only}
+             for case in cases if callable(case.twin) and not public_only}
     outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, deadline, config, twins)
     tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
-    tests = [with_twin(test, case, twins.get(case.number), outcomes.get(f"twin:{case.number}"), config, staff_notes)
-             for test, case in zip(tests, cases)]
+    judged = {test.number: test for test in tests}  # a hidden case standing as a twin has no twin of its own
+
+    def twin_of(case):
+        """The twin's result (hidden style), judged only when its case passed; None when it has none or was not graded."""
+        if public_only or judged[case.number].status != "passed":
+            return None
+        if isinstance(case.twin, str):
+            return judged.get(case.twin)
+        if case.number in twins:
+            hidden = dataclasses.replace(case, public=False)
+            return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
+        return None
+    tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
     not_run = sum(test.category == checks.NOT_RUN for test in tests)
     if not_run:
         staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
@@ -171,12 +182,10 @@ HARD_CODED = ("Your answer is right on these inputs but not on fresh inputs of t
               "is it hard-coded? This case counts only when both are right.")
 
 
-def with_twin(test, case, twin_plan, outcome, config, staff_notes):
-    """A passing case whose twin (the same check on fresh inputs) fails scores 0 and says so; else `test` as it is."""
-    if twin_plan is None or test.status != "passed":
-        return test
-    twin = judge_case(dataclasses.replace(case, public=False), twin_plan, outcome, config, staff_notes)
-    if twin.status == "passed":
+def with_twin(test, case, twin):
+    """A passing case whose twin (the same check on fresh inputs: its hidden-style result) fails scores 0 and says so;
+    otherwise `test` as it is."""
+    if twin is None or test.status != "passed" or twin.status == "passed":
         return test
     hard_coded = case.public and twin.category not in (checks.GRADER_ERROR, checks.NOT_RUN)  # never the student's doing
     output = HARD_CODED.format(category=twin.category) if hard_coded else twin.output

@@ -107,7 +107,11 @@ def stub_points(root=PROJECT_ROOT / "student_template", draws=None):
         if case.weight == 0:
             continue
         plan = plan_case(case, submission, None, notes, draws)
-        twin = plan_case(case, submission, None, notes, draws, twin=True) if case.twin else None
+        twin = None
+        if isinstance(case.twin, str):
+            twin = plan_case(next(c for c in all_cases() if c.number == case.twin), submission, None, notes, draws)
+        elif case.twin:
+            twin = plan_case(case, submission, None, notes, draws, twin=True)
         for stub in STUBS:
             if stub_passes(plan, stub) and (twin is None or stub_passes(twin, stub)):
                 earned.setdefault(stub, []).append((case, case.weight))

@@ -134,7 +134,7 @@ def test_every_draw_is_well_conditioned(tmp_path):
     for index in range(30):
         draws = InputDraws(f"secret {index}".encode() * 4, submission_digest(float32))
         for case in cases:
-            for twin in ([False, True] if case.twin else [False]):
+            for twin in ([False, True] if callable(case.twin) else [False]):
                 if case.public and not twin:
                     continue
                 plan = plan_case(case, submission, None, [], draws, twin=twin)
@@ -164,3 +164,16 @@ def test_problem_2_draws_are_well_conditioned(monkeypatch):
             tests = grade(ROOT / "reference", worker=worker, cases=cases).tests
             failed = [t.number for t in tests if t.max_score > 0 and t.status != "passed"]
             assert failed == [] and len([t for t in tests if t.max_score > 0]) == 6, index
+
+
+def test_a_hidden_case_standing_as_a_twin_makes_the_same_check(tmp_path):
+    # A public case may name a hidden sibling as its twin (no extra run): same problem and function, fresh inputs.
+    by_number = {case.number: case for case in all_cases()}
+    reference, draws = Submission(ROOT / "reference"), InputDraws(SECRET, b"")
+    siblings = [case for case in all_cases() if isinstance(case.twin, str)]
+    assert len(siblings) >= 8
+    for case in siblings:
+        sibling = by_number[case.twin]
+        assert case.public and not sibling.public and sibling.twin is None and sibling.problem == case.problem
+        own, twin = plan_case(case, reference, None, [], draws), plan_case(sibling, reference, None, [], draws)
+        assert own[0].function == twin[0].function and type(own[1]) is type(twin[1]), case.number

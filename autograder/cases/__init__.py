@@ -46,7 +46,8 @@ class Case:
     public: bool = False
     visibility: str = "visible"
     timeout: float | None = None
-    twin: Callable | None = None  # a builder (submission, generator) of the same check on fresh inputs
+    twin: Callable | str | None = None  # a builder (submission, generator) of the same check on fresh inputs, or
+    # the number of a hidden case that already is that check on fresh inputs (it costs no extra run)
     constant_answer: str = ""  # why the right answer is a constant (or the input) that a stub may return
 
     @property
@@ -86,7 +87,8 @@ def case(number, name, weight, file=None, public=False, visibility="visible", ti
     """Register the decorated builder as a test case; returns the builder unchanged.
 
     twin: True for a public case whose builder draws all its inputs from its generator (its twin
-    is the same builder with a fresh one), or another builder (submission, generator). A hidden
+    is the same builder with a fresh one), another builder (submission, generator), or the number
+    of a hidden case that makes the same check on fresh inputs of the same kind. A hidden
     case whose right answer is a constant may take a twin too: it then counts only when the
     function also answers a case where that constant is wrong.
     """

@@ -23,17 +23,17 @@ def twin_of(args, public):
     return public and callable(args)
 
 
-def kernel_case(number, name, function, arrays, callable_name, weight, public=False, timeout=None):
-    """A case calling an attention function with the grader's similarity or feature map."""
-    @case(number, name, weight, file=FILE, public=public, timeout=timeout, twin=twin_of(arrays, public))
+def kernel_case(number, name, function, arrays, callable_name, weight, public=False, timeout=None, twin=None):
+    """A case calling an attention function with the grader's similarity or feature map (`twin`: a hidden sibling)."""
+    @case(number, name, weight, file=FILE, public=public, timeout=timeout, twin=twin or twin_of(arrays, public))
     def build(submission, g):
         values = (*arguments(arrays, g), grader_callable(callable_name))
         expected = getattr(ref, function)(*values[:-1], GRADER_CALLABLES[callable_name])
         return call("kernel_attention", function, *values), expect_of(function, values, expected, public)
 
 
-def plain_case(number, name, function, args, weight, public=False):
-    @case(number, name, weight, file=FILE, public=public, twin=twin_of(args, public))
+def plain_case(number, name, function, args, weight, public=False, twin=None):
+    @case(number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
     def build(submission, g):
         values = arguments(args, g)
         expected = getattr(ref, function)(*values)
@@ -64,7 +64,7 @@ kernel_case("5.4", "similarity attention with the quadratic similarity, N = 1", 
 gram_case("5.5", "quadratic feature map: inner products equal (q.k + 1)^2 (5(b)ii)", (5, 3), 1.0, public=True)
 gram_case("5.6", "quadratic feature map, one row of dimension 1", (1, 1), 1.0)
 kernel_case("5.7", "kernel attention with a feature map of the grader's, eq. (12)", "kernel_attention", qkv(6, 4, 3),
-            "elu_plus_one", 1.0, public=True)
+            "elu_plus_one", 1.0, public=True, twin="5.10")
 kernel_case("5.8", "kernel attention with a quadratic feature map, N = 1", "kernel_attention", qkv(1, 2, 3),
             "quadratic_features", 1.0)
 kernel_case("5.9", f"kernel attention is linear in N (N = {BIG_N})", "kernel_attention", qkv(BIG_N, 4, 4),
@@ -74,14 +74,14 @@ kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)
             "asymmetric_sim", 1.0)
 
 plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", features(6, 4, 8), 1.0,
-           public=True)
+           public=True, twin="6.2")
 plain_case("6.2", "random feature map, other shapes", "random_feature_map", features(7, 3, 5), 1.0)
 plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", features(6, 4, 8, scale=0.5), 1.0,
-           public=True)
+           public=True, twin="6.4")
 plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map",
            features(5, 3, 2000, scale=0.4), 1.0)
 kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", qkv(6, 4, 3),
-            "elu_plus_one", 1.0, public=True)
+            "elu_plus_one", 1.0, public=True, twin="6.9")
 kernel_case("6.6", "causal kernel attention, N = 1", "causal_kernel_attention", qkv(1, 3, 2), "elu_plus_one", 1.0)
 kernel_case("6.7", "causal kernel attention, N = 300 with a quadratic feature map", "causal_kernel_attention",
             qkv(300, 3, 2), "quadratic_features", 1.0)
