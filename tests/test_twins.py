@@ -177,3 +177,19 @@ def test_a_hidden_case_standing_as_a_twin_makes_the_same_check(tmp_path):
         assert case.public and not sibling.public and sibling.twin is None and sibling.problem == case.problem
         own, twin = plan_case(case, reference, None, [], draws), plan_case(sibling, reference, None, [], draws)
         assert own[0].function == twin[0].function and type(own[1]) is type(twin[1]), case.number
+
+
+@pytest.mark.parametrize("number", ["5.9", "6.8"])
+def test_big_cases_move_their_values_per_submission_and_the_answer_follows_exactly(number):
+    # Their rows are drawn once per process; each submission's V is V * a + b, and so is the answer.
+    from reference import kernel_attention as ref
+    from autograder.grader_callables import GRADER_CALLABLES
+
+    case = next(c for c in all_cases() if c.number == number)
+    reference = Submission(ROOT / "reference")
+    plans = [plan_case(case, reference, None, [], InputDraws(secret, b"")) for secret in (SECRET, b"t" * 40)]
+    (job, check), (other, _) = plans
+    assert not np.array_equal(job.args[2], other.args[2])  # another submission, other values
+    Q, K, V = job.args[:3]
+    direct = getattr(ref, job.function)(Q, K, V, GRADER_CALLABLES["elu_plus_one"])
+    assert np.allclose(check.expected, direct, rtol=1e-12, atol=1e-12)
