@@ -61,43 +61,10 @@ def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
             except BlockingIOError:
                 handle.close()
                 continue
-            legacy = _legacy_lock(uid)
-            if legacy is False:
-                handle.close()
-                continue
-            handle.legacy_lock = legacy  # held as long as the identity's own lock
             return uid, gid, handle
     finally:
         os.close(folder_fd)
     raise RuntimeError("no free worker identity")
-
-
-LEGACY_LOCK_FOLDER = "/run/lock"
-
-
-def _legacy_lock(uid):
-    """Transitional: also hold the lock older graders take (/run/lock/hw9-worker-<uid>.lock), so that a grader of
-    before this module and one of now never share a worker user on one machine. Opened without following a link
-    and checked to be root's regular file; None when there is no such folder, False when the lock is taken.
-    Delete once no older grader can run beside this one.
-    """
-    if not os.path.isdir(LEGACY_LOCK_FOLDER) or os.path.islink(LEGACY_LOCK_FOLDER):
-        return None
-    try:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-        fd = os.open(f"{LEGACY_LOCK_FOLDER}/hw9-worker-{uid}.lock", flags, 0o644)
-    except OSError:
-        return False  # a link or someone else's file under that name: leave this identity alone
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
-        os.close(fd)
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return False
-    return os.fdopen(fd, "a")
 
 
 def worker_settings(config, workspace):

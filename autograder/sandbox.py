@@ -161,11 +161,8 @@ class WarmWorker:
         """Stop the worker, remove every scratch folder, give the worker identity back."""
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
-        lock = self.settings.get("identity_lock")
-        if lock:
-            if getattr(lock, "legacy_lock", None):
-                lock.legacy_lock.close()
-            lock.close()
+        if self.settings.get("identity_lock"):
+            self.settings["identity_lock"].close()
 
     def _kill(self):
         if self.process is not None:
