@@ -261,18 +261,41 @@ def kill_all_processes_of(uid, gid, rounds=1000):
     os.waitpid(pid, 0)
 
 
+def read_proc_file(path):
+    """A /proc file's bytes (os-level: this runs after every case)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
+def own_children():
+    """The children of this process (of every one of its threads), from /proc/self/task/*/children."""
+    found = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            found += [int(pid) for pid in read_proc_file(f"/proc/self/task/{task}/children").split()]
+        except OSError:
+            continue
+    return found
+
+
 def processes(uid):
-    """(processes of `uid`, children of this process), read from /proc."""
-    me, of_user, children = str(os.getpid()), [], []
+    """(processes of `uid`, children of this process), read from /proc; without a uid, only the children's
+    files are read, not every process's."""
+    if uid is None:
+        return [], own_children()
+    me, of_user, children = str(os.getpid()).encode(), [], []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             owner = os.stat(f"/proc/{entry}").st_uid
-            parent = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            parent = read_proc_file(f"/proc/{entry}/stat").rsplit(b")", 1)[1].split()[1]
         except (OSError, IndexError):
             continue
-        if uid is not None and owner == uid:
+        if owner == uid:
             of_user.append(int(entry))
         if parent == me:
             children.append(int(entry))

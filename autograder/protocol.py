@@ -10,7 +10,8 @@ import binascii
 import enum
 import io
 import json
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -64,23 +65,48 @@ def encode_array(array: np.ndarray) -> str:
     return b64(encode_npy(array))
 
 
+PLAIN_HEADER = re.compile(rb"\{'descr': '([<>|]?[fiub][1248])', 'fortran_order': (True|False), "
+                          rb"'shape': \(((?:[0-9]{1,12}, )*[0-9]{1,12},?|)\), \} *\n")
+
+
+def _plain_header(data: bytes):
+    """((shape, fortran order, dtype), data offset) of a version 1.0 header exactly as np.save writes one, else None.
+
+    The common case, read by a strict pattern: numpy's own reader (ast.literal_eval) is the fallback for anything
+    else, and costs more than the rest of a small array's decoding.
+    """
+    if data[:8] != b"\x93NUMPY\x01\x00" or len(data) < 10:
+        return None
+    end = 10 + int.from_bytes(data[8:10], "little")
+    match = PLAIN_HEADER.fullmatch(data[10:end])
+    if match is None:
+        return None
+    shape = tuple(int(part) for part in match.group(3).split(b",") if part.strip())
+    return (shape, match.group(2) == b"True", np.dtype(match.group(1).decode())), end
+
+
 def decode_npy(data: bytes, cap: int, float64_only: bool = True) -> np.ndarray:
     """An array from .npy bytes, its header checked against the data's size before any allocation."""
     if len(data) > cap:
         raise ProtocolError(f"an output of {len(data)} bytes is over the cap of {cap}")
-    stream = io.BytesIO(data)
-    try:
-        version = np.lib.format.read_magic(stream)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(stream, max_header_size=10000)
-    except (ValueError, TypeError, SyntaxError, EOFError) as error:
-        raise ProtocolError(f"not an .npy array: {error}") from None
+    header = _plain_header(data)
+    if header is not None:
+        (shape, fortran, dtype), offset = header
+    else:
+        stream = io.BytesIO(data)
+        try:
+            version = np.lib.format.read_magic(stream)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(stream, max_header_size=10000)
+        except (ValueError, TypeError, SyntaxError, EOFError) as error:
+            raise ProtocolError(f"not an .npy array: {error}") from None
+        offset = stream.tell()
     if dtype.hasobject or (float64_only and dtype != np.float64) or dtype.kind not in "biuf":
         raise ProtocolError(f"an output of dtype {dtype}")
     count = int(np.prod(shape, dtype=object)) if shape else 1
-    if count * dtype.itemsize != len(data) - stream.tell():
+    if count * dtype.itemsize != len(data) - offset:
         raise ProtocolError("an .npy header that does not match its data")
-    array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
     return np.array(array.reshape(shape, order="F" if fortran else "C"), dtype=dtype, order="C")
 
 
@@ -96,6 +122,19 @@ def decode_array(text: str, cap: int, float64_only: bool = False) -> np.ndarray:
 
 
 INLINE_BYTES = 64 * 1024  # larger arrays travel as .npy files beside the batch, not inside its JSON line
+KEPT = "kept:"  # an output value "kept:<name>": a file the worker wrote in the batch's KEPT_FOLDER (not base64)
+KEPT_FOLDER = "kept"  # in the batch's folder, the worker's alone (0700): a case's large outputs, copied there by it
+KEPT_NAME = re.compile(r"[0-9]{1,4}-[0-9]{1,3}\.npy")  # case index - output number: never a name a student chose
+
+
+def kept_name(value: str) -> str | None:
+    """The file name of a kept output ("kept:3-0.npy" -> "3-0.npy"), None for an inline one; ProtocolError if bad."""
+    if not value.startswith(KEPT):
+        return None
+    name = value[len(KEPT):]
+    if not KEPT_NAME.fullmatch(name):
+        raise ProtocolError(f"bad kept output name {name!r:.40}")
+    return name
 
 
 def encode_arg(value, spill=None) -> dict:
@@ -152,8 +191,12 @@ _TYPES = {str: str, int: int, bool: bool, float: (int, float), dict: dict, list:
 class Message:
     """One JSON line each way."""
 
+    def plain(self) -> dict:
+        """The fields as they are (JSON types already): no deep copy, unlike dataclasses.asdict."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), allow_nan=False)
+        return json.dumps(self.plain(), allow_nan=False)
 
     @classmethod
     def from_json(cls, line):
@@ -205,7 +248,7 @@ class BatchRequest(Message):
         return batch
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "cases": [asdict(case) for case in self.cases]}, allow_nan=False)
+        return json.dumps({**self.plain(), "cases": [case.plain() for case in self.cases]}, allow_nan=False)
 
 
 @dataclass
@@ -272,7 +315,7 @@ def check_outputs(outputs: dict, caps: Caps, encoded: bool):
     for name, value in outputs.items():
         if not isinstance(name, str) or len(name) > 200 or not (value is None or isinstance(value, str)):
             raise ProtocolError(f"bad output {name!r:.40}")
-        if encoded and value is not None:
+        if encoded and value is not None and kept_name(value) is None:  # kept files are capped where they are read
             total += len(value) * 3 // 4
             if len(value) * 3 // 4 > caps.output_bytes + 3:
                 raise ProtocolError(f"output {name!r:.40} is over {caps.output_bytes} bytes")

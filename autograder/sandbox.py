@@ -19,7 +19,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, protocol
+from autograder import PROJECT_ROOT, protocol, readback
 from autograder.config import GraderConfig
 from autograder.identity import worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
@@ -239,7 +239,7 @@ class WarmWorker:
         A reply that is not the next case's (a forgery, garbage, another batch's) costs that case only
         and is flagged for staff; the worker is then replaced, as when it dies or stops answering.
         """
-        outcomes, batch_id = [], request.batch_id
+        outcomes, batch_id, folder = [], request.batch_id, Path(request.scratch)
         try:
             self.process.stdin.write((request.to_json() + "\n").encode())
             self.process.stdin.flush()
@@ -249,7 +249,7 @@ class WarmWorker:
                 if line.startswith(b'{"refused"'):  # the worker could not read our request: our fault
                     self._kill()
                     return outcomes + [Outcome("grader_error", error=f"the worker refused the batch: {line[:500]!r}")]
-                outcomes.append(self._outcome(CaseReply.from_json(line).check(batch_id, index, self.caps)))
+                outcomes.append(self._outcome(CaseReply.from_json(line).check(batch_id, index, self.caps), folder))
         except ProtocolError as error:
             self._kill()
             outcomes.append(Outcome("crash", error="the case's reply could not be read",
@@ -319,20 +319,32 @@ class WarmWorker:
         return BatchRequest(batch_id=secrets.token_hex(8), cases=cases, submission=str(submission), scratch=str(batch),
                             inputs=str(inputs), limits=limits, caps=dataclasses.asdict(self.caps))
 
-    def _outcome(self, reply):
+    def _outcome(self, reply, batch):
         """An Outcome from a checked reply: outputs decoded (float64, within the caps), printed text cleaned."""
         stdout, stderr = (self.redact(CONTROL.sub("", text)) for text in (reply.stdout, reply.stderr))
         outcome = Outcome(reply.status, kinds=reply.kinds, error=self.redact(reply.error), error_type=reply.error_type,
                           stdout=stdout, stderr=stderr, left_behind=reply.left_behind, staff_note=reply.staff_note)
         if reply.status == Status.OK.value:
             try:
-                cap = self.caps.output_bytes
-                outcome.outputs = {name: None if text is None else protocol.decode_array(text, cap, float64_only=True)
+                outcome.outputs = {name: None if text is None else self._decode_output(text, batch)
                                    for name, text in reply.outputs.items()}
-            except ProtocolError as error:
+            except (ProtocolError, OSError) as error:
                 return Outcome("crash", error="the case's outputs could not be read back", stdout=stdout, stderr=stderr,
                                staff_note=f"outputs refused: {error}")
         return outcome
+
+    def _decode_output(self, text, batch):
+        """One output of a reply: inline base64, or a file the worker kept in the batch's folder (read without
+        following a link, within the cap)."""
+        cap = self.caps.output_bytes
+        name = protocol.kept_name(text)
+        if name is None:
+            return protocol.decode_array(text, cap, float64_only=True)
+        folder = readback.open_folder(batch / protocol.KEPT_FOLDER)
+        try:
+            return protocol.decode_npy(readback.read_file(folder, name, cap), cap)
+        finally:
+            os.close(folder)
 
     def redact(self, text):
         """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""

@@ -282,11 +282,10 @@ def wait_for(pid, deadline, streams, wakeup):
 def leftovers(child, uid):
     """What of the case runs beside its stopped child: threads, children, orphans, its user's processes ("": none)."""
     try:
-        mine = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
-        its = Path(f"/proc/{child}/task/{child}/children").read_text().split()
-        status = Path(f"/proc/{child}/status").read_text().splitlines()
-        threads = int(next(line.split()[1] for line in status if line.startswith("Threads:")))
-    except (OSError, StopIteration, ValueError) as error:
+        mine = [str(pid) for pid in confinement.own_children()]
+        its = confinement.read_proc_file(f"/proc/{child}/task/{child}/children").decode().split()
+        threads = len(os.listdir(f"/proc/{child}/task"))
+    except (OSError, ValueError) as error:
         return f"cannot tell ({error})"  # start afresh, which is always safe
     of_user = set(confinement.processes(uid)[0] if uid is not None else []) - {child}
     found = [f"{threads - 1} more threads" if threads > 1 else "", f"its children {its}" if its else "",
@@ -295,20 +294,42 @@ def leftovers(child, uid):
     return ", ".join(text for text in found if text)
 
 
-def read_report(case, batch_id, caps):
+def read_report(case, batch_id, caps, keep=None):
     """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader.
 
     Raises ProtocolError or readback.ReadBackError for anything but a valid report of this case.
     """
     try:
-        return _read_report(case, batch_id, caps)
+        return _read_report(case, batch_id, caps, keep)
     except (ProtocolError, OSError):
         raise
     except Exception as error:  # whatever a case left, it costs that case only, never the worker
         raise ProtocolError(f"unreadable report: {type(error).__name__}: {error}"[:500]) from None
 
 
-def _read_report(case, batch_id, caps):
+def keep_output(batch, index, number, data):
+    """A large output's bytes, already read and checked, written to the batch's kept folder (the worker's alone, so
+    nothing of the case can change them afterwards); its reply value names the file instead of carrying base64."""
+    batch_fd = readback.open_folder(batch.scratch)
+    try:
+        try:
+            os.mkdir(protocol.KEPT_FOLDER, 0o700, dir_fd=batch_fd)
+        except FileExistsError:
+            pass
+        folder = readback.open_folder(protocol.KEPT_FOLDER, dir_fd=batch_fd)  # never through a link
+    finally:
+        os.close(batch_fd)
+    name = f"{index}-{number}.npy"
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return protocol.KEPT + name
+
+
+def _read_report(case, batch_id, caps, keep=None):
     folder = readback.open_folder(case.scratch)
     try:
         data = readback.read_file(folder, REPORT_NAME, REPORT_CAP)
@@ -323,7 +344,8 @@ def _read_report(case, batch_id, caps):
             if total > caps.case_bytes:
                 raise ProtocolError(f"outputs of more than {caps.case_bytes} bytes")
             protocol.decode_npy(data, caps.output_bytes)  # a float64 array whose header matches its size
-            outputs[name] = protocol.b64(data)
+            large = keep is not None and len(data) > protocol.INLINE_BYTES
+            outputs[name] = keep(len(outputs), data) if large else protocol.b64(data)
     finally:
         os.close(folder)
     return report, outputs
@@ -346,6 +368,10 @@ class ChildRun:
         self.protections, self.settings = protections, settings
         self.caps = protocol.Caps(**batch.caps)
         self.uid = settings.get("uid") if protections.get("other_user") else None
+        # As the case's subreaper the worker sees every process the case started, orphans and daemons included, as
+        # a descendant of the child or a child of its own; the scan of all /proc for the worker user's processes
+        # (about 3 ms) is then left to the sweep after the child, and made per case only without a subreaper.
+        self.scan_uid = None if protections.get("subreaper") else self.uid
         self.answered, self.held, self.retry, self.pid, self.streams = 0, None, None, None, None
 
     def fork(self, readable_paths, runner):
@@ -428,12 +454,13 @@ class ChildRun:
             self.reply(Status.CRASH, error=f"the code {exit_reason(status)} before returning")
             self.pid = None
             return False
-        found = leftovers(self.pid, self.uid)
+        found = leftovers(self.pid, self.scan_uid)
         if found:  # nothing else of the case may run while its report is read
             end_child(self.pid, self.protections, self.settings)
             self.pid = None
         try:
-            report, outputs = read_report(case, self.batch.batch_id, self.caps)
+            keep = lambda number, data: keep_output(self.batch, case.index, number, data)  # noqa: E731
+            report, outputs = read_report(case, self.batch.batch_id, self.caps, keep)
         except (ProtocolError, OSError) as error:
             self.reply(Status.CRASH, error=NO_REPORT, staff_note=f"the child's report was refused: {error}")
             return False

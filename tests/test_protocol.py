@@ -60,6 +60,30 @@ def test_a_header_claiming_a_huge_shape_is_refused_before_any_allocation():
         protocol.decode_npy(npy_with_header((10**12,), data=b"\0" * 8), cap=1024)
 
 
+ARRAYS_AS_SAVED = [np.zeros(3), np.arange(6.0).reshape(2, 3), np.ones(()), np.zeros((0, 3)), np.zeros((7, 1, 2)),
+                   np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(3, dtype=np.float32),
+                   np.arange(4, dtype=np.int64), np.ones(2, dtype=bool), np.arange(5.0).astype(">f8")]
+
+
+@pytest.mark.parametrize("value", ARRAYS_AS_SAVED)
+def test_the_quick_header_reader_agrees_with_numpys(value):
+    # np.save's own headers are read by a strict pattern; numpy's reader (literal_eval) decides the rest.
+    data = protocol.encode_npy(value)
+    quick = protocol._plain_header(data)
+    stream = __import__("io").BytesIO(data)
+    np.lib.format.read_magic(stream)
+    assert quick == (np.lib.format.read_array_header_1_0(stream), stream.tell())
+
+
+def test_a_saved_header_claiming_a_huge_shape_is_refused_before_any_allocation():
+    data = protocol.encode_npy(np.zeros(1)).replace(b"(1,)", b"(10000000000,)")
+    assert protocol._plain_header(data) is None  # the header's length changed: numpy's reader decides, and refuses
+    padded = protocol.encode_npy(np.zeros(1)).replace(b"(1,), }       ", b"(99999999,), }")
+    assert protocol._plain_header(padded)[0][0] == (99999999,)
+    with pytest.raises(ProtocolError, match="does not match"):
+        protocol.decode_npy(padded, cap=1024)
+
+
 @pytest.mark.parametrize("data, why", [
     (npy_with_header((1,), "|O", b"\0" * 8), "dtype"),  # objects: a pickle
     (npy_with_header((1,), "<c16", b"\0" * 16), "dtype"),  # complex
