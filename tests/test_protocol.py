@@ -84,6 +84,14 @@ def test_a_saved_header_claiming_a_huge_shape_is_refused_before_any_allocation()
         protocol.decode_npy(padded, cap=1024)
 
 
+def test_a_kept_output_is_named_by_the_worker_never_by_the_case():
+    # Large outputs travel as "kept:<case>-<n>.npy", a file the worker wrote in the batch's root-only folder.
+    assert protocol.kept_name("kept:3-0.npy") == "3-0.npy" and protocol.kept_name("AAAA") is None
+    for forged in ("kept:../../etc/shadow", "kept:/etc/shadow", "kept:3-0.npy/..", "kept:x.npy", "kept:"):
+        with pytest.raises(ProtocolError):
+            protocol.kept_name(forged)
+
+
 @pytest.mark.parametrize("data, why", [
     (npy_with_header((1,), "|O", b"\0" * 8), "dtype"),  # objects: a pickle
     (npy_with_header((1,), "<c16", b"\0" * 16), "dtype"),  # complex
