@@ -73,6 +73,8 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
             return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
         return None
     tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
+    if worker.protections.get("root_only"):  # failing closed: no student code ran, so nothing of it earns a point
+        tests = [refused(test) for test in tests]
     not_run = sum(test.category == checks.NOT_RUN for test in tests)
     if not_run:
         staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
@@ -92,6 +94,15 @@ def submission_draws(root, staff_notes):
     if note:
         staff_notes.append(note)
     return draws
+
+
+def refused(test):
+    """A graded case when the grader fails closed (as root, with no other user for student code): the grader's
+    error, worth nothing, even for the cases judged from the log alone."""
+    if test.max_score == 0 or test.category == checks.GRADER_ERROR:
+        return test
+    return test.model_copy(update={"score": 0, "status": "failed", "category": checks.GRADER_ERROR, "diagnosis": "",
+                                   "output": GRADER_FAULT.message})
 
 
 def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
