@@ -2,7 +2,10 @@
 import fcntl
 import os
 import pwd
+import shutil
 import stat
+import tempfile
+import time
 from pathlib import Path
 
 from autograder import PROJECT_ROOT
@@ -82,3 +85,56 @@ def worker_settings(config, workspace):
             os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
         os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
     return settings
+
+
+WORKSPACE_PREFIX = "hw9-grader-"
+WORKSPACE_LOCK = ".in-use"  # held (flock) by the grading process that owns the workspace, for as long as it lives
+UNLOCKED_AGE = 3600  # seconds after which a workspace of a grader that took no lock (an older one) counts as left
+
+
+def make_workspace() -> tuple[Path, object]:
+    """A fresh workspace folder in the temporary folder, and the open lock file that marks it in use.
+
+    First removes the workspaces that graders killed before they could clean up left behind (their submission
+    copies, case folders and hidden inputs), so that no later submission given the same worker user finds them.
+    """
+    remove_left_workspaces()
+    workspace = Path(tempfile.mkdtemp(prefix=WORKSPACE_PREFIX))
+    fd = os.open(workspace / WORKSPACE_LOCK, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return workspace, os.fdopen(fd, "r+")
+
+
+def remove_left_workspaces(folder: str | None = None) -> list[str]:
+    """Remove every workspace of ours whose grader is gone (its lock is free), never following a link; their names."""
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(WORKSPACE_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or not _is_left(entry.path, info):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)  # fd-based on Linux: a link inside is removed, not followed
+        removed.append(entry.name)
+    return removed
+
+
+def _is_left(path, info):
+    """True when no live grader holds the workspace's lock (or, with no lock file, when it is old)."""
+    try:
+        fd = os.open(os.path.join(path, WORKSPACE_LOCK), os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return time.time() - info.st_mtime > UNLOCKED_AGE
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)

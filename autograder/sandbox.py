@@ -13,7 +13,6 @@ import select
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import dataclasses
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT, protocol, readback
 from autograder.config import GraderConfig
-from autograder.identity import worker_settings
+from autograder.identity import make_workspace, worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -115,7 +114,7 @@ class WarmWorker:
         self.caps = protocol.Caps(
             output_count=self.config.output_count_cap, output_bytes=self.config.output_file_cap_mb * 2**20,
             case_bytes=self.config.case_output_cap_mb * 2**20, printed_bytes=self.config.output_cap_kb * 1024)
-        self.workspace = Path(tempfile.mkdtemp(prefix="hw9-grader-"))
+        self.workspace, self._workspace_lock = make_workspace()  # and remove what killed graders left
         self.process = None
         self.cases_run = 0
         self.failed_starts = 0
@@ -161,6 +160,7 @@ class WarmWorker:
         """Stop the worker, remove every scratch folder, give the worker identity back."""
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
+        self._workspace_lock.close()
         if self.settings.get("identity_lock"):
             self.settings["identity_lock"].close()
 

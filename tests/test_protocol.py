@@ -271,3 +271,24 @@ def _with_argument(popen, argument):
     def start(command, **options):
         return popen([*command, argument], **options)
     return start
+
+
+def test_workspaces_of_killed_graders_are_removed_and_live_ones_kept(tmp_path):
+    # A grader killed mid-run leaves submission copies and hidden inputs behind: the next one removes them.
+    import fcntl
+    live, left, old, young = (tmp_path / f"{identity.WORKSPACE_PREFIX}{name}" for name in ("live", "left", "old", "young"))
+    for folder in (live, left, old, young):
+        (folder / "batch-0").mkdir(parents=True)
+    held = open(live / identity.WORKSPACE_LOCK, "w")
+    fcntl.flock(held, fcntl.LOCK_EX)
+    (left / identity.WORKSPACE_LOCK).touch()  # its grader died, and the lock with it
+    os.utime(old, (0, 0))  # an older grader's, with no lock file, long untouched
+    target = tmp_path / "elsewhere"
+    (target / "keep.txt").parent.mkdir()
+    (target / "keep.txt").write_text("x")
+    os.symlink(target, tmp_path / f"{identity.WORKSPACE_PREFIX}link")
+    removed = identity.remove_left_workspaces(str(tmp_path))
+    assert sorted(removed) == sorted([left.name, old.name])
+    assert live.exists() and young.exists() and (target / "keep.txt").exists()
+    held.close()
+    assert identity.remove_left_workspaces(str(tmp_path)) == [live.name]
