@@ -95,6 +95,12 @@ def main():
     for folder in ["/tmp", "/var/tmp", "/dev/shm"] if request.get("hide") else []:
         confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")
     import tests.test_corpus as corpus_tests
+
+    if os.geteuid() != 0:  # a student's own machine: the worker is the student's too (see lost_as_student)
+        for spec in corpus_tests.ITEMS.values():
+            if spec.get("lost_as_student"):  # its attack reaches the worker: its own cases may end as crashes
+                spec["lost"] = sorted(set(spec.get("lost", [])) | set(spec["lost_as_student"]))
+                spec.pop("categories", None)
     from autograder.sandbox import WarmWorker
 
     work = Path(tempfile.mkdtemp(prefix="hw9-conditions-"))

@@ -17,6 +17,9 @@ otherwise) and `expected.json`:
     zero         problems that must score exactly 0 (pure attacks)
     categories   case number -> expected failure category, or a list of acceptable ones
     needs_root   holds only with the protections the grader sets up as root
+    lost_as_student  problems it may also lose when graded as an ordinary user (a student's own `check`), where
+                 the worker runs as the student and an attack on it can only cost the attacker's own cases (which
+                 may then end as crashes rather than in `categories`)
     wait         seconds to wait after grading, to catch a process that strikes late
     listen       the test listens on a TCP port while grading (written to port.txt; nothing may arrive)
     budget       the whole-grade time budget (GraderConfig.grade_budget_seconds) this item is graded with

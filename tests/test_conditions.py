@@ -1,4 +1,7 @@
-"""The corpus's attacks in every condition the grader may run under, each checked by tests/test_corpus.py's own checks.
+"""The corpus in every condition the grader may run under, checked by tests/test_corpus.py's own checks.
+
+The whole corpus without namespaces and as a student; its attacks with namespaces (test_corpus.py
+grades all of it there).
 
 (a) root with namespaces (this machine, CI); (b) root without namespaces (HW9_NAMESPACES=0), as on
 Gradescope's default image, where Python is readable by every user; (c) an ordinary user (uid 1000 in a
@@ -29,6 +32,7 @@ ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_b
            "patches_the_checker", "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory",
            "reads_proc", "leaves_temp_files", "finds_temp_files", "fills_tmp",
            "nested_reference"]  # an honest one last, after fills_tmp
+EVERY_ITEM = sorted(items())  # the whole corpus without namespaces and as a student (tests/test_corpus.py: with them)
 TOGETHER = [["abstract_socket_server", "abstract_socket_client"], ["reads_other_workspaces", "reads_other_workspaces"]]
 PYTHON_PATHS = [os.path.dirname(os.__file__),
                 *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
@@ -78,7 +82,7 @@ def without_namespaces():
         pytest.fail("the conditions need root (CI runs the suite as root)")
     closed = closed_folder()
     cover = [closed, "0755", kept_under(closed)] if closed else None  # a readable Python, as on Gradescope
-    request = {"items": ATTACKS, "together": TOGETHER, "cover": cover, "hide": other_copies()}
+    request = {"items": EVERY_ITEM, "together": TOGETHER, "cover": cover, "hide": other_copies()}
     return run_condition(request, namespaces=False)
 
 
@@ -87,7 +91,7 @@ def as_a_student():
     if shutil.which("unshare") is None or subprocess.run([*AS_A_STUDENT, "true"], capture_output=True).returncode != 0:
         pytest.fail("this test needs `unshare --user` (util-linux, and user namespaces enabled)")
     # as test_not_root.py does, the default timeout: as a plain user fork_bomb's forks take longer than the corpus's 3 s
-    return run_condition({"items": ATTACKS, "case_timeout": 10.0}, prefix=AS_A_STUDENT, namespaces=False)
+    return run_condition({"items": EVERY_ITEM, "case_timeout": 10.0}, prefix=AS_A_STUDENT, namespaces=False, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -114,16 +118,16 @@ def test_with_namespaces_every_attack_holds(with_namespaces):
     assert_checks_hold(with_namespaces, "root with namespaces")
 
 
-def test_without_namespaces_every_attack_holds(without_namespaces):
+def test_without_namespaces_the_whole_corpus_holds(without_namespaces):
     protections = without_namespaces["protections"]
     assert not protections["namespaces"] and protections["other_user"] and protections["seccomp"]
-    assert set(without_namespaces["items"]) == set(ATTACKS)
+    assert set(without_namespaces["items"]) == set(EVERY_ITEM)
     assert_checks_hold(without_namespaces, "root without namespaces")
 
 
-def test_as_a_student_every_attack_holds(as_a_student):
+def test_as_a_student_the_whole_corpus_holds(as_a_student):
     assert as_a_student["uid"] == 1000 and not as_a_student["protections"]["root"]
-    assert set(as_a_student["items"]) == {name for name in ATTACKS if not items()[name].get("needs_root")}
+    assert set(as_a_student["items"]) == {name for name in EVERY_ITEM if not items()[name].get("needs_root")}
     assert_checks_hold(as_a_student, "not root")
 
 

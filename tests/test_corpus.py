@@ -266,4 +266,5 @@ def test_corpus_items_describe_themselves():
     for name, spec in ITEMS.items():
         assert spec["about"] and set(spec) <= {"about", "base", "remove", "keep_as", "patches", "replace_everywhere", "log", "symlinks",
                                                 "nest", "lost", "zero", "categories", "needs_root", "wait", "listen", "budget",
-                                                "max_seconds", "empty", "special", "link_upload", "notes"}, name
+                                                "max_seconds", "empty", "special", "link_upload", "notes",
+                                                "lost_as_student"}, name
