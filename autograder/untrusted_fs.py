@@ -369,13 +369,8 @@ def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, repor
             report.folders += 1
             try:
                 inner = folder.folder(entry.name)
-            except NotRegular as error:  # replaced by a link since it was listed
-                report.skipped.append(Skipped(shown, not_used(error.kind)))
-                continue
-            except UntrustedPathError:
-                continue  # removed since it was listed
-            except OSError as error:  # a folder its owner made unreadable (a laptop, not root)
-                report.skipped.append(Skipped(shown, f"could not be read ({error.strerror})"))
+            except (UntrustedPathError, OSError) as error:
+                _note_unread(error, shown, report)
                 continue
             with inner:
                 os.mkdir(target / entry.name, 0o700)
@@ -389,6 +384,15 @@ def _copy_folder(folder, target, prefix, depth, limits, first, skip_names, repor
             _copy_file(folder, entry.name, target, shown, limits, report, modes[0])
 
 
+def _note_unread(error, shown, report):
+    """Why an entry listed a moment ago was not copied: replaced by a link or a special file, or unreadable to its
+    owner's choice (a laptop, not root); nothing for one removed since it was listed."""
+    if isinstance(error, NotRegular):
+        report.skipped.append(Skipped(shown, not_used(error.kind)))
+    elif not isinstance(error, UntrustedPathError):
+        report.skipped.append(Skipped(shown, f"could not be read ({error.strerror})"))
+
+
 def _copy_file(folder, name, target, shown, limits, report, mode):
     cap = min(limits.file_bytes, limits.total_bytes - report.bytes)
     try:
@@ -398,13 +402,8 @@ def _copy_file(folder, name, target, shown, limits, report, mode):
                else f"would take the copy beyond {_size(limits.total_bytes)} in all")
         report.skipped.append(Skipped(shown, why + "; it was not copied"))
         return
-    except NotRegular as error:
-        report.skipped.append(Skipped(shown, not_used(error.kind)))
-        return
-    except UntrustedPathError:
-        return  # removed since it was listed
-    except OSError as error:  # a file its owner made unreadable (a laptop, not root)
-        report.skipped.append(Skipped(shown, f"could not be read ({error.strerror})"))
+    except (UntrustedPathError, OSError) as error:
+        _note_unread(error, shown, report)
         return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target / name, flags, 0o600)
