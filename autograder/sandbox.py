@@ -18,9 +18,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, protocol, readback
+from autograder import PROJECT_ROOT, hiding, protocol, readback
 from autograder.config import GraderConfig
-from autograder.identity import make_workspace, worker_settings
+from autograder.identity import UnsafeLockFolder, make_workspace, worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -121,6 +121,7 @@ class WarmWorker:
         self.protections = {}
         self.settings = worker_settings(self.config, self.workspace)
         self._shared_copy = None  # (submission folder, its read-only copy)
+        self._hiding = None  # a hiding.ModeHold while the project's private folders are closed by their modes
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -150,7 +151,9 @@ class WarmWorker:
                 if not hello.get("ready"):
                     raise WorkerDied(f"unexpected greeting {hello!r}")
                 self.protections = hello["protections"]
-            except (WorkerDied, ValueError) as error:
+                if self._hiding is None:  # before any student code: the worker covered them, or their modes close them
+                    self._hiding = hiding.hide_from_worker(self.settings, self.protections)
+            except (WorkerDied, ValueError, OSError, UnsafeLockFolder) as error:  # hiding failed: no student code
                 self.failed_starts += 1
                 self._kill()
                 raise WorkerStartFailed(f"the warm worker did not start: {error}") from None
@@ -161,6 +164,9 @@ class WarmWorker:
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
+        if self._hiding is not None:
+            self._hiding.release()
+            self._hiding = None
         if self.settings.get("identity_lock"):
             self.settings["identity_lock"].close()
 
