@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, hiding, protocol, readback
+from autograder import PROJECT_ROOT, protocol, readback
 from autograder.config import GraderConfig
 from autograder.identity import UnsafeLockFolder, make_workspace, worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
@@ -153,7 +153,8 @@ class WarmWorker:
                 if not hello.get("ready"):
                     raise WorkerDied(f"unexpected greeting {hello!r}")
                 self.protections = hello["protections"]
-                if self._hiding is None:  # before any student code: the worker covered them, or their modes close them
+                if self._hiding is None and self.protections.get("root"):  # before any student code runs
+                    from autograder import hiding  # root's alone: covered by the worker, or closed by their modes
                     self._hiding = hiding.hide_from_worker(self.settings, self.protections)
             except (WorkerDied, ValueError, OSError, UnsafeLockFolder) as error:  # hiding failed: no student code
                 self.failed_starts += 1
