@@ -199,15 +199,21 @@ def unchanged(before, after):
     return {name: (before[name], after.get(name)) for name in before if after.get(name) != before[name]}
 
 
-def imports_as(uid, checkout):
-    """Whether `uid` can start the grader's command line from the copy (with a readable Python, as the grades had)."""
-    def as_other_user():
+def with_readable_python(uid=None):
+    """For preexec_fn: a mount namespace of the child's own where other users can reach this Python; then `uid`."""
+    def prepare():
         confinement.unshare(confinement.CLONE_NEWNS)
         confinement.mount(None, "/", None, confinement.MS_REC | confinement.MS_PRIVATE)
         if python_cover():
             cover(*python_cover())
-        confinement.become(uid, uid)
-    done = subprocess.run([sys.executable, "-c", "import autograder.__main__"], cwd=checkout, preexec_fn=as_other_user,
+        if uid is not None:
+            confinement.become(uid, uid)
+    return prepare
+
+
+def imports_as(uid, checkout):
+    """Whether `uid` can start the grader's command line from the copy (with a readable Python, as the grades had)."""
+    done = subprocess.run([sys.executable, "-c", "import autograder.__main__"], cwd=checkout, preexec_fn=with_readable_python(uid),
                           env={"PATH": os.environ["PATH"], "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"},
                           capture_output=True, text=True, timeout=120)
     return done.returncode, done.stderr[-2000:]
@@ -237,4 +243,23 @@ def test_a_grader_killed_mid_grade_has_its_modes_restored_by_the_next(checkout):
     assert closed_to(str(checkout / "reference"), *WORKER)  # killed while hiding: nothing could put the modes back
     report = graded(checkout, ["snoops_for_secrets"], namespaces=False)
     assert not report["items"]["snoops_for_secrets"]["failures"]
+    assert unchanged(before, modes(checkout)) == {}
+
+
+def test_a_grader_stopped_by_sigterm_restores_the_modes_itself(checkout, tmp_path):
+    before = modes(checkout)
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "attention.py").write_text("import time\ntime.sleep(60)\n")  # every case of it hangs
+    env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submission), "--results",
+                                str(tmp_path / "results.json")], cwd=checkout, env=env, preexec_fn=with_readable_python(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not closed_to(str(checkout / "reference"), *WORKER):
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-3000:]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)  # run_autograder's time limit
+    process.communicate(timeout=60)
+    assert json.loads((tmp_path / "results.json").read_text())["tests"]  # it wrote its results, then let go
     assert unchanged(before, modes(checkout)) == {}
