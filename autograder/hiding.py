@@ -6,7 +6,9 @@ may read is its modes: ModeHold.take records each path's exact mode, then takes 
 away; the last grader to let go puts every mode back. The record and one lock file per live holder lie in
 the root-owned locks folder (identity.lock_folder), all changed under one flock, so that graders running
 at once share one hiding, and a grader killed before it let go (SIGKILL) leaves a record whose holder is
-gone: the next grader adopts it (ModeHold.take) or puts the modes back (restore_left_modes).
+gone: the next grader adopts it (ModeHold.take) or puts the modes back (restore_left_modes). Before any
+mode is put back, every process of the holder's worker user is killed (a case's child lives in a session of
+its own and may outlive the worker), unless a live grader has claimed that user again.
 """
 import fcntl
 import json
@@ -16,7 +18,7 @@ import stat
 from contextlib import contextmanager
 from pathlib import Path
 
-from autograder.confinement import first_closed_folder
+from autograder.confinement import first_closed_folder, kill_all_processes_of
 from autograder.identity import LOCK_FOLDER, lock_folder
 
 RECORD, MUTEX, HOLDER_PREFIX = "hidden-modes.json", "hidden-modes.lock", "hidden-modes-holder-"
@@ -48,7 +50,8 @@ def _locked(folder: Path):
 
 
 def _live_holders(folder_fd: int) -> int:
-    """How many holders are alive (their lock is held); the files of dead ones are removed."""
+    """How many holders are alive (their lock is held); the files of dead ones are removed, and what their
+    worker user left running is killed."""
     live = 0
     for name in os.listdir(folder_fd):
         if not name.startswith(HOLDER_PREFIX):
@@ -56,12 +59,31 @@ def _live_holders(folder_fd: int) -> int:
         fd = os.open(name, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            os.unlink(name, dir_fd=folder_fd)  # its grader is gone
         except BlockingIOError:
             live += 1
-        finally:
             os.close(fd)
+            continue
+        with os.fdopen(fd) as holder:  # its grader is gone
+            identity = json.loads(holder.read() or "{}")
+        if identity and not _identity_claimed(folder_fd, identity["uid"]):
+            kill_all_processes_of(identity["uid"], identity["gid"])
+        os.unlink(name, dir_fd=folder_fd)
     return live
+
+
+def _identity_claimed(folder_fd: int, uid: int) -> bool:
+    """True when a live grader holds the worker identity `uid` (identity.claim_worker_identity's lock)."""
+    try:
+        fd = os.open(f"worker-{uid}.lock", os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _read_record(folder_fd: int) -> dict:
@@ -130,8 +152,8 @@ def restore_left_modes(folder: Path = LOCK_FOLDER) -> list[str]:
 class ModeHold:
     """One grader's share of the hiding: alive as long as its lock file is locked (it dies with the process)."""
 
-    def __init__(self, handle, name: str, folder: Path):
-        self._handle, self.name, self.folder = handle, name, folder
+    def __init__(self, handle, name: str, folder: Path, identity: tuple[int, int]):
+        self._handle, self.name, self.folder, self.identity = handle, name, folder, identity
 
     @classmethod
     def take(cls, paths: list[str], uid: int, gid: int, folder: Path = LOCK_FOLDER) -> "ModeHold | None":
@@ -150,15 +172,18 @@ class ModeHold:
             name = f"{HOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
             fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, json.dumps({"uid": uid, "gid": gid}).encode())  # whose processes to end if this grader dies
             for path, entry in record.items():
                 _set_mode(path, lambda info, entry=entry: (
                     stat.S_IMODE(info.st_mode) & ~0o077 if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None))
-            return cls(os.fdopen(fd, "r"), name, folder)
+            return cls(os.fdopen(fd, "r"), name, folder, (uid, gid))
 
     def release(self) -> list[str]:
-        """Let go; the last holder puts every recorded mode back. What could not be restored (for staff)."""
+        """End every process of the worker user, then let go; the last holder puts every recorded mode back.
+        What could not be restored (for staff). Call it once the worker is stopped."""
         if self._handle is None:
             return []
+        kill_all_processes_of(*self.identity)  # a case's child may outlive its worker: none sees the folders reopen
         with _locked(self.folder) as folder_fd:
             os.unlink(self.name, dir_fd=folder_fd)
             self._handle.close()

@@ -250,7 +250,9 @@ def test_a_grader_stopped_by_sigterm_restores_the_modes_itself(checkout, tmp_pat
     before = modes(checkout)
     submission = tmp_path / "submission"
     submission.mkdir()
-    (submission / "attention.py").write_text("import time\ntime.sleep(60)\n")  # every case of it hangs
+    name = f"h4orph{os.getpid() % 10**8:08d}"  # a process name to find what outlives the grader (PR_SET_NAME)
+    (submission / "attention.py").write_text(f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n"
+                                             "time.sleep(60)\n")  # every case of it hangs
     env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submission), "--results",
                                 str(tmp_path / "results.json")], cwd=checkout, env=env, preexec_fn=with_readable_python(),
@@ -263,3 +265,17 @@ def test_a_grader_stopped_by_sigterm_restores_the_modes_itself(checkout, tmp_pat
     process.communicate(timeout=60)
     assert json.loads((tmp_path / "results.json").read_text())["tests"]  # it wrote its results, then let go
     assert unchanged(before, modes(checkout)) == {}
+    assert name not in processes_named(), "a case's child outlived the grader that reopened the folders"
+
+
+def processes_named():
+    """The names (comm) of every live process on the machine (not the dead ones waiting to be reaped)."""
+    names = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if not status.get("State", "").startswith(("Z", "X")):
+            names.append(status.get("Name", "").strip())
+    return names
