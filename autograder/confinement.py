@@ -175,6 +175,16 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, proc_options=N
     os.chdir("/")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """Have the kernel kill this process (SIGKILL) when the thread that started it ends: a warm worker whose grading
+    process was killed runs no case on (its cases' user may then be given to another grader, and hidden folders
+    reopened). Forked children do not inherit it."""
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def cover_paths(paths):
     """Enter a mount namespace of this process's own and lay an empty read-only tmpfs over every folder of `paths`
     (/dev/null over every file): here and in every child, nothing is there; elsewhere nothing changed. True when

@@ -49,9 +49,10 @@ def _locked(folder: Path):
         os.close(folder_fd)
 
 
-def _live_holders(folder_fd: int) -> int:
+def _live_holders(folder_fd: int, own_uid: int | None = None) -> int:
     """How many holders are alive (their lock is held); the files of dead ones are removed, and what their
-    worker user left running is killed."""
+    worker user left running is killed, when no live grader claimed that user since or the claimant is the caller
+    (`own_uid`: it runs no case yet)."""
     live = 0
     for name in os.listdir(folder_fd):
         if not name.startswith(HOLDER_PREFIX):
@@ -65,7 +66,7 @@ def _live_holders(folder_fd: int) -> int:
             continue
         with os.fdopen(fd) as holder:  # its grader is gone
             identity = json.loads(holder.read() or "{}")
-        if identity and not _identity_claimed(folder_fd, identity["uid"]):
+        if identity and (identity["uid"] == own_uid or not _identity_claimed(folder_fd, identity["uid"])):
             kill_all_processes_of(identity["uid"], identity["gid"])
         os.unlink(name, dir_fd=folder_fd)
     return live
@@ -138,10 +139,11 @@ def _restore(record: dict) -> list[str]:
     return failed
 
 
-def restore_left_modes(folder: Path = LOCK_FOLDER) -> list[str]:
-    """When no grader holds the hiding, put back the modes a killed one left closed; the paths restored."""
+def restore_left_modes(folder: Path = LOCK_FOLDER, own_uid: int | None = None) -> list[str]:
+    """When no grader holds the hiding, put back the modes a killed one left closed; the paths restored. `own_uid`:
+    the caller's worker user, when it has run no case yet."""
     with _locked(folder) as folder_fd:
-        if _live_holders(folder_fd):
+        if _live_holders(folder_fd, own_uid):
             return []
         record = _read_record(folder_fd)
         _restore(record)
@@ -160,7 +162,7 @@ class ModeHold:
         """Close every path `uid`/`gid` could reach to group and others (recording its mode first), and hold the
         hiding; None when nothing is hidden, by anyone (the worker user cannot reach any path anyway)."""
         with _locked(folder) as folder_fd:
-            _live_holders(folder_fd)
+            _live_holders(folder_fd, uid)  # ours has run no case yet
             record = _read_record(folder_fd)  # a killed grader's hiding is adopted, not undone and redone
             for path in paths:
                 if path not in record and not closed_to(path, uid, gid):
@@ -173,9 +175,15 @@ class ModeHold:
             fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, json.dumps({"uid": uid, "gid": gid}).encode())  # whose processes to end if this grader dies
-            for path, entry in record.items():
-                _set_mode(path, lambda info, entry=entry: (
-                    stat.S_IMODE(info.st_mode) & ~0o077 if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None))
+            for path, entry in list(record.items()):
+                try:
+                    _set_mode(path, lambda info, entry=entry: (
+                        stat.S_IMODE(info.st_mode) & ~0o077 if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None))
+                except FileNotFoundError:
+                    if path in paths:
+                        raise  # ours: no grade without it hidden
+                    del record[path]  # a checkout removed since a killed grader closed it
+            _write_record(folder_fd, record)
             return cls(os.fdopen(fd, "r"), name, folder, (uid, gid))
 
     def release(self) -> list[str]:
@@ -201,6 +209,6 @@ def hide_from_worker(settings: dict, protections: dict, folder: Path = LOCK_FOLD
     if os.geteuid() != 0:
         return None
     if protections.get("covered") or not protections.get("other_user"):
-        restore_left_modes(folder)
+        restore_left_modes(folder, settings.get("uid"))
         return None
     return ModeHold.take(settings["hidden_paths"], settings["uid"], settings["gid"], folder)

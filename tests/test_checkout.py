@@ -128,6 +128,18 @@ def test_a_killed_holders_hiding_is_adopted_with_the_original_modes(project, loc
     assert modes(project) == before
 
 
+def test_a_killed_holders_checkout_removed_since_is_dropped_from_the_record(project, locks, tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    os.chmod(tmp_path, 0o755)
+    take_and_die([str(gone)], locks)
+    gone.rmdir()
+    hold = ModeHold.take(hidden_paths(project), *WORKER, folder=locks)  # still grades, and hides its own
+    assert str(gone) not in json.loads((locks / "hidden-modes.json").read_text())
+    hold.release()
+    assert not (locks / "hidden-modes.json").exists()
+
+
 def test_a_path_replaced_while_hidden_is_left_alone(project, locks):
     hold = ModeHold.take(hidden_paths(project), *WORKER, folder=locks)
     (project / "new").mkdir(mode=0o700)  # made before the old one goes, so that it cannot reuse its inode
