@@ -243,36 +243,44 @@ def test_grading_in_a_readable_checkout_hides_the_reference_and_changes_no_mode(
     assert code == 2 and "No module named" not in errors, errors  # argparse's usage error: the package was found
 
 
-def test_a_grader_killed_mid_grade_has_its_modes_restored_by_the_next(checkout):
-    before = modes(checkout)
-    process = grader(checkout, ["hangs_everywhere"], namespaces=False)
+def grading_a_sleeper(checkout, folder):
+    """`python -m autograder grade` without namespaces, started on a submission whose every case sleeps, and returned
+    once a case's child runs (the private folders closed by then): (the process, the name its children take)."""
+    submission = folder / "submission"
+    submission.mkdir()
+    name = f"h4orph{os.getpid() % 10**8:08d}"  # a process name to find what outlives the grader (PR_SET_NAME)
+    (submission / "attention.py").write_text(f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n"
+                                             "time.sleep(60)\n")
+    env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submission), "--results",
+                                str(folder / "results.json")], cwd=checkout, env=env, preexec_fn=with_readable_python(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not closed_to(str(checkout / "reference"), *WORKER):
+    while name not in processes_named():
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-3000:]
         time.sleep(0.05)
+    assert closed_to(str(checkout / "reference"), *WORKER)
+    return process, name
+
+
+def test_a_grader_killed_mid_grade_has_its_modes_restored_by_the_next(checkout, tmp_path):
+    before = modes(checkout)
+    process, name = grading_a_sleeper(checkout, tmp_path)
+    workers = children_of(process.pid)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    assert workers and wait_until_gone(workers, seconds=3), "the warm worker outlived its grading process"
     assert closed_to(str(checkout / "reference"), *WORKER)  # killed while hiding: nothing could put the modes back
+    assert name in processes_named()  # the case's child lives on, in a session of its own
     report = graded(checkout, ["snoops_for_secrets"], namespaces=False)
     assert not report["items"]["snoops_for_secrets"]["failures"]
     assert unchanged(before, modes(checkout)) == {}
+    assert name not in processes_named(), "a killed grader's case outlived the reopening of the folders"
 
 
 def test_a_grader_stopped_by_sigterm_restores_the_modes_itself(checkout, tmp_path):
     before = modes(checkout)
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    name = f"h4orph{os.getpid() % 10**8:08d}"  # a process name to find what outlives the grader (PR_SET_NAME)
-    (submission / "attention.py").write_text(f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n"
-                                             "time.sleep(60)\n")  # every case of it hangs
-    env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submission), "--results",
-                                str(tmp_path / "results.json")], cwd=checkout, env=env, preexec_fn=with_readable_python(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not closed_to(str(checkout / "reference"), *WORKER):
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-3000:]
-        time.sleep(0.05)
+    process, name = grading_a_sleeper(checkout, tmp_path)
     process.send_signal(signal.SIGTERM)  # run_autograder's time limit
     process.communicate(timeout=60)
     assert json.loads((tmp_path / "results.json").read_text())["tests"]  # it wrote its results, then let go
@@ -291,3 +299,27 @@ def processes_named():
         if not status.get("State", "").startswith(("Z", "X")):
             names.append(status.get("Name", "").strip())
     return names
+
+
+def children_of(pid):
+    """The pids of a process's children (of all its threads)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        found += [int(child) for child in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    return found
+
+
+def wait_until_gone(pids, seconds=20):
+    """True when none of `pids` is alive (zombies aside) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        states = []
+        for pid in pids:
+            try:
+                states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+            except OSError:
+                pass
+        if all(state in "ZX" for state in states):
+            return True
+        time.sleep(0.1)
+    return False
