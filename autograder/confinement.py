@@ -181,8 +181,11 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent():
     """Have the kernel kill this process (SIGKILL) when the thread that started it ends: a warm worker whose grading
     process was killed runs no case on (its cases' user may then be given to another grader, and hidden folders
-    reopened). Forked children do not inherit it."""
-    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    reopened). Forked children do not inherit it. Elsewhere than on Linux, nothing (no worker user there)."""
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass
 
 
 def cover_paths(paths):
