@@ -167,11 +167,13 @@ class WarmWorker:
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
-        if self._hiding is not None:
-            self._hiding.release()
-            self._hiding = None
-        if self.settings.get("identity_lock"):
-            self.settings["identity_lock"].close()
+        hold, self._hiding = self._hiding, None
+        try:
+            if hold is not None:  # the worker is gone: the private folders may reopen (hiding.py)
+                hold.release()
+        finally:
+            if self.settings.get("identity_lock"):
+                self.settings["identity_lock"].close()
 
     def _kill(self):
         if self.process is not None:
