@@ -20,6 +20,10 @@ class ProtocolError(ValueError):
     """A message that is not the one expected: malformed, of the wrong batch or case, or over a cap."""
 
 
+class UnsupportedReturn(Exception):
+    """The student returned something that is not real numbers, or more of it than the caps allow."""
+
+
 class Status(str, enum.Enum):
     """How one case ended, for every side of the boundary."""
 
@@ -44,6 +48,39 @@ class Caps:
     output_bytes: int = 16 * 2**20
     case_bytes: int = 64 * 2**20
     printed_bytes: int = 64 * 1024  # stdout and stderr each: first half and last half kept
+
+
+def check_output_sizes(values: dict, caps: Caps):
+    """A case's outputs (name -> float64 array or None) within the caps, before they are sent; else UnsupportedReturn."""
+    if len(values) > caps.output_count:
+        raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
+    sizes = [0 if array is None else array.nbytes + 128 for array in values.values()]
+    if max(sizes, default=0) > caps.output_bytes or sum(sizes) > caps.case_bytes:
+        raise UnsupportedReturn(
+            f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
+            f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
+
+
+class Capture:
+    """What a case printed on one stream: the first and the last halves of the cap, the middle dropped."""
+
+    def __init__(self, cap):
+        self.half, self.head, self.tail, self.dropped = cap // 2, bytearray(), bytearray(), 0
+
+    def add(self, chunk):
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        if len(self.tail) > self.half:
+            self.dropped += len(self.tail) - self.half
+            del self.tail[: len(self.tail) - self.half]
+
+    def text(self):
+        cut = f"\n[... output cut at {2 * self.half // 1024} KiB: {self.dropped} bytes left out here ...]\n"
+        middle = cut if self.dropped else ""
+        return self.head.decode("utf-8", errors="replace") + middle + self.tail.decode("utf-8", errors="replace")
 
 
 # ----------------------------------------------------------------------------- the codec

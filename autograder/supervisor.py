@@ -35,15 +35,12 @@ readback = load_sibling("readback")
 confinement = load_sibling("confinement")
 Status, ChildReport, CaseReply, ProtocolError = (
     protocol.Status, protocol.ChildReport, protocol.CaseReply, protocol.ProtocolError)
+UnsupportedReturn, Capture = protocol.UnsupportedReturn, protocol.Capture  # shared with the portable worker
 
 REPORT_NAME = "report.json"
 REPORT_CAP = 1 << 20  # bytes of a child's report read back
 SETUP_SECONDS = 10.0  # a child's confinement and first preparation, before any student code (sandbox.py waits as long)
 CONFINEMENT = "confinement"  # a set-up error there holds for every case of the batch (it fails closed)
-
-
-class UnsupportedReturn(Exception):
-    """The student returned something that is not real numbers, or more of it than the caps allow."""
 
 
 # ----------------------------------------------------------------------------- in the child
@@ -92,13 +89,7 @@ def _write_new(folder, name, data):
 
 def save_outputs(case, values, caps):
     """Save a case's outputs (name -> float64 array or None) as .npy files in its folder; the report's outputs field."""
-    if len(values) > caps.output_count:
-        raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
-    sizes = [0 if array is None else array.nbytes + 128 for array in values.values()]
-    if max(sizes, default=0) > caps.output_bytes or sum(sizes) > caps.case_bytes:
-        raise UnsupportedReturn(
-            f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
-            f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
+    protocol.check_output_sizes(values, caps)
     saved = {}
     for number, (name, array) in enumerate(values.items()):
         saved[name] = None if array is None else f"out-{number}.npy"
@@ -177,28 +168,6 @@ def _report(batch, index, status, stop=True, **details):
 
 
 # ----------------------------------------------------------------------------- in the worker
-
-
-class Capture:
-    """What a case printed on one stream: the first and the last halves of the cap, the middle dropped."""
-
-    def __init__(self, cap):
-        self.half, self.head, self.tail, self.dropped = cap // 2, bytearray(), bytearray(), 0
-
-    def add(self, chunk):
-        room = self.half - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        self.tail += chunk
-        if len(self.tail) > self.half:
-            self.dropped += len(self.tail) - self.half
-            del self.tail[: len(self.tail) - self.half]
-
-    def text(self):
-        cut = f"\n[... output cut at {2 * self.half // 1024} KiB: {self.dropped} bytes left out here ...]\n"
-        middle = cut if self.dropped else ""
-        return self.head.decode("utf-8", errors="replace") + middle + self.tail.decode("utf-8", errors="replace")
 
 
 class Streams:
