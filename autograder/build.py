@@ -18,6 +18,7 @@ SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seed
 STUDENT_ROOT = "hw9"
 STUDENT_RUNTIME = (
     "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity", "hiding",
+    "case_runner", "portable", "portable_worker",
     "confinement", "config", "checks", "results",
     "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",

@@ -10,7 +10,8 @@ from autograder.cases.frozen import never_reads_the_submission
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
-from autograder.sandbox import WarmWorker, describe_protections
+from autograder.portable import make_worker
+from autograder.sandbox import describe_protections
 from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission
 from autograder.untrusted_fs import CopyLimits
@@ -38,7 +39,7 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
     started = time.monotonic()
     deadline = deadline or started + config.grade_budget_seconds
     if worker is None:
-        with WarmWorker(config) as own_worker:
+        with make_worker(config) as own_worker:  # the Linux warm worker, or the portable one elsewhere
             return grade(folder, config, public_only, own_worker, cases, deadline)
     limits = CopyLimits(file_bytes=config.submission_file_cap_mb * 2**20)
     submission = Submission.from_upload(folder, config.log_cap_kb * 1024, limits)  # a private copy; links never followed

@@ -18,9 +18,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, protocol, readback
+from autograder import PROJECT_ROOT, protocol
 from autograder.config import GraderConfig
-from autograder.identity import UnsafeLockFolder, make_workspace, worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -76,6 +75,10 @@ def describe_protections(protections):
     if not protections:
         return ["protections unknown: the worker never started"]
     lines = []
+    if protections.get("portable") and not protections.get("root_only"):
+        return ["portable path (no Linux worker here): each batch of cases runs in a plain subprocess as this user, "
+                "with per-case timeouts and crash isolation only; no confinement, no file, network or process "
+                "protection, and a memory limit only where the system enforces RLIMIT_AS"]
     if protections.get("root_only"):
         lines.append("FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
                      "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown"))
@@ -108,14 +111,20 @@ def describe_protections(protections):
     return lines
 
 
+def caps_of(config):
+    """How much of a case the grading process takes in, from the config."""
+    return protocol.Caps(output_count=config.output_count_cap, output_bytes=config.output_file_cap_mb * 2**20,
+                         case_bytes=config.case_output_cap_mb * 2**20, printed_bytes=config.output_cap_kb * 1024)
+
+
 class WarmWorker:
     """A worker process that has imported numpy and torch and forks children that run batches of cases."""
 
     def __init__(self, config=None):
+        from autograder.identity import make_workspace, worker_settings  # Linux only: portable.py never gets here
+
         self.config = config or GraderConfig()
-        self.caps = protocol.Caps(
-            output_count=self.config.output_count_cap, output_bytes=self.config.output_file_cap_mb * 2**20,
-            case_bytes=self.config.case_output_cap_mb * 2**20, printed_bytes=self.config.output_cap_kb * 1024)
+        self.caps = caps_of(self.config)
         self.workspace, self._workspace_lock = make_workspace()  # and remove what killed graders left
         self.process = None
         self.cases_run = 0
@@ -143,6 +152,8 @@ class WarmWorker:
         return self
 
     def _ensure_ready(self):
+        from autograder.identity import UnsafeLockFolder  # Linux only, as in __init__
+
         if self.failed_starts >= WorkerStartFailed.max_attempts:
             raise WorkerStartFailed(f"the warm worker failed to start {self.failed_starts} times")
         if self.process is None or self.process.poll() is not None:
@@ -351,6 +362,7 @@ class WarmWorker:
         name = protocol.kept_name(text)
         if name is None:
             return protocol.decode_array(text, cap, float64_only=True)
+        from autograder import readback  # Linux only (O_DIRECTORY): the portable worker keeps no file
         folder = readback.open_folder(batch / protocol.KEPT_FOLDER)
         try:
             return protocol.decode_npy(readback.read_file(folder, name, cap), cap)
