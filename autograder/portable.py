@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autograder import STUDENT_BUNDLE
 from autograder.config import GraderConfig
-from autograder.protocol import Capture, CaseReply, ProtocolError
+from autograder.protocol import Capture, CaseReply, ProtocolError, case_end_marker
 from autograder.sandbox import CONTROL, Outcome, WarmWorker, WorkerStartFailed, caps_of
 
 PORTABLE_SCRIPT = Path(__file__).with_name("portable_worker.py")
@@ -54,11 +54,6 @@ def portable_protections() -> dict:
         return {"portable": True, "root": True, "root_only": True,
                 "refusal": "the portable path (no Linux worker) never runs student code unconfined as root"}
     return {"portable": True, "root": bool(hasattr(os, "geteuid") and os.geteuid() == 0)}
-
-
-def marker(batch_id: str) -> bytes:
-    """The bytes portable_worker.marker writes after each case (kept equal to it by a test)."""
-    return f"\x00hw9-case-end:{batch_id}\x00".encode()
 
 
 class Splitter:
@@ -226,7 +221,7 @@ class PortableWorker(WarmWorker):
 
     def _exchange(self, request, timeouts):
         """Send the batch; one Outcome per case until all came back or one ended the process (then those so far)."""
-        self.process = worker = BatchProcess(self.workspace, marker(request.batch_id), self.caps.printed_bytes,
+        self.process = worker = BatchProcess(self.workspace, case_end_marker(request.batch_id), self.caps.printed_bytes,
                                              self._reply_cap())
         batch_id, folder = request.batch_id, Path(request.scratch)
         try:

@@ -36,11 +36,6 @@ protocol = case_runner.protocol
 Status = protocol.Status
 
 
-def marker(batch_id: str) -> bytes:
-    """The bytes that end each case's printing on both streams (the reply line follows it on stdout)."""
-    return f"\x00hw9-case-end:{batch_id}\x00".encode()
-
-
 def write_all(fd: int, data: bytes):
     while data:
         data = data[os.write(fd, data):]
@@ -122,7 +117,7 @@ def serve():
     except protocol.ProtocolError as error:
         write_all(replies, json.dumps({"refused": str(error)[:500]}).encode() + b"\n")
         os._exit(2)
-    end = marker(batch.batch_id)
+    end = protocol.case_end_marker(batch.batch_id)
     caps, runner = protocol.Caps(**batch.caps), case_runner.Runner()
     sys.path.insert(0, batch.submission)
     apply_memory_limit(batch.limits["memory_mb"])

@@ -61,6 +61,11 @@ def check_output_sizes(values: dict, caps: Caps):
             f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
 
 
+def case_end_marker(batch_id: str) -> bytes:
+    """The portable worker's bytes after each case on stdout and stderr; on stdout the case's reply line follows."""
+    return f"\x00hw9-case-end:{batch_id}\x00".encode()
+
+
 class Capture:
     """What a case printed on one stream: the first and the last halves of the cap, the middle dropped."""
 
