@@ -27,7 +27,8 @@ PORTABLE_SCRIPT = Path(__file__).with_name("portable_worker.py")
 LINUX_ONLY_MODULES = ("fcntl", "pwd", "grp", "resource")
 SLACK_SECONDS = 2.0  # past a case's timeout before its process is killed (the worker itself fails a late return)
 DRAIN_SECONDS = 1.0  # how long what a killed or ended process printed may take to arrive
-KEPT_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "SYSTEMROOT", "TEMP", "TMP", "USERPROFILE", "LOCALAPPDATA")
+KEPT_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR",  # and what Python and torch need on Windows
+            "SYSTEMROOT", "WINDIR", "PATHEXT", "COMSPEC", "TEMP", "TMP", "USERPROFILE", "LOCALAPPDATA", "APPDATA")
 
 
 def needs_portable() -> bool:
@@ -237,7 +238,9 @@ class PortableWorker(WarmWorker):
                                                      f"{worker.streams['out'].parts[0][1][:500]!r}") for _ in timeouts]
             return self._replies(worker, batch_id, folder, timeouts)
         except OSError as error:  # the request could not be sent: the process ended before reading it
-            return [Outcome("grader_error", error=f"the portable worker failed: {error} ({worker.exit_reason()})")]
+            self.failed_starts += 1
+            error = f"the portable worker failed: {error} ({worker.exit_reason()})"
+            return [Outcome("grader_error", error=error) for _ in timeouts]
 
     def _replies(self, worker, batch_id, folder, timeouts):
         """One checked Outcome per case, in order, until all came or one ended the process (or its reply was bad)."""

@@ -31,9 +31,7 @@ def _load_case_runner():
     return module
 
 
-case_runner = _load_case_runner()
-protocol = case_runner.protocol
-Status = protocol.Status
+case_runner = protocol = Status = None  # loaded by serve() once the request is read: the grading process never waits on a pipe
 
 
 def write_all(fd: int, data: bytes):
@@ -106,8 +104,11 @@ def flush_streams():
 
 def serve():
     """Read the batch, say ready, run its cases; stop after the last, or after one that left a thread running."""
+    global case_runner, protocol, Status
     replies, notes = os.dup(1), os.dup(2)  # the student may close or replace 1 and 2; these stay ours
     line = sys.stdin.buffer.readline()
+    case_runner = _load_case_runner()
+    protocol, Status = case_runner.protocol, case_runner.protocol.Status
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # nothing more comes on stdin: a case that reads it gets end of file
     for stream in (sys.stdout, sys.stderr):

@@ -1,7 +1,7 @@
 """The portable path of the students' `check` (no fork, fcntl, pwd, grp or resource): the same verdicts as on Linux.
 
 A "crippled" interpreter stands for Windows: a venv whose .pth installs a blocker that refuses
-those modules and deletes os.fork and its kin (and geteuid, O_NOFOLLOW, O_DIRECTORY, which Windows
+those modules and deletes os.fork and its kin (and geteuid and the O_NOFOLLOW-style flags, which Windows
 lacks too) in every process it starts, -I included. The students' bundle is then run with it and
 with the normal interpreter (the Linux path) on corpus items, and the verdict lines compared.
 """
@@ -44,7 +44,8 @@ class Refuse:
 for name in BLOCKED:
     sys.modules.pop(name, None)
 sys.meta_path.insert(0, Refuse)
-for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY"):
+for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK",
+             "O_CLOEXEC", "O_NOCTTY"):
     if hasattr(os, name):
         delattr(os, name)
 '''
