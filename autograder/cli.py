@@ -88,7 +88,7 @@ def check_command(folder, verbose=False, colour_choice="auto"):
     results = grade(folder, public_only=True)
     print(f"Self-check of {folder} on the public cases")
     if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no geteuid
-        print("(isolation is process-only here: your code runs as you, in separate processes with time limits)")
+        print("(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)")
     print_report(results, expand="all" if verbose else "first", colour=use_colour(colour_choice))
     failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
     print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} {WHAT_CHECK_CANNOT_SEE}")

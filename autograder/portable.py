@@ -228,19 +228,15 @@ class PortableWorker(WarmWorker):
         try:
             worker.send(request.to_json().encode())
             del request
-            if not worker.wait_for("out", 1, self.config.worker_start_timeout):
-                self.failed_starts += 1
-                error = f"the portable worker did not start ({worker.exit_reason()}): {worker.printed(-1)[1][-2000:]}"
-                return [Outcome("grader_error", error=error) for _ in timeouts]
-            if worker.streams["out"].parts[0][1] != b'{"ready": true}':
-                worker.kill()
-                return [Outcome("grader_error", error=f"the portable worker refused the batch: "
-                                                     f"{worker.streams['out'].parts[0][1][:500]!r}") for _ in timeouts]
-            return self._replies(worker, batch_id, folder, timeouts)
-        except OSError as error:  # the request could not be sent: the process ended before reading it
+            started = worker.wait_for("out", 1, self.config.worker_start_timeout)
+        except (OSError, ProtocolError):  # the process ended before reading the request, or wrote junk before it
+            started = False
+        if not started or worker.streams["out"].parts[0][1] != b'{"ready": true}':  # before student code: the grader's fault
             self.failed_starts += 1
-            error = f"the portable worker failed: {error} ({worker.exit_reason()})"
-            return [Outcome("grader_error", error=error) for _ in timeouts]
+            reason = worker.exit_reason()
+            said = " ".join(text.strip()[-1000:] for text in worker.printed(-1))
+            return [Outcome("grader_error", error=f"the portable worker did not start ({reason}): {said}") for _ in timeouts]
+        return self._replies(worker, batch_id, folder, timeouts)
 
     def _replies(self, worker, batch_id, folder, timeouts):
         """One checked Outcome per case, in order, until all came or one ended the process (or its reply was bad)."""

@@ -283,6 +283,19 @@ def test_a_thread_left_running_ends_its_process(student, in_the_bundle):
     assert left.left_behind and not after.left_behind and after.status == "ok"
 
 
+def test_a_worker_that_cannot_start_is_the_graders_fault(student, in_the_bundle, tmp_path, monkeypatch):
+    broken = tmp_path / "broken_worker.py"
+    broken.write_text("import sys\nsys.stderr.write('no torch here')\nsys.exit(7)\n")
+    monkeypatch.setattr(portable, "PORTABLE_SCRIPT", broken)
+    with PortableWorker() as worker:
+        outcomes = worker.run_batch([job("double", np.ones(1)), job("double", np.ones(1))], student)
+        outcomes += worker.run_batch([job("double", np.ones(1))], student)  # tried again: a second failed start
+        outcomes += worker.run_batch([job("double", np.ones(1))], student)  # not tried any more
+        assert worker.failed_starts == 2 and worker.cases_run == 2
+    assert [outcome.status for outcome in outcomes] == ["grader_error"] * 4
+    assert "exited with status 7" in outcomes[0].error and "no torch here" in outcomes[0].error
+
+
 def test_the_same_outcomes_as_the_warm_worker(student, in_the_bundle):
     jobs = lambda: [job("double", np.arange(6.0).reshape(2, 3)), job("shout", 200_000), job("raises"),  # noqa: E731
                     job("weights"), job("text"), job("shout", 10)]
