@@ -27,6 +27,7 @@ PORTABLE_SCRIPT = Path(__file__).with_name("portable_worker.py")
 LINUX_ONLY_MODULES = ("fcntl", "pwd", "grp", "resource")
 SLACK_SECONDS = 2.0  # past a case's timeout before its process is killed (the worker itself fails a late return)
 DRAIN_SECONDS = 1.0  # how long what a killed or ended process printed may take to arrive
+POLL_SECONDS = 0.25  # how often a quiet process is checked for having ended
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR",  # and what Python and torch need on Windows
             "SYSTEMROOT", "WINDIR", "PATHEXT", "COMSPEC", "TEMP", "TMP", "USERPROFILE", "LOCALAPPDATA", "APPDATA")
 
@@ -130,15 +131,18 @@ class BatchProcess:
         self.process.stdin.close()
 
     def wait_for(self, name, count, seconds):
-        """True once stream `name` holds `count` parts; False at the deadline or when that stream ended first."""
+        """True once stream `name` holds `count` parts; False at the deadline, or when that stream or the process
+        ended first."""
         deadline = time.monotonic() + seconds
         while len(self.streams[name].parts) < count:
             if name in self.ended or (left := deadline - time.monotonic()) <= 0:
                 return False
             try:
-                which, chunk = self.events.get(timeout=left)
+                which, chunk = self.events.get(timeout=min(left, POLL_SECONDS))
             except queue.Empty:
-                return False
+                if self.process.poll() is not None:  # ended, though a process it started may hold its pipes open
+                    self.kill()
+                continue
             if chunk:
                 self.streams[which].feed(chunk)
             else:
@@ -159,12 +163,15 @@ class BatchProcess:
         while len(self.ended) < 2 and (left := deadline - time.monotonic()) > 0:  # a process it started may hold a pipe
             try:
                 which, chunk = self.events.get(timeout=left)
+                if not chunk:
+                    self.ended.add(which)
+                    continue
+                self.streams[which].feed(chunk)
             except queue.Empty:
                 break
-            try:
-                self.streams[which].feed(chunk) if chunk else self.ended.add(which)
-            except ProtocolError:
+            except ProtocolError:  # a reply line over its cap: nothing more of that stream is needed
                 self.ended.add(which)
+        self.ended.update(("out", "err"))  # what comes later (from a process it left) is not waited for again
 
     def exit_reason(self):
         self.kill()

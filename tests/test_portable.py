@@ -216,6 +216,11 @@ def hang():
 def die():
     os._exit(3)
 
+def die_leaving_a_child():
+    import subprocess, sys
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(10)"])  # holds the worker's stdout and stderr
+    os._exit(3)
+
 def shout(n):
     print("start")
     print("x" * n)
@@ -274,6 +279,13 @@ def test_a_crash_costs_its_case_only(student, in_the_bundle):
     assert died.status == "crash" and "exited with status 3" in died.error
     assert after.status == "ok"
     np.testing.assert_array_equal(after.outputs["value"], [0.0, 2.0])
+
+
+def test_a_crash_is_a_crash_while_a_process_it_started_holds_its_pipes(student, in_the_bundle):
+    with PortableWorker() as worker:
+        died, after = worker.run_batch([job("die_leaving_a_child", timeout=6.0), job("double", np.ones(1))], student)
+    assert died.status == "crash" and "exited with status 3" in died.error
+    assert after.status == "ok"
 
 
 def test_a_thread_left_running_ends_its_process(student, in_the_bundle):
