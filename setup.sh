@@ -51,7 +51,7 @@ if [ ! -f requirements-dev.txt ]; then
   trap 'rm -rf "$building"' EXIT
   pip=("$building/bin/python" -m pip install --no-cache-dir --disable-pip-version-check --quiet)
   "$python" -m venv "$building" || fail "$python -m venv failed"
-  "${pip[@]}" --no-deps ${index[@]+"${index[@]}"} "torch==$torch_pin" || fail "could not install torch==$torch_pin (${index[*]:-pip's own index})"
+  "${pip[@]}" --no-deps ${index[@]+"${index[@]}"} "torch==$torch_pin" || fail "could not install torch==$torch_pin (index: ${index[*]:-from the pip configuration})"
   "${pip[@]}" -r requirements.txt || fail "could not install requirements.txt"
   "$building/bin/python" -c 'import numpy, torch, pydantic, yaml' || fail "the new environment cannot import numpy, torch, pydantic and yaml"
   # Scripts pip wrote name the temporary folder on their first line; only bin/python is used, but keep them working.

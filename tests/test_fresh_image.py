@@ -111,7 +111,8 @@ def torch_index(tmp_path_factory):
 
 
 class Image:
-    """A root file system in a folder; commands run chrooted into it, with /proc and /dev mounted for them alone."""
+    """A root file system in a folder; commands run chrooted into it, with /proc and /dev mounted for them alone
+    (in a mount namespace of their own: the mounts vanish with the command)."""
 
     def __init__(self, folder):
         self.folder = folder
@@ -119,7 +120,10 @@ class Image:
     def run(self, what, command, env=None, timeout=1200):
         clean = {"PATH": CLEAN_PATH, "HOME": "/root", "LANG": "C.UTF-8", **(env or {})}
         inside = ["env", "-i", *(f"{name}={value}" for name, value in clean.items()), *command]
-        script = 'mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" && root="$1" && shift && exec chroot "$root" "$@"'
+        # The root is bound onto itself first, so that "/" is a mount point inside, as a container's root is: the grader
+        # makes "/" private in its own mount namespace, which a plain folder refuses (EINVAL: no namespaces then).
+        script = ('mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" && '
+                  'root="$1" && shift && exec chroot "$root" "$@"')
         return timed(what, ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script, "sh",
                             str(self.folder), *inside], timeout=timeout)
 
@@ -150,8 +154,12 @@ def image(tmp_path_factory, torch_index):
     folder = tmp_path_factory.mktemp("fresh-image") / "root"
     folder.mkdir()
     try:
-        subprocess.run(["tar", "-C", str(folder), "-xpf", str(tar)], check=True, timeout=600)
+        assert timed("unpacking the root file system", ["tar", "-C", str(folder), "-xpf", str(tar)], timeout=600).returncode == 0
         shutil.copy("/etc/resolv.conf", folder / "etc" / "resolv.conf")
+        pip_env = {}
+        if os.path.isfile(os.environ.get("PIP_CERT", "")):  # this machine's CA bundle (e.g. a TLS-inspecting proxy)
+            shutil.copy(os.environ["PIP_CERT"], folder / "etc" / "hw9-host-ca.crt")
+            pip_env["PIP_CERT"] = "/etc/hw9-host-ca.crt"
         bundle = folder / "bundle.zip"
         subprocess.run([sys.executable, "-m", "autograder", "build", "gradescope", str(bundle)], cwd=ROOT, check=True,
                        capture_output=True, timeout=120)
@@ -162,10 +170,10 @@ def image(tmp_path_factory, torch_index):
         full, empty = torch_index
         image = Image(folder)
         image.failed_setup = image.run("setup.sh with an index that has no torch", ["bash", "/autograder/source/setup.sh"],
-                                       env={"TORCH_INDEX_URL": empty or "http://127.0.0.1:9/"})
+                                       env={**pip_env, "TORCH_INDEX_URL": empty or "http://127.0.0.1:9/"})
         image.after_failed_setup = sorted(path.name for path in image.path("/autograder/source").iterdir())
         image.failed_results = image.grade("run_autograder after the failed setup.sh", {})
-        env = {} if full is None else {"TORCH_INDEX_URL": full}
+        env = pip_env if full is None else {**pip_env, "TORCH_INDEX_URL": full}
         image.setup = image.run("setup.sh", ["bash", "/autograder/source/setup.sh"], env=env)
         yield image
     finally:
@@ -205,6 +213,8 @@ def test_the_reference_scores_full_marks(image):
     results = image.grade("run_autograder on the reference", reference)
     failed = [f"{test['number']}: {test['output'][:300]}" for test in results["tests"] if test["status"] == "failed"]
     assert results["score"] == sum(test["max_score"] for test in results["tests"]) == 60, "\n".join(failed)
+    staff = next(test["output"] for test in results["tests"] if test["number"] == "0.1")
+    print(f"\nthe grader's protections in the fresh image:\n{staff}")
 
 
 def test_a_broken_submission_is_graded_without_a_grader_error(image):
