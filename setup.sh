@@ -66,6 +66,7 @@ if [ ! -f requirements-dev.txt ]; then
   if [ -e .venv ]; then mv .venv "$building.old"; fi
   mv "$building" .venv
   rm -rf "$building.old"
+  chmod go+x "$here"  # the worker user must reach .venv even when the zip was unpacked under a strict umask
   if is_root; then
     # The unprivileged user that runs student code (docs/SECURITY.md).
     id hw9worker >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin hw9worker
