@@ -23,7 +23,10 @@ def source(tmp_path):
 
 
 def set_up_without_torch(folder, tmp_path):
-    """Run setup.sh with a torch index that is an empty folder and no pip configuration: torch cannot be found."""
+    """Run setup.sh with a torch index that is an empty folder and no pip configuration: torch cannot be found.
+
+    It fails before the step that creates the worker user, so even as root nothing of this machine changes.
+    """
     (tmp_path / "empty-index").mkdir()
     env = {name: value for name, value in os.environ.items() if not name.startswith("PIP_") and name != "VIRTUAL_ENV"}
     env |= {"TORCH_INDEX_URL": (tmp_path / "empty-index").as_uri(), "PIP_CONFIG_FILE": os.devnull}
