@@ -1,5 +1,6 @@
 """Every runtime pin is exact and has a wheel on PyPI for CPython 3.10 to 3.13 on manylinux x86_64 (asks the index)."""
 import functools
+import importlib.metadata
 import json
 import urllib.error
 import urllib.request
@@ -38,11 +39,15 @@ def applies_on_linux(requirement, python):
     """Whether the requirement's environment marker (if any) selects it on CPython `python` on Linux x86_64."""
     if requirement.marker is None:
         return True
+    return requirement.marker.evaluate(linux_environment(python))
+
+
+def linux_environment(python):
+    """The environment markers of CPython `python` (major, minor) on Linux x86_64."""
     version = "%d.%d" % python
-    return requirement.marker.evaluate({
-        "python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
-        "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-        "implementation_name": "cpython", "platform_python_implementation": "CPython"})
+    return {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
+            "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
+            "implementation_name": "cpython", "platform_python_implementation": "CPython"}
 
 
 @functools.cache
@@ -115,3 +120,28 @@ def test_pins_that_miss_python_3_10_are_caught(pin, reason):
     # The check itself can fail: releases known not to install on Python 3.10 find no wheel there.
     requirement = Requirement(pin)
     assert installable_wheels(requirement, (3, 11)) and not installable_wheels(requirement, (3, 10)), reason
+
+
+def test_the_runtime_pins_hold_every_dependency_of_the_runtime():
+    # Read from the installed packages' metadata (setup.sh installed exactly these pins): nothing of the runtime may
+    # come in unpinned, on any of the four Pythons, and every pin satisfies what asks for it.
+    runtime = {canonicalize_name(requirement.name): requirement for requirement in pins(ROOT / "requirements.txt")}
+    problems = []
+    for name, requirement in runtime.items():
+        pinned = next(iter(requirement.specifier)).version
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is not installed here: run ./setup.sh")
+        if Version(installed).public != Version(pinned).public:
+            pytest.fail(f"{name} {installed} is installed, requirements.txt pins {pinned}: run ./setup.sh")
+        for needed in map(Requirement, importlib.metadata.requires(name) or []):
+            for python in PYTHONS:
+                if needed.marker is not None and not needed.marker.evaluate({**linux_environment(python), "extra": ""}):
+                    continue
+                found = runtime.get(canonicalize_name(needed.name))
+                if found is None:
+                    problems.append(f"{name} needs {needed}, which requirements.txt does not pin (Python %d.%d)" % python)
+                elif not needed.specifier.contains(next(iter(found.specifier)).version, prereleases=True):
+                    problems.append(f"{name} needs {needed}, but requirements.txt pins {found}")
+    assert not problems, "\n".join(sorted(set(problems)))
