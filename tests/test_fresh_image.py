@@ -154,7 +154,8 @@ def image(tmp_path_factory, torch_index):
     folder = tmp_path_factory.mktemp("fresh-image") / "root"
     folder.mkdir()
     try:
-        assert timed("unpacking the root file system", ["tar", "-C", str(folder), "-xpf", str(tar)], timeout=600).returncode == 0
+        unpacked = timed("unpacking the root file system", ["tar", "-C", str(folder), "-xpf", str(tar)], timeout=600)
+        assert unpacked.returncode == 0, unpacked.stderr
         shutil.copy("/etc/resolv.conf", folder / "etc" / "resolv.conf")
         pip_env = {}
         if os.path.isfile(os.environ.get("PIP_CERT", "")):  # this machine's CA bundle (e.g. a TLS-inspecting proxy)
@@ -179,7 +180,9 @@ def image(tmp_path_factory, torch_index):
     finally:
         with_times = ", ".join(f"{what}: {seconds:.0f} s" for what, seconds in TIMINGS.items())
         venv = folder / "autograder" / "source" / ".venv"
-        size = subprocess.run(["du", "-sh", str(venv)], capture_output=True, text=True).stdout.split("\t")[0] if venv.exists() else "-"
+        size = "-"
+        if venv.exists():
+            size = subprocess.run(["du", "-sh", str(venv)], capture_output=True, text=True).stdout.split("\t")[0]
         print(f"\nfresh image: {with_times}; .venv {size}")
         if not mounted_under(folder):  # never remove through a mount that outlived its namespace
             shutil.rmtree(folder.parent, ignore_errors=True)
