@@ -93,8 +93,9 @@ def paint(text: str, style: str, colour: bool) -> str:
     return f"\033[{COLOURS[style]}m{text}\033[0m" if colour else text
 
 
-def report_text(report: CheckReport, colour: bool = False) -> str:
-    """The report as the terminal shows it: one line per case, explanations indented, then points per problem."""
+def report_text(report: CheckReport, colour: bool = False, hint: str = VERBOSE_HINT) -> str:
+    """The report as the terminal shows it: one line per case, explanations indented, then points per problem.
+    `hint` stands under a failure whose explanation is folded: how to see it."""
     lines = []
     for block in report.problems:
         lines += ["", paint(f"Problem {block.number}: {block.title}", "bold", colour)]
@@ -104,7 +105,7 @@ def report_text(report: CheckReport, colour: bool = False) -> str:
             if case.explanation is not None:
                 lines += [f"{'':22}{line}" for line in case.explanation.splitlines()]
             elif case.folded:
-                lines.append(paint(f"{'':22}{VERBOSE_HINT}", "dim", colour))
+                lines.append(paint(f"{'':22}{hint}", "dim", colour))
     lines += ["", paint("  problem                                   score", "bold", colour)]
     for row in report.scores:
         lines.append(f"  {row.number}  {row.title:<38} {paint(f'{row.score:g} / {row.max_score:g}', 'pass' if row.full else 'fail', colour)}")
