@@ -153,6 +153,9 @@ def run_command(command: list[str], timeout: float) -> tuple[int | None, str]:
             stop(process)
             _, stderr = process.communicate()
             return None, stderr.decode("utf-8", "replace")
+        except BaseException:  # the kernel was interrupted: the self-check stops with it, not minutes later
+            stop(process)
+            raise
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -1,6 +1,8 @@
 """`autograder.notebook.check()`: the notebook's check cells in the students' bundle, escaped HTML, and no crash
 of the code under test (or of the self-check itself) ever reaching the calling process."""
+import os
 import re
+import signal
 import subprocess
 import sys
 import zipfile
@@ -155,3 +157,27 @@ def test_check_copies_no_notebook_state_into_the_folder(tmp_path):
     before = sorted(path.name for path in folder.iterdir())
     notebook.check(3, folder=folder)
     assert sorted(path.name for path in folder.iterdir()) == before
+
+
+def test_an_interrupted_kernel_stops_the_self_check_too(tmp_path, monkeypatch):
+    # Jupyter's "interrupt" is a KeyboardInterrupt in the kernel: it goes on to the notebook, and the subprocess
+    # (in a session of its own, which the interrupt does not reach) is stopped rather than left to finish.
+    sleeper = ("import os, sys, time\nopen(os.path.join(sys.argv[2], 'pid'), 'w').write(str(os.getpid()))\n"
+               "time.sleep(60)\nopen(os.path.join(sys.argv[2], 'finished'), 'w').close()\n")
+    monkeypatch.setattr(notebook, "BUNDLE_ROOT", fake_autograder(tmp_path, sleeper))
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 2)
+        with pytest.raises(KeyboardInterrupt):
+            notebook.check(folder=tmp_path, timeout=60)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    pid = int((tmp_path / "pid").read_text())
+    assert not (tmp_path / "finished").exists()  # stopped, not waited for
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
