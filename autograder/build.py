@@ -18,7 +18,7 @@ SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seed
 STUDENT_ROOT = "hw9"
 STUDENT_RUNTIME = (
     "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity",
-    "confinement", "config", "checks", "results", "check_report", "notebook",
+    "confinement", "config", "checks", "results", "check_summary", "notebook",
     "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
 )

@@ -7,7 +7,7 @@ import traceback
 
 from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
-from autograder.check_report import WHAT_CHECK_CANNOT_SEE
+from autograder.check_summary import WHAT_CHECK_CANNOT_SEE
 
 
 def use_colour(choice):
@@ -19,7 +19,7 @@ def use_colour(choice):
 
 def print_report(results, expand="none", colour=False):
     """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
-    from autograder.check_report import build_report, report_text
+    from autograder.check_summary import build_report, report_text
 
     print(report_text(build_report(results, expand), colour))
 
@@ -57,7 +57,7 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
     """A student's self-check: the public cases only (of one problem, or all), the first failure of each problem
     explained; with `results_path`, also their results.json. Exit 1 when a public case fails."""
     from autograder.cases import public_cases
-    from autograder.check_report import build_report, report_text
+    from autograder.check_summary import build_report, report_text
     from autograder.grade import grade
     from autograder.results import write_results
 

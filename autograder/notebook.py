@@ -70,7 +70,7 @@ class SelfCheck:
 
     folder: str
     problem: str | None
-    report: object = None  # a check_report.CheckReport when the self-check ran
+    report: object = None  # a check_summary.CheckReport when the self-check ran
     exit_status: int | None = None
     error: str = ""  # why the self-check could not run
     stderr: str = ""  # the end of the subprocess's error output, when it failed
@@ -84,7 +84,7 @@ class SelfCheck:
                            stderr=self.stderr, hint=HINT)
 
     def __str__(self) -> str:
-        from autograder.check_report import report_text
+        from autograder.check_summary import report_text
 
         scope = f" of problem {self.problem}" if self.problem else ""
         head = f"Self-check{scope} on the public cases, in {self.folder}"
@@ -120,7 +120,7 @@ def check(problem=None, folder=None, verbose: bool = False, timeout: float = TIM
 
 def run_self_check(folder: str, number: str | None, verbose: bool, timeout: float) -> SelfCheck:
     """Run `python -m autograder check` in a subprocess and read back the results it wrote."""
-    from autograder.check_report import build_report
+    from autograder.check_summary import build_report
     from autograder.results import Results
 
     with tempfile.TemporaryDirectory(prefix="hw9-check-") as scratch:
