@@ -17,10 +17,11 @@ SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seed
 # What students get, under hw9/: the template, and the grader's modules that `check` needs.
 STUDENT_ROOT = "hw9"
 STUDENT_RUNTIME = (
-    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity",
-    "confinement", "config", "checks", "results", "check_summary", "notebook",
+    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity", "hiding",
+    "confinement", "config", "checks", "results",
     "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
+    "check_summary", "notebook",  # the report `check` prints, and check() in a notebook cell
 )
 STUDENT_REQUIREMENTS = ("requirements.txt", "requirements-notebook.txt")  # the grader's pins, then the notebook's
 REQUIREMENTS_HEADER = """\

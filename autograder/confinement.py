@@ -175,6 +175,37 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, proc_options=N
     os.chdir("/")
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent():
+    """Have the kernel kill this process (SIGKILL) when the thread that started it ends: a warm worker whose grading
+    process was killed runs no case on (its cases' user may then be given to another grader, and hidden folders
+    reopened). Forked children do not inherit it. Elsewhere than on Linux, nothing (no worker user there)."""
+    try:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass
+
+
+def cover_paths(paths):
+    """Enter a mount namespace of this process's own and lay an empty read-only tmpfs over every folder of `paths`
+    (/dev/null over every file): here and in every child, nothing is there; elsewhere nothing changed. True when
+    all were covered; False (nothing to rely on) when any step failed."""
+    try:
+        unshare(CLONE_NEWNS)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        for path in paths:
+            if os.path.isdir(path) and not os.path.islink(path):
+                mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0000,size=4k")
+            else:
+                mount(os.devnull, path, None, MS_BIND)
+                mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return True
+    except OSError:
+        return False
+
+
 # ------------------------------------------------------------------ what a worker user leaves in shared folders
 
 SHARED_TEMP_FOLDERS = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]  # writable by everyone on a usual machine

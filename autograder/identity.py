@@ -71,18 +71,17 @@ def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
 
 
 def worker_settings(config, workspace):
-    """What the worker needs to confine its children; as root, also lock up what workers must not read."""
+    """What the worker needs to confine its children (hidden_paths: what it must keep its children from reading;
+    how is hiding.py's and the worker's, once the probe has told what this machine allows)."""
     extra = [Path(p).resolve() for p in config.hidden_paths]
     outside = [str(p) for p in extra if PROJECT_ROOT not in p.parents]
-    if outside:  # the grader changes modes only of what it owns
+    if outside:  # the grader hides only what belongs to the project
         raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
     (workspace / ".root").mkdir()  # where each child mounts its own minimal root
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
                 "new_root": str(workspace / ".root"), "processes": config.processes, "namespaces": config.namespaces}
     if os.geteuid() == 0:
         settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
-        for path in settings["hidden_paths"]:
-            os.chmod(path, 0o700)  # owned by root: the permission layer, which holds even without namespaces
         os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others
     return settings
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT, protocol, readback
 from autograder.config import GraderConfig
-from autograder.identity import make_workspace, worker_settings
+from autograder.identity import UnsafeLockFolder, make_workspace, worker_settings
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -83,7 +83,9 @@ def describe_protections(protections):
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
     else:
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ (mode 0700), "
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ ("
+                     + ("covered in the worker's own mount namespace" if protections.get("covered") else
+                        "closed by their modes for this grade only, unless out of its reach already") + "), "
                      "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
                      "and /run/lock is removed after every child")
     if protections.get("namespaces"):
@@ -121,6 +123,7 @@ class WarmWorker:
         self.protections = {}
         self.settings = worker_settings(self.config, self.workspace)
         self._shared_copy = None  # (submission folder, its read-only copy)
+        self._hiding = None  # a hiding.ModeHold while the project's private folders are closed by their modes
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -150,7 +153,10 @@ class WarmWorker:
                 if not hello.get("ready"):
                     raise WorkerDied(f"unexpected greeting {hello!r}")
                 self.protections = hello["protections"]
-            except (WorkerDied, ValueError) as error:
+                if self._hiding is None and self.protections.get("root"):  # before any student code runs
+                    from autograder import hiding  # root's alone: covered by the worker, or closed by their modes
+                    self._hiding = hiding.hide_from_worker(self.settings, self.protections)
+            except (WorkerDied, ValueError, OSError, UnsafeLockFolder) as error:  # hiding failed: no student code
                 self.failed_starts += 1
                 self._kill()
                 raise WorkerStartFailed(f"the warm worker did not start: {error}") from None
@@ -161,8 +167,13 @@ class WarmWorker:
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
-        if self.settings.get("identity_lock"):
-            self.settings["identity_lock"].close()
+        hold, self._hiding = self._hiding, None
+        try:
+            if hold is not None:  # the worker is gone: the private folders may reopen (hiding.py)
+                hold.release()
+        finally:
+            if self.settings.get("identity_lock"):
+                self.settings["identity_lock"].close()
 
     def _kill(self):
         if self.process is not None:

@@ -231,7 +231,10 @@ def serve():
     control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
     os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process
     settings = json.loads(sys.stdin.readline())
+    confinement.die_with_parent()  # killed with its grading process, so that no orphan runs cases on
     protections = confinement.probe_protections(settings, READABLE_PATHS)
+    # the project's private folders, covered in this worker's own mount namespace (the checkout is not changed)
+    protections["covered"] = bool(protections["namespaces"]) and confinement.cover_paths(settings["hidden_paths"])
     try:
         confinement.prctl(confinement.PR_SET_CHILD_SUBREAPER, 1)  # orphans of a case come back to us
         protections["subreaper"] = True

@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import ROOT, load_module
 
-# The functions and parameters of ../shared/spec/STUDENT_API.md, sections 2 to 5, copied by hand.
+# The functions and parameters of docs/STUDENT_API.md (the course's spec), copied by hand.
 SPEC = {
     "purification": {
         "reconstruction_loss": ["W", "X"],
