@@ -76,6 +76,7 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
         problem = test.number.split(".")[0]
         if not problems or problems[-1].number != problem:
             problems.append(ProblemBlock(problem, PROBLEM_TITLES.get(problem, "grader")))
+        # The models clean student text already; the report cleans it again, a second guard for terminals.
         line = CaseLine(test.number, printable(test.name), test.score, test.max_score, test.status == "passed")
         if not line.passed and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
