@@ -130,3 +130,24 @@ def test_the_venv_in_the_folder_is_not_copied_as_part_of_the_submission(installe
     subprocess.run([str(hw9 / ".venv/bin/python"), "-m", "autograder", "check", "--problem", "3", "--results", str(results)],
                    cwd=hw9, capture_output=True, text=True, timeout=300)
     assert ".venv" not in results.read_text()  # no note of links skipped or files over the caps in it
+
+
+NOTEBOOK_CELLS = """\
+import re, sys
+import nbclient, nbformat
+nb = nbformat.read("hand_design_transformers.ipynb", as_version=4)
+code = [cell for cell in nb.cells if cell.cell_type == "code"]
+nb.cells = [code[0]] + [cell for cell in code if cell.source.strip() == "check(2)"]
+nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+print(nb.cells[-1].outputs[0]["data"]["text/html"])
+"""
+
+
+def test_the_notebook_check_cell_runs_in_the_venvs_own_kernel(installed):
+    # JupyterLab's dependencies bring nbclient: the notebook's imports and its check(2) cell, in the pinned kernel.
+    hw9, _, _ = installed
+    done = subprocess.run([str(hw9 / ".venv/bin/python"), "-c", NOTEBOOK_CELLS], cwd=hw9, env={**clean_environment(), "MPLBACKEND": "Agg"},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.findall(r'<tr class="hw9-problem"><td>(\d)</td>', done.stdout) == ["2"]
+    assert "NotImplementedError" in done.stdout and "could not run" not in done.stdout
