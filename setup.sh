@@ -79,7 +79,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-wanted="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
+wanted="$(cat requirements.txt requirements-dev.txt requirements-notebook.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   rm -f "$stamp"  # no stamp while the install runs: a failed one leaves none
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

@@ -22,16 +22,12 @@ STUDENT_RUNTIME = (
     "confinement", "config", "checks", "results",
     "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
+    "check_summary", "notebook",  # the report `check` prints, and check() in a notebook cell
 )
-SELF_CHECK = """
-## The self-check in this bundle
-
-This bundle carries the public tests and the runner that grades them, the same code Gradescope
-runs. Install the pinned packages once (`pip install -r requirements.txt`, with torch's CPU build:
-`pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu`), then, from this
-folder, run `python -m autograder check` (or `python -m autograder check path/to/your/files`).
-It explains the first failure of each problem; `--verbose` explains them all. The exit status is
-1 while a public test fails, so you can script it.
+STUDENT_REQUIREMENTS = ("requirements.txt", "requirements-notebook.txt")  # the grader's pins, then the notebook's
+REQUIREMENTS_HEADER = """\
+# The packages of the self-check and the notebook, each pinned.
+# Install torch's CPU build FIRST, as README.md says for your system; then: python -m pip install -r requirements.txt
 """
 
 
@@ -50,9 +46,8 @@ def student_members(public_folder):
     """(path in the zip, file or bytes) of the students' bundle; `public_folder` holds the frozen cases."""
     template = PROJECT_ROOT / "student_template"
     members = [(f"{STUDENT_ROOT}/{path.name}", path) for path in sorted(template.iterdir())
-               if path.is_file() and path.name != "README.md"]  # notebook_helpers.py is a link: its content goes in
-    members.append((f"{STUDENT_ROOT}/README.md", (template / "README.md").read_bytes() + SELF_CHECK.encode()))
-    members.append((f"{STUDENT_ROOT}/requirements.txt", PROJECT_ROOT / "requirements.txt"))
+               if path.is_file()]  # notebook_helpers.py is a link: its content goes in
+    members.append((f"{STUDENT_ROOT}/requirements.txt", student_requirements().encode()))
     members += [(f"{STUDENT_ROOT}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME]
     public = {
         "notebook_helpers.py": (REFERENCE / "notebook_helpers.py").read_bytes(),
@@ -61,6 +56,14 @@ def student_members(public_folder):
     }
     members += [(f"{STUDENT_ROOT}/autograder/public/{name}", content) for name, content in public.items()]
     return sorted(members, key=lambda member: member[0])
+
+
+def student_requirements() -> str:
+    """The bundle's requirements.txt: a header saying torch's CPU build goes first, then the pins of
+    STUDENT_REQUIREMENTS without their own comment lines (written for this repository, not for students)."""
+    pins = [line for name in STUDENT_REQUIREMENTS for line in (PROJECT_ROOT / name).read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    return REQUIREMENTS_HEADER + "\n".join(pins) + "\n"
 
 
 def write_zip(out, members):

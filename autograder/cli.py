@@ -7,11 +7,7 @@ import traceback
 
 from autograder import STUDENT_BUNDLE
 from autograder.cases import PROBLEM_TITLES
-
-COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2"}
-WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a "
-                         "public case counts only if it also passes on fresh inputs of the same kind, which this "
-                         "self-check cannot run.")
+from autograder.check_summary import WHAT_CHECK_CANNOT_SEE
 
 
 def use_colour(choice):
@@ -21,35 +17,11 @@ def use_colour(choice):
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def paint(text, style, colour):
-    return f"\033[{COLOURS[style]}m{text}\033[0m" if colour else text
-
-
 def print_report(results, expand="none", colour=False):
     """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
-    from autograder.grade import problem_scores
-    from autograder.results import printable  # the models clean student text already; the terminal gets a second guard
+    from autograder.check_summary import build_report, report_text
 
-    problem, expanded = None, set()
-    for test in (test for test in results.tests if test.visibility != "hidden"):
-        if test.number.split(".")[0] != problem:
-            problem = test.number.split(".")[0]
-            print("\n" + paint(f"Problem {problem}: {PROBLEM_TITLES.get(problem, 'grader')}", "bold", colour))
-        passed = test.status == "passed"
-        points = f"{test.score:g}/{test.max_score:g}"
-        verdict = paint("PASS" if passed else "FAIL", "pass" if passed else "fail", colour)
-        print(f"  {verdict} {test.number:>5} {points:>7}  {printable(test.name)}")
-        if not passed and (expand == "all" or (expand == "first" and problem not in expanded)):
-            expanded.add(problem)
-            for line in printable(test.output).splitlines():
-                print(f"{'':22}{line}")
-        elif not passed and expand == "first":
-            print(paint(f"{'':22}(details: --verbose)", "dim", colour))
-    print("\n" + paint("  problem                                   score", "bold", colour))
-    for number, (score, top) in sorted(problem_scores(results.tests).items()):
-        style = "pass" if score == top else "fail"
-        print(f"  {number}  {PROBLEM_TITLES[number]:<38} {paint(f'{score:g} / {top:g}', style, colour)}")
-    print(f"  {'total':<41} {results.score:g} / {results.max_score:g}")
+    print(report_text(build_report(results, expand), colour))
 
 
 class GradingStopped(Exception):
@@ -81,18 +53,30 @@ def grade_command(folder, results_path):
     return 0
 
 
-def check_command(folder, verbose=False, colour_choice="auto"):
-    """A student's self-check: the public cases only, the first failure of each problem explained; exit 1 when one fails."""
+def check_command(folder, verbose=False, colour_choice="auto", problem=None, results_path=None):
+    """A student's self-check: the public cases only (of one problem, or all), the first failure of each problem
+    explained; with `results_path`, also their results.json. Exit 1 when a public case fails."""
+    from autograder.cases import public_cases
+    from autograder.check_summary import build_report, report_text
     from autograder.grade import grade
+    from autograder.results import write_results
 
-    results = grade(folder, public_only=True)
-    print(f"Self-check of {folder} on the public cases")
+    signal.signal(signal.SIGTERM, stop_grading)  # the notebook's time limit: stop the worker, remove its folders
+    cases = None if problem is None else [case for case in public_cases() if case.problem == problem]
+    try:
+        results = grade(folder, public_only=True, cases=cases)
+    except GradingStopped as stopped:
+        print(f"check: {stopped}", file=sys.stderr)
+        return 3
+    if results_path:
+        write_results(results, results_path)
+    print(f"Self-check of {folder} on the public cases{'' if problem is None else f' of problem {problem}'}")
     if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no geteuid
         print("(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)")
-    print_report(results, expand="all" if verbose else "first", colour=use_colour(colour_choice))
-    failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
-    print(f"\n{'All public cases pass.' if not failed else f'{failed} public case(s) failed.'} {WHAT_CHECK_CANNOT_SEE}")
-    return 1 if failed else 0
+    report = build_report(results, expand="all" if verbose else "first")
+    print(report_text(report, colour=use_colour(colour_choice)))
+    print(f"\n{report.verdict}")
+    return 1 if report.failed else 0
 
 
 def build_parser():
@@ -102,6 +86,8 @@ def build_parser():
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
     check_parser.add_argument("--verbose", "-v", action="store_true", help="explain every failure, not only the first of each problem")
     check_parser.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the output (auto: on a terminal, unless NO_COLOR is set)")
+    check_parser.add_argument("--problem", choices=sorted(PROBLEM_TITLES), metavar="N", help="run only problem N's public cases (N: 1 to 6)")
+    check_parser.add_argument("--results", metavar="FILE", help="also write the results of the public cases to FILE (Gradescope's results.json format)")
     if STUDENT_BUNDLE:  # the students' bundle has the public cases only: nothing to grade for real, nothing to build
         return parser
     grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
@@ -126,7 +112,7 @@ def main(argv=None):
     if args.verb == "grade":
         return grade_command(args.folder, args.results)
     if args.verb == "check":
-        return check_command(args.folder, args.verbose, args.color)
+        return check_command(args.folder, args.verbose, args.color, args.problem, args.results)
     if args.verb == "regrade":
         from autograder.regrade import ExportError, regrade
 

@@ -16,7 +16,7 @@ from autograder.untrusted_fs import (CopyLimits, Folder, NotFound, NotRegular, U
                                      not_used, readable_name)
 
 STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
-SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", ".git")  # never copied, never mentioned
+SKIP_NAMES = (".git", "__pycache__", ".ipynb_checkpoints", ".venv")  # never copied, never mentioned; .venv: see the bundle README
 MAX_NOTES = 20  # notes shown to the student; the rest are counted
 BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span in the notes
 

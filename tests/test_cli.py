@@ -148,3 +148,23 @@ def test_grading_into_a_shared_folder_leaves_its_mode_alone(tmp_path):
     done = run_cli("grade", "reference", "--results", str(shared / "results.json"))
     assert done.returncode == 0 and (shared / "results.json").is_file()
     assert oct(shared.stat().st_mode & 0o7777) == oct(0o1777)
+
+
+def test_check_one_problem_writes_its_results(tmp_path):
+    # --problem 3 runs problem 3's public cases only; --results holds the same verdicts as the printed lines.
+    results = tmp_path / "results.json"
+    done = run_cli("check", "student_template", "--problem", "3", "--results", str(results))
+    assert done.returncode == 1
+    printed = verdicts(done.stdout)
+    assert printed and {number.split(".")[0] for number in printed} == {"3"}
+    data = json.loads(results.read_text())
+    graded = {test["number"]: test["status"] for test in data["tests"] if test["visibility"] != "hidden"}
+    assert graded == {number: "failed" for number in printed}
+    assert "public cases of problem 3" in done.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("problem", ["7", "0", "two"])
+def test_check_refuses_a_problem_that_does_not_exist(problem, tmp_path):
+    done = run_cli("check", "student_template", "--problem", problem, "--results", str(tmp_path / "r.json"))
+    assert done.returncode == 2 and "--problem" in done.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -299,6 +299,20 @@ def test_the_submission_is_graded_from_a_private_copy_with_links_reported(tmp_pa
     assert not submission.root.exists()
 
 
+def test_a_virtual_environment_in_the_folder_is_never_copied(tmp_path):
+    # The students' bundle README makes .venv inside the hw9 folder; `check` there must not copy it, nor mention it.
+    upload = reference_copy(tmp_path / "upload")
+    (upload / ".venv" / "bin").mkdir(parents=True)
+    os.symlink("/usr/bin/python3", upload / ".venv" / "bin" / "python")
+    (upload / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    submission = Submission.from_upload(upload)
+    try:
+        assert submission.has("attention.py") and not (submission.root / ".venv").exists()
+        assert ".venv" not in submission.notes()
+    finally:
+        submission.close()
+
+
 def test_a_linked_upload_is_reported_as_not_found(tmp_path):
     os.symlink(ROOT / "reference", tmp_path / "upload")
     submission = Submission.from_upload(tmp_path / "upload")
