@@ -143,7 +143,7 @@ def run_command(command: list[str], timeout: float) -> tuple[int | None, str]:
     """(exit status, standard error) of `command` run from BUNDLE_ROOT; (None, ...) when it ran out of time and was
     stopped. It runs in its own process group, so stopping it reaches whatever it started there."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
-    own_group = {"start_new_session": True} if os.name == "posix" else {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    own_group = {"start_new_session": True} if hasattr(os, "setsid") else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
     with subprocess.Popen(command, cwd=BUNDLE_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, **own_group) as process:
         try:
@@ -165,7 +165,7 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(STOP_GRACE_SECONDS)
     except subprocess.TimeoutExpired:
         pass
-    if os.name == "posix":
+    if hasattr(os, "killpg"):  # POSIX: the whole group
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -23,12 +23,13 @@ MARK = "=== the last command of the README block ==="
 
 
 def pins(text):
-    """name -> version of every `name==version` line of a requirements text."""
+    """name -> version of every `name==version` line of a requirements text; names normalised as PEP 503 does
+    (pip list writes typing_extensions where requirements say typing-extensions)."""
     found = {}
     for line in text.splitlines():
         match = re.match(r"\s*([A-Za-z0-9_.-]+)==([^\s#;]+)", line)
         if match:
-            found[match.group(1).lower()] = match.group(2)
+            found[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
     return found
 
 
