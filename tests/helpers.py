@@ -14,3 +14,16 @@ def load_module(folder, name):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def unpacked_student_bundle(folder):
+    """Build the students' zip in `folder` with `python -m autograder build student` and unpack it: its hw9/ folder."""
+    import subprocess
+    import zipfile
+
+    out = Path(folder) / "hw9.zip"
+    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(out.parent)
+    return out.parent / "hw9"

@@ -7,14 +7,13 @@ import os
 import re
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from autograder.build import student_requirements
 from autograder.cases import PROBLEM_TITLES
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unpacked_student_bundle
 
 README = ROOT / "student_template" / "README.md"
 LINUX_BLOCK = re.compile(r"<!-- setup-commands: linux[^>]*-->\s*```bash\n(.*?)```", re.S)
@@ -81,12 +80,7 @@ def clean_environment():
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """A built and unpacked bundle after the README's Linux commands: (hw9 folder, the commands' output, exit status)."""
-    out = tmp_path_factory.mktemp("setup") / "hw9.zip"
-    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    with zipfile.ZipFile(out) as archive:
-        archive.extractall(out.parent)
-    hw9 = out.parent / "hw9"
+    hw9 = unpacked_student_bundle(tmp_path_factory.mktemp("setup"))
     commands = linux_commands((hw9 / "README.md").read_text())
     script = "\n".join(["set -e", *commands[:-1], "set +e", f"echo '{MARK}'", commands[-1]])
     run = subprocess.run(["bash", "-c", script], cwd=hw9, env=clean_environment(), capture_output=True, text=True, timeout=1800)

@@ -3,9 +3,7 @@ of the code under test (or of the self-check itself) ever reaching the calling p
 import os
 import re
 import signal
-import subprocess
 import sys
-import zipfile
 
 import nbclient
 import nbformat
@@ -13,7 +11,7 @@ import pytest
 
 from autograder import notebook
 from autograder.cases import PROBLEM_TITLES, public_cases
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unpacked_student_bundle
 
 NOTEBOOK = "hand_design_transformers.ipynb"
 HOSTILE = "<script>alert('hw9')</script>"
@@ -23,12 +21,7 @@ ATTENTION_RAISING = f'def argmax_attention(q, K, V):\n    raise ValueError("{HOS
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """A freshly built and unpacked students' bundle (hw9/), its attention.py raising an error that holds markup."""
-    out = tmp_path_factory.mktemp("student") / "hw9.zip"
-    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    with zipfile.ZipFile(out) as archive:
-        archive.extractall(out.parent)
-    hw9 = out.parent / "hw9"
+    hw9 = unpacked_student_bundle(tmp_path_factory.mktemp("student"))
     stubs = (hw9 / "attention.py").read_text()
     (hw9 / "attention.py").write_text(f"{stubs}\n\n{ATTENTION_RAISING}")  # problem 3 raises it, problem 4 stays a stub
     return hw9

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from autograder.grade import grade
 from autograder.portable import PortableWorker, Splitter, needs_portable
 from autograder.sandbox import Job, WarmWorker
 from tests.corpus import make_submission
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unpacked_student_bundle
 
 BLOCKER = '''
 """Refuses Linux-only modules and deletes os calls Windows lacks: test_portable.py's stand-in for Windows."""
@@ -94,12 +93,7 @@ SCORE = re.compile(r"^\s+(\d|total)\s.*?(\S+ / \S+)$", re.M)
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """The unpacked hw9/ folder of a freshly built student zip."""
-    out = tmp_path_factory.mktemp("portable_bundle") / "hw9.zip"
-    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    with zipfile.ZipFile(out) as archive:
-        archive.extractall(out.parent)
-    return out.parent / "hw9"
+    return unpacked_student_bundle(tmp_path_factory.mktemp("portable_bundle"))
 
 
 @pytest.fixture(scope="module")

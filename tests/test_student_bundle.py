@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from autograder.results import to_gradescope_dict
 from autograder.secret import InputDraws, submission_digest
 from autograder.submission import Submission
 from tests.corpus import make_submission
-from tests.helpers import ROOT
+from tests.helpers import ROOT, unpacked_student_bundle
 
 CONVERSION = re.compile(r"^\w+ = np\.asarray\(\w+, dtype=np\.float64\)$")  # input conversion, not a solution
 SOLUTION_FILES = ("purification.py", "attention.py", "kernel_attention.py", "transformer.py", "submission_log.json")
@@ -30,12 +29,7 @@ GRADE_PUBLIC = ("import json, sys; from autograder.grade import grade; from auto
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     """The unpacked hw9/ folder of a freshly built student zip."""
-    out = tmp_path_factory.mktemp("student") / "hw9.zip"
-    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    with zipfile.ZipFile(out) as archive:
-        archive.extractall(out.parent)
-    return out.parent / "hw9"
+    return unpacked_student_bundle(tmp_path_factory.mktemp("student"))
 
 
 def bundle_texts(bundle):
