@@ -4,11 +4,13 @@ from dataclasses import dataclass, field
 from autograder.cases import PROBLEM_TITLES
 from autograder.grade import problem_scores
 from autograder.results import Results, printable
+from autograder.source_choice import FROM_LOG
 
 WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a "
                          "public case counts only if it also passes on fresh inputs of the same kind, which this "
                          "self-check cannot run.")
-COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2"}
+COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2", "skip": "2"}
+VERDICTS = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}  # skip: an optional task not attempted (neither)
 VERBOSE_HINT = "(details: --verbose)"
 
 
@@ -23,6 +25,13 @@ class CaseLine:
     passed: bool
     explanation: str | None = None  # the case's output, printable; None when not expanded
     folded: bool = False  # a failure whose explanation only --verbose shows
+    attempted: bool = True  # False: an optional task left out, neither passed nor failed
+    note: str = ""  # said of a case even when it passes (e.g. that it was graded from submission_log.json)
+
+    @property
+    def verdict(self) -> str:
+        """"pass", "fail" or "skip" (an optional task not attempted)."""
+        return "skip" if not self.attempted else "pass" if self.passed else "fail"
 
     @property
     def points(self) -> str:
@@ -61,11 +70,15 @@ class CheckReport:
     score: float
     max_score: float
     failed: int  # graded public cases (max_score > 0) that failed
+    optional_failed: int = 0  # attempted optional tasks (no points) that failed
 
     @property
     def verdict(self) -> str:
         """The closing line: how many public cases failed, and what the hidden tests check beyond them."""
         said = "All public cases pass." if not self.failed else f"{self.failed} public case(s) failed."
+        if self.optional_failed:
+            said += f" ({self.optional_failed} optional task(s) worth no points failed.)" if self.failed else \
+                f" (Only the optional task(s) worth no points failed: {self.optional_failed}.)"
         return f"{said} {WHAT_CHECK_CANNOT_SEE}"
 
 
@@ -77,17 +90,22 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
         if not problems or problems[-1].number != problem:
             problems.append(ProblemBlock(problem, PROBLEM_TITLES.get(problem, "grader")))
         # The models clean student text already; the report cleans it again, a second guard for terminals.
-        line = CaseLine(test.number, printable(test.name), test.score, test.max_score, test.status == "passed")
-        if not line.passed and (expand == "all" or (expand == "first" and problem not in expanded)):
+        line = CaseLine(test.number, printable(test.name), test.score, test.max_score, test.status == "passed",
+                        attempted=test.status is not None)
+        if line.passed and test.output.startswith(FROM_LOG):
+            line.note = printable(test.output.split("\n\n", 1)[0])
+        if line.verdict == "fail" and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
             line.explanation = printable(test.output)
-        elif not line.passed and expand == "first":
+        elif line.verdict == "fail" and expand == "first":
             line.folded = True
         problems[-1].cases.append(line)
     scores = [ScoreLine(number, PROBLEM_TITLES[number], score, top)
               for number, (score, top) in sorted(problem_scores(results.tests).items())]
-    failed = sum(test.status != "passed" and test.max_score > 0 for test in results.tests)
-    return CheckReport(problems, scores, results.score, results.max_score, failed)
+    failed = sum(test.status == "failed" and test.max_score > 0 for test in results.tests)
+    optional_failed = sum(test.status == "failed" and test.max_score == 0 and test.visibility != "hidden"
+                          and test.number.split(".")[0] in PROBLEM_TITLES for test in results.tests)
+    return CheckReport(problems, scores, results.score, results.max_score, failed, optional_failed)
 
 
 def paint(text: str, style: str, colour: bool) -> str:
@@ -101,8 +119,10 @@ def report_text(report: CheckReport, colour: bool = False, hint: str = VERBOSE_H
     for block in report.problems:
         lines += ["", paint(f"Problem {block.number}: {block.title}", "bold", colour)]
         for case in block.cases:
-            verdict = paint("PASS" if case.passed else "FAIL", "pass" if case.passed else "fail", colour)
+            verdict = paint(VERDICTS[case.verdict], case.verdict, colour)
             lines.append(f"  {verdict} {case.number:>5} {case.points:>7}  {case.name}")
+            if case.note:
+                lines.append(paint(f"{'':22}{case.note}", "dim", colour))
             if case.explanation is not None:
                 lines += [f"{'':22}{line}" for line in case.explanation.splitlines()]
             elif case.folded:

@@ -15,6 +15,7 @@ PASSED, WRONG_VALUE, WRONG_SHAPE, EXCEPTION, TIMEOUT, MEMORY, CRASH, UNSUPPORTED
     "unsupported return type", "missing file", "invalid submission_log.json", "grader error",
 )
 NOT_RUN = "not run"  # the grading time budget ran out before the case's turn
+NOT_ATTEMPTED = "not attempted"  # an optional task the student left out: neither passed nor failed
 
 
 @dataclass

@@ -12,6 +12,7 @@ from autograder.config import GraderConfig
 from autograder.results import Results, TestResult
 from autograder.portable import make_worker
 from autograder.sandbox import describe_protections
+from autograder.source_choice import better_source_of_problem2
 from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission
 from autograder.untrusted_fs import CopyLimits
@@ -51,11 +52,32 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
 
 def grade_copy(submission, config, public_only, worker, cases, deadline, started):
     """grade() once the upload is copied: plan, run and judge every case, then build the results."""
-    not_found = submission.not_found
     if cases is None:
         cases = public_cases() if public_only else all_cases()
     staff_notes = []
     draws = None if public_only else submission_draws(submission.root, staff_notes)  # the private copy: no link in it
+    tests = judged_tests(cases, submission, config, public_only, worker, deadline, staff_notes, draws)
+    tests, chosen_notes = better_source_of_problem2(
+        cases, tests, submission,
+        lambda some_cases, view: judged_tests(some_cases, view, config, public_only, worker, deadline, staff_notes, draws))
+    if worker.protections.get("root_only"):  # failing closed: no student code ran, so nothing of it earns a point
+        tests = [refused(test) for test in tests]
+    not_run = sum(test.category == checks.NOT_RUN for test in tests)
+    if not_run:
+        staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
+    tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
+                            output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
+    if staff_notes:
+        tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
+                                output="\n\n".join(staff_notes), visibility="hidden"))
+    stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
+    output = stopped + submission.notes() + chosen_notes + summary_table(tests)
+    return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
+
+
+def judged_tests(cases, submission, config, public_only, worker, deadline, staff_notes, draws):
+    """Plan, run and judge `cases` on `submission` (twins included): their TestResults, in the same order."""
+    not_found = submission.not_found
     plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
     twins = {case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
              for case in cases if callable(case.twin) and not public_only}
@@ -74,19 +96,35 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
             return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
         return None
     tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
-    if worker.protections.get("root_only"):  # failing closed: no student code ran, so nothing of it earns a point
-        tests = [refused(test) for test in tests]
-    not_run = sum(test.category == checks.NOT_RUN for test in tests)
-    if not_run:
-        staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
-    tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
-                            output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
-    if staff_notes:
-        tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
-                                output="\n\n".join(staff_notes), visibility="hidden"))
-    stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
-    output = stopped + submission.notes() + summary_table(tests)
-    return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
+    return [optional_entry(case, test, plan, outcomes.get(case.number)) for test, case, plan in zip(tests, cases, plans)]
+
+
+NOT_ATTEMPTED_SUFFIX = " (not attempted)"
+
+
+def optional_entry(case, test, plan, outcome):
+    """An optional case's entry when the student left the task out (its file or function missing, or the stub still
+    raising NotImplementedError): "not attempted", worth 0 of 0, neither passed nor failed; otherwise `test` as it is."""
+    why = not_attempted_reason(case, plan, outcome) if case.optional and test.max_score == 0 else None
+    if why is None:
+        return test
+    output = f"Not attempted: {why}. This optional task is worth no points, so nothing is lost."
+    return test.model_copy(update={"name": case.name + NOT_ATTEMPTED_SUFFIX, "score": 0.0, "status": None,
+                                   "output": output, "category": checks.NOT_ATTEMPTED, "diagnosis": ""})
+
+
+def not_attempted_reason(case, plan, outcome):
+    """Why an optional case counts as left out, or None when the student's attempt ran (and passed or failed)."""
+    if isinstance(plan, Verdict):
+        return plan.message if plan.category == checks.MISSING else None
+    function = plan[0].function
+    if outcome is None or outcome.status != "exception":
+        return None
+    if outcome.error_type == "NotImplementedError":
+        return f"{function}() still raises NotImplementedError"
+    if outcome.error_type == "AttributeError" and f"has no attribute '{function}'" in outcome.error:
+        return f"{case.file or 'your file'} has no {function}()"
+    return None
 
 
 def submission_draws(root, staff_notes):

@@ -26,6 +26,7 @@ BUNDLE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the a
 TIMEOUT_SECONDS = 900  # above the grader's own time budget for a whole run (540 s), with room for a slow laptop
 STOP_GRACE_SECONDS = 10  # after SIGTERM, the time `check` gets to stop its worker before it is killed
 HINT = "(details: check(verbose=True))"
+VERDICT_COLOURS = {"pass": "green", "fail": "#b00020", "skip": "gray"}  # skip: an optional task not attempted
 STDERR_TAIL = 3000  # characters of the subprocess's error output shown when it failed
 
 PAGE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined).from_string("""\
@@ -39,8 +40,11 @@ PAGE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
 <h4 style="margin-bottom: 0.2em">Problem {{ block.number }}: {{ block.title }}</h4>
 <table class="hw9-cases">
 {% for case in block.cases %}
-<tr class="hw9-case"><td style="color: {{ 'green' if case.passed else '#b00020' }}"><b>{{ 'PASS' if case.passed else 'FAIL' }}</b></td>
+<tr class="hw9-case"><td style="color: {{ verdict_colours[case.verdict] }}"><b>{{ verdicts[case.verdict] }}</b></td>
 <td>{{ case.number }}</td><td>{{ case.points }}</td><td style="text-align: left">{{ case.name }}</td></tr>
+{% if case.note %}
+<tr class="hw9-note"><td></td><td colspan="3" style="text-align: left; color: gray">{{ case.note }}</td></tr>
+{% endif %}
 {% if case.explanation is not none %}
 <tr class="hw9-explanation"><td></td><td colspan="3" style="text-align: left"><pre style="white-space: pre-wrap">{{ case.explanation }}</pre></td></tr>
 {% elif case.folded %}
@@ -80,8 +84,10 @@ class SelfCheck:
         return self.report is not None and not self.report.failed
 
     def _repr_html_(self) -> str:
+        from autograder.check_summary import VERDICTS
+
         return PAGE.render(folder=self.folder, problem=self.problem, report=self.report, error=self.error,
-                           stderr=self.stderr, hint=HINT)
+                           stderr=self.stderr, hint=HINT, verdicts=VERDICTS, verdict_colours=VERDICT_COLOURS)
 
     def __str__(self) -> str:
         from autograder.check_summary import report_text

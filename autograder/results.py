@@ -40,7 +40,9 @@ class TestResult(CleanText):
     name: str
     score: float
     max_score: float
-    status: Literal["passed", "failed"]
+    status: Literal["passed", "failed"] | None = Field(
+        description="None for an optional task the student did not attempt: neither passed nor failed (Gradescope "
+                    "then gets no status)")
     output: str = ""
     visibility: Visibility = "visible"
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
@@ -74,7 +76,7 @@ def to_gradescope_dict(results):
         "test_output_format": "md",
         "stdout_visibility": "hidden",
         "tests": [
-            {
+            {key: value for key, value in {
                 "name": test.name,
                 "number": test.number,
                 "score": round(test.score, 6),
@@ -83,7 +85,7 @@ def to_gradescope_dict(results):
                 "output": test.output,
                 "output_format": "md",
                 "visibility": test.visibility,
-            }
+            }.items() if value is not None}  # no status: an optional task not attempted
             for test in results.tests
         ],
     }

@@ -200,3 +200,22 @@ class Submission:
         except LogKeyError as error:
             raise NoTransformerClass(f"transformer.py is missing, and the class cannot be rebuilt from the log: {error}") from None
         return {"init": init, "forward": forward}
+
+
+class WithoutTransformerFile:
+    """The submission as if transformer.py were left out: problem 2's class and weights then come from the log.
+
+    Everything but `has` and `transformer_source` is the submission's own (its private copy, its log).
+    """
+
+    def __init__(self, submission: Submission):
+        self._submission = submission
+
+    def has(self, name) -> bool:
+        return name != "transformer.py" and self._submission.has(name)
+
+    def transformer_source(self):
+        return Submission.transformer_source(self)  # with this view's `has`: the log's source, or NoTransformerClass
+
+    def __getattr__(self, name):
+        return getattr(self._submission, name)

@@ -49,6 +49,7 @@ class Case:
     twin: Callable | str | None = None  # a builder (submission, generator) of the same check on fresh inputs, or
     # the number of a hidden case that already is that check on fresh inputs (it costs no extra run)
     constant_answer: str = ""  # why the right answer is a constant (or the input) that a stub may return
+    optional: bool = False  # an optional task worth no points: left out, it is "not attempted", not failed
 
     @property
     def problem(self):
@@ -83,18 +84,19 @@ _REGISTRY: list[Case] = []
 
 
 def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None, twin=None,
-         constant_answer=""):
+         constant_answer="", optional=False):
     """Register the decorated builder as a test case; returns the builder unchanged.
 
     twin: True for a public case whose builder draws all its inputs from its generator (its twin
     is the same builder with a fresh one), another builder (submission, generator), or the number
     of a hidden case that makes the same check on fresh inputs of the same kind. A hidden
     case whose right answer is a constant may take a twin too: it then counts only when the
-    function also answers a case where that constant is wrong.
+    function also answers a case where that constant is wrong. optional: an optional task worth
+    no points (weight 0), reported as not attempted when its file or function is left out or still a stub.
     """
     def register(build):
         add_case(Case(number, name, weight, build, file, public, visibility, timeout,
-                      build if twin is True else twin or None, constant_answer))
+                      build if twin is True else twin or None, constant_answer, optional))
         return build
     return register
 

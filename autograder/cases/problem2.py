@@ -1,7 +1,9 @@
 """Problem 2's public cases: PytorchTransformer against the reference NumpyTransformer, and the hand-designed weights.
 
 The class comes from transformer.py or, when that file is absent, is rebuilt from the log's
-source text (in the worker). The weights come from transformer.py's functions or the log.
+source text (in the worker). The weights come from transformer.py's functions or the log. When
+transformer.py is there but earns less on a part than the log would, the grader grades that
+part from the log instead (autograder/source_choice.py).
 Everything here is public (it ships in the students' bundle); the hidden forward cases are
 in problem2_hidden.py.
 """
@@ -33,6 +35,17 @@ WEIGHT_SHAPES = {
 FREE_DIMS = {"qk": (1, DIM_CAP), "p": (1, DIM_CAP), "v": (1, DIM_CAP), "n": (7, DIM_CAP)}  # n: CLS and up to 6 tokens
 
 
+# What transformer.py provides -> the cases judging it. When transformer.py earns less on a part than
+# submission_log.json does, that part is graded from the log instead (autograder/source_choice.py).
+CLASS_PART = "PytorchTransformer"
+SOURCE_PARTS: dict[str, list[str]] = {}
+
+
+def from_either_source(part, number):
+    """Record that case `number` judges `part`, which transformer.py or the log may provide."""
+    SOURCE_PARTS.setdefault(part, []).append(number)
+
+
 def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
@@ -56,6 +69,8 @@ def forward_mistakes(Km, Qm, Vm, pos, seq):
 
 
 def forward_case(number, covers, dims, length, public):
+    from_either_source(CLASS_PART, number)
+
     @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public, twin=public)
     def build(submission, g):
         source = class_source(submission)
@@ -73,6 +88,9 @@ def forward_case(number, covers, dims, length, public):
 
 # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public
 forward_case("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8, True)
+
+
+from_either_source(CLASS_PART, "2.7")
 
 
 @case("2.7", "PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)", 1.0, public=True)
@@ -237,6 +255,8 @@ def judged_weights(weights, task):
 
 
 def weights_case(number, task, function):
+    from_either_source(f"{function}()", number)
+
     @case(number, f"{function}() solves every sequence of the task", 4.0, public=True)
     def build(submission, g):
         if submission.has("transformer.py"):
@@ -259,7 +279,8 @@ weights_case("2.8", "content", "attention_by_content")
 weights_case("2.9", "position", "attention_by_position")
 
 
-@case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True)
+@case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True,
+      optional=True)
 def unique(submission, g):
     def check(outcome):
         weights = returned_dict(outcome)
