@@ -4,7 +4,7 @@ A notebook exported to transformer.py often does not import (`get_ipython()` mag
 top-level `test()`), while the log beside it is complete. The parts transformer.py provides (the
 PytorchTransformer class, each hand-designed weights function) are graded from transformer.py
 first; only a part with a case short of full marks is graded again from the log, and the log's
-result stands when it earns more. The choice is said at the top of the results and in each case.
+result stands when it earns more. The choice is said at the top of the results and in each public case.
 """
 import re
 from typing import Callable
@@ -50,8 +50,9 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
                 f"({log_score:g} of {top:g} points; transformer.py's: {file_score:g}).")
         lines.append(f"- {part}: {why}; graded from submission_log.json instead ({log_score:g} of {top:g} points; "
                      f"transformer.py's: {file_score:g})")
-        for number in numbers:
-            by_number[number] = from_log[number].model_copy(update={"output": f"{said}\n\n{from_log[number].output}"})
+        for case in part_cases:  # a hidden case says only its category; the top of the results says the rest
+            said_here = f"{said}\n\n" if case.public else ""
+            by_number[case.number] = from_log[case.number].model_copy(update={"output": said_here + from_log[case.number].output})
     if not lines:
         return tests, ""
     note = "**Problem 2, graded from the better of transformer.py and submission_log.json:**\n" + "\n".join(lines) + "\n\n"

@@ -152,9 +152,11 @@ def test_results_file_is_valid_and_untouched(graded, name):
     data = json.loads(outcome["text"])
     assert isinstance(data["score"], (int, float)) and isinstance(data["tests"], list) and data["tests"]
     for test in data["tests"]:
-        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility"}
+        assert set(test) >= {"name", "number", "score", "max_score", "output", "visibility"}
         assert isinstance(test["name"], str) and isinstance(test["output"], str) and isinstance(test["number"], str)
-        assert test["status"] in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        if "status" not in test:  # only an optional task left out, worth nothing, is neither passed nor failed
+            assert test["max_score"] == 0 and test["name"].endswith("(not attempted)")
+        assert test.get("status", "passed") in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
         assert 0 <= test["score"] <= test["max_score"]
     assert data["score"] == pytest.approx(sum(test["score"] for test in data["tests"]))
     assert 0 <= data["score"] <= sum(test["max_score"] for test in data["tests"])
@@ -245,6 +247,24 @@ def test_public_failure_says_expected_and_given(graded):
 
 def test_log_only_submission_earns_all_of_problem_2(graded):
     assert problem_scores(outcome_of(graded, "log_only")["results"].tests)["2"] == (20, 20)
+
+
+def test_problem_2_is_graded_from_the_source_that_earns_more(graded):
+    export = outcome_of(graded, "p2_notebook_export_beside_log")["results"]
+    assert problem_scores(export.tests)["2"] == (20, 20)
+    assert "Graded from submission_log.json" in {t.number: t for t in export.tests}["2.1"].output
+    # the log's class (right on single tokens and on qk_dim 1: 2.2, 2.4, 2.6, and 2.7: 4 points) beats transformer.py's
+    # (single tokens only: 2.2, 2.4, and 2.7: 3); transformer.py's weights (8) beat the log's wrong content matrices; of
+    # the log's own checks only 2.10 and 2.13 pass (2)
+    both = outcome_of(graded, "p2_both_sources_wrong")["results"]
+    assert problem_scores(both.tests)["2"] == (4 + 8 + 2, 20)
+
+
+def test_optional_task_left_out_is_neither_passed_nor_failed(graded):
+    for name in ("p2_optional_task_left_out", "log_only", "template"):
+        entry = {t["number"]: t for t in to_gradescope_dict(outcome_of(graded, name)["results"])["tests"]}["2.14"]
+        assert "status" not in entry and entry["name"].endswith("(not attempted)"), name
+        assert (entry["score"], entry["max_score"]) == (0, 0) and "Traceback" not in entry["output"], name
 
 
 # Golden results: the exact results.json of the reference and the template, refreshed only with --update-golden.
