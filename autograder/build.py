@@ -23,6 +23,7 @@ STUDENT_RUNTIME = (
     "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
     "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
     "check_summary", "notebook",  # the report `check` prints, and check() in a notebook cell
+    "source_choice",  # problem 2 from the better of transformer.py and the log
 )
 STUDENT_REQUIREMENTS = ("requirements.txt", "requirements-notebook.txt")  # the grader's pins, then the notebook's
 REQUIREMENTS_HEADER = """\

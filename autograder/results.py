@@ -41,8 +41,9 @@ class TestResult(CleanText):
     score: float
     max_score: float
     status: Literal["passed", "failed"] | None = Field(
+        None,
         description="None for an optional task the student did not attempt: neither passed nor failed (Gradescope "
-                    "then gets no status)")
+                    "then gets no status, and a results.json read back without one gives None)")
     output: str = ""
     visibility: Visibility = "visible"
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")

@@ -9,7 +9,6 @@ result stands when it earns more. The choice is said at the top of the results a
 import re
 from typing import Callable
 
-from autograder.cases.problem2 import SOURCE_PARTS
 from autograder.results import TestResult
 from autograder.submission import WithoutTransformerFile
 
@@ -27,6 +26,10 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
     """
     if not submission.has("transformer.py") or submission.log[0] is None:
         return tests, ""
+    # Imported here, once the cases are: in the students' bundle an early import of a case module would keep
+    # all_cases() from registering the frozen public cases.
+    from autograder.cases.problem2 import SOURCE_PARTS
+
     by_number = {test.number: test for test in tests}
     falling_short = {}
     for part, numbers in SOURCE_PARTS.items():

@@ -1,11 +1,13 @@
 """Problem 2 from the better of transformer.py and the log, and optional tasks left out: the choice, the wording, the report."""
+import json
+
 from autograder import checks
 from autograder.cases import all_cases
 from autograder.cases.problem2 import CLASS_PART, SOURCE_PARTS
 from autograder.check_summary import build_report, report_text
 from autograder.grade import not_attempted_reason, optional_entry
 from autograder.notebook import SelfCheck
-from autograder.results import Results, TestResult as Entry, to_gradescope_dict
+from autograder.results import Results, TestResult as Entry, to_gradescope_dict, write_results
 from autograder.sandbox import Job, Outcome
 from autograder.source_choice import FROM_LOG, better_source_of_problem2, why_transformer_file_fell_short
 
@@ -138,3 +140,11 @@ def test_a_case_graded_from_the_log_says_so_in_the_report_even_when_it_passes():
     report = build_report(results)
     assert report.problems[0].cases[0].note == said
     assert said in report_text(report) and said in SelfCheck("folder", 2, report=report)._repr_html_()
+
+
+def test_a_results_file_without_status_reads_back_as_not_attempted(tmp_path):
+    """The notebook's check() reads the subprocess's results.json back into the models."""
+    left_out = Entry(number="2.14", name="optional (not attempted)", score=0, max_score=0, status=None, output="Not attempted")
+    write_results(Results(tests=[left_out]), tmp_path / "results.json")
+    read = Results(**json.loads((tmp_path / "results.json").read_text()))
+    assert read.tests[0].status is None and build_report(read).problems[0].cases[0].verdict == "skip"
