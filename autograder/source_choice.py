@@ -48,7 +48,7 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
         if log_score <= file_score:
             continue
         top = sum(by_number[number].max_score for number in numbers)
-        why = why_transformer_file_fell_short([by_number[number] for number in numbers])
+        why = why_transformer_file_fell_short([by_number[case.number] for case in part_cases if case.public])
         said = (f"{FROM_LOG}: {why}, and the {part} in submission_log.json earns more "
                 f"({log_score:g} of {top:g} points; transformer.py's: {file_score:g}).")
         lines.append(f"- {part}: {why}; graded from submission_log.json instead ({log_score:g} of {top:g} points; "
@@ -61,9 +61,10 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
     note = "**Problem 2, graded from the better of transformer.py and submission_log.json:**\n" + "\n".join(lines) + "\n\n"
     return [by_number[test.number] for test in tests], note
 
+
 def why_transformer_file_fell_short(tests: list[TestResult]) -> str:
-    """'transformer.py could not be imported (NameError: ...)' when a public case shows an import-time error;
-    otherwise that transformer.py's version earned fewer points. Hidden cases' details are never quoted."""
+    """'transformer.py could not be imported (NameError: ...)' when one of these public cases shows an import-time
+    error; otherwise that transformer.py's version earned fewer points. Hidden cases' details are never quoted."""
     for test in tests:
         if test.visibility == "hidden" or test.status == "passed" or "<module>" not in test.output:
             continue
