@@ -76,9 +76,9 @@ class CheckReport:
     def verdict(self) -> str:
         """The closing line: how many public cases failed, and what the hidden tests check beyond them."""
         said = "All public cases pass." if not self.failed else f"{self.failed} public case(s) failed."
-        if self.optional_failed:
-            said += f" ({self.optional_failed} optional task(s) worth no points failed.)" if self.failed else \
-                f" (Only the optional task(s) worth no points failed: {self.optional_failed}.)"
+        if self.optional_failed:  # worth no points: said apart, so that the count above stays that of graded cases
+            said += " The optional task, worth no points, failed too." if self.failed else \
+                " Only the optional task, worth no points, failed."
         return f"{said} {WHAT_CHECK_CANNOT_SEE}"
 
 
