@@ -7,7 +7,7 @@ import pytest
 from autograder import checks
 from autograder.cases import all_cases, rng
 from autograder.cases.frozen import decode_check, encode_check
-from autograder.mistakes import CATALOGUE, resolve
+from autograder.mistakes import CATALOGUE, LAYOUT_WORDS, resolve
 from autograder.sandbox import Outcome
 
 CASES = {case.number: case for case in all_cases()}
@@ -58,7 +58,19 @@ def test_the_layout_case_fails_another_column_order_and_says_why():
     cosines_first = judge("6.1", lambda X, W: fourier(X, W, np.r_[len(W):2 * len(W), 0:len(W)]))
     assert cosines_first.category == checks.WRONG_VALUE
     assert "cosines before the sines" in cosines_first.diagnosis and "inner products" in cosines_first.diagnosis
-    assert judge("6.1", shuffled(fourier)).category == checks.WRONG_VALUE
+    interleaved = judge("6.1", lambda X, W: fourier(X, W, np.arange(2 * len(W)).reshape(2, -1).T.ravel()))  # sin_1, cos_1, ...
+    assert interleaved.category == checks.WRONG_VALUE and interleaved.diagnosis == LAYOUT_WORDS["random_feature_map"]
+    assert judge("6.1", shuffled(fourier)).diagnosis == LAYOUT_WORDS["random_feature_map"]
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda X, W: 2 * fourier(X, W),  # inner products four times too large
+    lambda X, W: np.stack([np.roll(row, i) for i, row in enumerate(fourier(X, W))]),  # the layout changes from row to row
+    lambda X, W: fourier(X, W)[:, :-1],  # a feature short
+])
+def test_the_layout_case_says_nothing_of_inner_products_that_are_wrong(wrong):
+    verdict = judge("6.1", wrong)
+    assert not verdict.passed and verdict.diagnosis != LAYOUT_WORDS["random_feature_map"]
 
 
 @pytest.mark.parametrize("number", ["6.2", "6.3", "6.4"])
@@ -94,6 +106,15 @@ def test_a_frozen_inner_product_check_judges_as_the_original():
     X, W = (resolve(arg) for arg in job.args)
     outcome = Outcome("ok", outputs={"value": softmax_fourier(X, W, np.arange(16)[::-1])}, kinds={"value": "ndarray"})
     assert thawed(outcome).passed and check(outcome).passed
+
+
+def test_a_frozen_layout_check_still_recognises_another_layout():
+    job, check = CASES["6.1"].build(None, rng("6.1"))
+    arrays = {}
+    thawed = decode_check(encode_check(check, arrays), arrays)
+    X, W = (resolve(arg) for arg in job.args)
+    outcome = Outcome("ok", outputs={"value": fourier(X, W, np.arange(16)[::-1])}, kinds={"value": "ndarray"})
+    assert thawed(outcome).diagnosis == check(outcome).diagnosis == LAYOUT_WORDS["random_feature_map"]
 
 
 def mistake(function, name):
