@@ -23,6 +23,8 @@ FIXTURES = {
     ("regularization_loss", "norm_not_squared"): ("1.3", "purification.py", "float(np.sum(np.asarray(W) ** 2))", "float(np.sqrt(np.sum(np.asarray(W) ** 2)))"),
     ("optimal_purifier", "shrink_not_squared"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full / (sigma_full + lam)"),
     ("optimal_purifier", "shrink_complement"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "lam / (sigma_full**2 + lam)"),
+    ("optimal_purifier", "lambda_times_n"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full**2 / (sigma_full**2 + X.shape[1] * lam)"),
+    ("optimal_purifier", "lambda_times_2n"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full**2 / (sigma_full**2 + 2 * X.shape[1] * lam)"),
     ("argmax_attention", "returns_key"): ("3.1", "attention.py", "return V[best]", "return K[best]"),
     ("argmax_attention", "argmin"): ("3.1", "attention.py", "np.argmax(scores, axis=-1)", "np.argmin(scores, axis=-1)"),
     ("softmax_attention", "no_scaling"): ("4.1", "attention.py", "Q @ K.T / math.sqrt(d)", "Q @ K.T"),
@@ -54,6 +56,8 @@ FIXTURES = {
 NOT_RECOGNISABLE_ON_VISIBLE_INPUTS = {
     # mistakes whose output equals the right answer on every visible case (they are caught by hidden cases)
     ("purification_loss", "no_regularization"): "purification_loss has no visible case",
+    ("purification_loss", "lambda_times_n"): "purification_loss has no visible case",
+    ("purification_loss", "lambda_times_2n"): "purification_loss has no visible case",
     ("purifier_lambda_range", "sigma_not_squared"): "on 1.11's singular values the mistake gives an empty range (None)",
 }
 CASES = {case.number: case for case in all_cases()}
