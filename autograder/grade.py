@@ -1,6 +1,5 @@
 """The grading pipeline: locate the submission, run each case in the worker, judge it here, build the results."""
 import dataclasses
-import sys
 import time
 import traceback
 import zlib
@@ -251,12 +250,14 @@ INPUTS_SHOWN_WHOLE = 400  # entries of an input array printed in full (every pub
 
 
 def python_literal(value, indent):
-    """An argument as Python source that rebuilds it exactly (floats to the last digit; `np` is numpy)."""
+    """An argument as Python source that rebuilds it exactly (every float to its last digit; `np` is numpy)."""
     if isinstance(value, np.ndarray):
-        whole = value.size <= INPUTS_SHOWN_WHOLE
-        text = np.array2string(value, separator=", ", floatmode="unique" if whole else "maxprec",
-                               threshold=sys.maxsize if whole else 50, max_line_width=110, prefix=indent + "np.array(")
-        return f"np.array({text})" + ("" if whole else f"  # {value.size} entries, printed in part")
+        if value.size > INPUTS_SHOWN_WHOLE:
+            return f"np.array({np.array2string(value, separator=', ', threshold=50)})  # {value.size} entries, printed in part"
+        if value.ndim < 2:
+            return f"np.array({value.tolist()!r})"
+        rows = "".join(f"{indent}    {row!r},\n" for row in value.tolist())
+        return f"np.array([\n{rows}{indent}])"
     if isinstance(value, np.generic):
         return repr(value.item())
     if isinstance(value, (list, tuple)):
