@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autograder.results import fence
+
 RTOL, ATOL = 1e-4, 1e-6  # loose enough for a correct float32 implementation
 
 # Categories, the only thing a hidden case reveals about a failure.
@@ -44,17 +46,23 @@ def show(array, precision=5):
     return np.array2string(np.asarray(array, dtype=np.float64), precision=precision, threshold=20, edgeitems=3, suppress_small=True, separator=", ")
 
 
+def shown(label, array):
+    """`label:` and the array in a fenced code block, so that Markdown keeps its rows apart."""
+    return f"{label}:\n{fence(show(array))}"
+
+
 def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
     """Shape, then finiteness, then values within rtol/atol; `kind` names the type the student returned."""
     expected = np.asarray(expected, dtype=np.float64)
     given = f" ({kind})" if kind else ""
     if got is None:
-        return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None")
+        return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None\n{shown('expected', expected)}")
     if got.shape != expected.shape:
-        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}")
+        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}\n"
+                                 f"{shown('expected', expected)}\n{shown('got' + given, got)}")
     if not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0]
-        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}): {show(got)}")
+        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}):\n{fence(show(got))}")
     deviation = np.abs(got - expected) - (atol + rtol * np.abs(expected))
     if np.any(deviation > 0):
         worst = np.unravel_index(int(np.argmax(deviation)), got.shape) if got.ndim else ()
@@ -62,7 +70,7 @@ def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
         return fail(
             WRONG_VALUE,
             f"{what} differs from the expected value{where}: expected {got.dtype.type(expected[worst]):.6g}, got {got[worst]:.6g}"
-            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\nexpected: {show(expected)}\ngot{given}: {show(got)}",
+            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\n{shown('expected', expected)}\n{shown('got' + given, got)}",
         )
     return ok(f"{what} matches the expected value" + (f"s (shape {expected.shape})" if expected.ndim else ""))
 
@@ -81,7 +89,7 @@ class Expect:
         got = outcome.outputs.get("value")
         kind = outcome.kinds.get("value", "")
         if self.expected is None:
-            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
+            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got ({kind}):\n{fence(show(got))}")
         else:
             verdict = compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
         verdict = with_diagnosis(verdict, got, self.mistakes)
