@@ -26,15 +26,17 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, checks
+from autograder.attempt import inspect_upload
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
                                export_root, list_submissions, output_folder, printable, read_metadata,
                                read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
 from autograder.report import FLAGGED, write_report
-from autograder.results import grader_failure, write_results
+from autograder.results import grader_failure, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
+from autograder.student_page import write_student_page
 
 STATE = ".regrade-state.json"
 NOTES = "regrade-notes.txt"
@@ -46,12 +48,29 @@ __all__ = ["regrade", "ExportError", "METADATA"]
 
 # ---------------------------------------------------------------- rows
 
-def summarise(entry, results):
+def submission_notes(results, attempt):
+    """What the report flags about the files themselves: Python files that do not parse, an invalid log."""
+    notes = [f"syntax error in {name}" for name in (attempt.syntax_errors if attempt else [])]
+    if any(t.category == checks.INVALID_LOG for t in results.tests):
+        notes.append("invalid submission_log.json")
+    return notes
+
+
+def attempt_status(results, attempt):
+    """The attempt column: "no attempt" for an empty upload or the untouched template scoring nothing, else "attempted";
+    "" when the files could not be read or nothing was graded."""
+    if attempt is None or results.max_score == 0:
+        return ""
+    return "no attempt" if not attempt.attempted and results.score == 0 else "attempted"
+
+
+def summarise(entry, results, attempt=None):
     """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
     flagged.update("left a process running" for t in results.tests if t.behaviour)
     if results.max_score == 0:  # the grader's failure notice only: no case was graded
         flagged["could not be graded"] += 1
+    flagged.update(submission_notes(results, attempt))
     scores = problem_scores(results.tests)
     return {
         "submission": entry.output,
@@ -63,12 +82,18 @@ def summarise(entry, results):
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
         "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
         "seconds": round(results.execution_time, 2),
+        "submitted_at": entry.submitted_at,
+        "lateness": entry.lateness,
+        "attempt": attempt_status(results, attempt),
     }
 
 
-def case_details(results):
-    """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour."""
+def case_details(results, attempt=None):
+    """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour,
+    whether anything was attempted and what is wrong with the files themselves."""
     return {
+        "no_attempt": attempt_status(results, attempt) == "no attempt",
+        "notes": submission_notes(results, attempt),
         "failed": {t.number: t.category for t in results.tests if t.status == "failed" and t.max_score > 0},
         "diagnoses": {t.number: t.diagnosis for t in results.tests if t.diagnosis},
         "behaviour": {t.number: t.behaviour for t in results.tests if t.behaviour},
@@ -76,12 +101,13 @@ def case_details(results):
     }
 
 
-def record(entry, results, out):
-    """Write out/<entry.output>/results.json and summary.json; return the summary (row plus details)."""
-    summary = {**summarise(entry, results), "details": case_details(results)}
+def record(entry, results, out, attempt=None):
+    """Write out/<entry.output>/results.json, summary.json and index.html (the student's view); return the summary."""
+    summary = {**summarise(entry, results, attempt), "details": case_details(results, attempt)}
     target = output_folder(out, entry.output)
     write_results(results, target / "results.json")
     write_atomically(target / "summary.json", json.dumps(summary))
+    write_student_page(target, entry.output, summary["students"], to_gradescope_dict(results))
     return summary
 
 
@@ -103,7 +129,11 @@ def grade_one(entry, out, worker):
     except Exception:
         results = grader_failure(traceback.format_exc())
     try:
-        return record(entry, results, out)
+        attempt = inspect_upload(entry.path)
+    except Exception:  # the files could not be read again: nothing is said about the attempt
+        attempt = None
+    try:
+        return record(entry, results, out, attempt)
     except Exception:
         return could_not_grade(entry, out, traceback.format_exc(limit=3))
 
@@ -204,7 +234,8 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
     out.mkdir(parents=True, exist_ok=True)
     notes = []
     with unpacked(export, out, notes, limits) as folder:
-        entries = list_submissions(folder, read_metadata(folder, notes, limits), notes)
+        times = {}
+        entries = list_submissions(folder, read_metadata(folder, notes, limits, times), notes, times)
         version, state = grader_version(), ({} if force else load_state(out, notes))
         graded, todo = {}, []
         for index, entry in enumerate(entries):

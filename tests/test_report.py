@@ -152,8 +152,8 @@ def test_student_strings_are_escaped_and_nothing_is_fetched(tmp_path):
     assert page.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "strong", "br", "div", "figure", "figcaption",
                          "svg", "rect", "text", "line", "table", "thead", "tbody", "tr", "th", "td", "a", "span"}  # nothing that loads or runs
     assert HOSTILE in page.all_text  # shown to the reader as text
-    assert "plain/results.json" in page.links and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/results.json" in page.links
-    assert all(link.endswith("/results.json") and ":" not in link for link in page.links)
+    assert "plain/index.html" in page.links and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/index.html" in page.links
+    assert all(link.endswith("/index.html") and ":" not in link for link in page.links)
     for outside in ("http://", "https://", "url(", "@import"):
         assert outside not in text
 
