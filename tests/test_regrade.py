@@ -202,3 +202,25 @@ def test_out_overlapping_the_export_is_refused_and_nothing_is_written(tmp_path):
     done = run(export, "--out", export / "out")
     assert done.returncode == 2 and "overlaps the export" in done.stderr
     assert sorted(export.rglob("*")) == before
+
+
+def test_times_lateness_attempts_and_syntax_errors_reach_the_csv_and_pages(tmp_path, fake_grader):
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"on_time": 0, "late": 30, "broken": 0}), tmp_path / "out"
+    (export / "broken" / "attention.py").write_text("def softmax(x:\n")
+    (export / "submission_metadata.yml").write_text(
+        "on_time:\n  :submitters:\n  - :name: Ada\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
+        "late:\n  :submitters:\n  - :name: Alan\n  :created_at: 2026-10-30 09:00:00 -07:00\n  :lateness: '=1+1'\n")
+    regrade(export, out)
+    graded = rows(out)
+    assert graded["on_time"]["submitted_at"] == "2026-10-28 22:01:00.000000000 -07:00" and graded["on_time"]["lateness"] == ""
+    assert graded["late"]["lateness"] == "'=1+1"  # neutralised like every text cell
+    assert graded["broken"]["submitted_at"] == "" and "syntax error in attention.py" in graded["broken"]["flags"]
+    assert [graded[name]["attempt"] for name in ("on_time", "late", "broken")] == ["no attempt", "attempted", "attempted"]
+    for name in ("on_time", "late", "broken"):
+        page = out / name / "index.html"
+        assert page.stat().st_mode & 0o777 == 0o644 and "stand-in" in page.read_text()
+    report = (out / "report.html").read_text()
+    assert "1 submission with no attempt" in report and "mean 15 / 60" in report  # (30 + 0) / 2: on_time is left out
+    assert 'href="late/index.html"' in report and "2026-10-30 09:00:00 -07:00" in report

@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 import pytest
 
 from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES
-from autograder.report import diagnosed_mistakes, flagged_submissions, histogram, most_failed, read_summaries, write_report
+from autograder.cases import all_cases
+from autograder.report import (diagnosed_mistakes, flagged_submissions, histogram, most_failed, pass_rates, read_summaries,
+                               write_report)
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 
@@ -17,12 +19,14 @@ HOSTILE = "<script>alert(1)</script>"
 SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
 
 
-def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None):
+def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None,
+                  no_attempt=False, notes=()):
     """A summary.json as regrade writes it: the CSV row plus "details"."""
     problems = problems or {p: float(points) for p, points in PROBLEM_POINTS.items()}
     row = {"submission": name, "students": students, "emails": "", "sids": "", "total": total,
            **{f"problem {p}": problems.get(p, 0.0) for p in PROBLEM_POINTS}, "flags": flags, "seconds": 1.0,
-           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total}}
+           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total,
+                       "no_attempt": no_attempt, "notes": list(notes)}}
     (out / name).mkdir(parents=True)
     (out / name / "summary.json").write_text(json.dumps(row))
     return name
@@ -136,6 +140,35 @@ def test_timeouts_crashes_memory_grader_errors_and_leftovers_are_flagged(tmp_pat
         "daemon": {"left a process or thread running after it returned": ["4.8"]},
     }
     assert "slow timeout: 4.6, 4.8" in Page(report(tmp_path, names)).all_text
+
+
+def test_no_attempt_is_counted_apart_from_every_statistic(tmp_path):
+    names = [write_summary(tmp_path, "a", total=40.0, failed={"1.1": "wrong value"}), write_summary(tmp_path, "b", total=20.0),
+             write_summary(tmp_path, "template", total=0.0, failed={"1.1": "exception", "1.2": "exception"}, no_attempt=True),
+             write_summary(tmp_path, "empty", total=0.0, failed={"1.2": "missing file"}, no_attempt=True)]
+    page = Page(report(tmp_path, names))
+    text = page.all_text
+    assert "4 submissions. 2 submissions with no attempt" in text and "mean 30 / 60, median 30 / 60" in text
+    assert "1.1 reconstruction" in text and "1 of 2 wrong value" in text  # the template's exceptions are not counted
+    assert "exception" not in text.split("Cases failed most often")[1].split("Pass rate")[0]
+    assert {"template/index.html", "empty/index.html"} <= set(page.links)  # still listed with the others
+
+
+def test_every_case_has_a_pass_rate(tmp_path):
+    names = [write_summary(tmp_path, "a", failed={"1.1": "wrong value", "4.8": "timeout"}), write_summary(tmp_path, "b", failed={"1.1": "exception"}),
+             write_summary(tmp_path, "c"), write_summary(tmp_path, "broken", total=0.0, max_total=0.0)]  # graded nothing: left out
+    cases = [case for case in all_cases() if case.weight > 0]
+    rows = {number: (passed, graded) for number, _, passed, graded in pass_rates(read_summaries(tmp_path, names), all_cases())}
+    assert len(rows) == len(cases) and rows["1.1"] == (1, 3) and rows["4.8"] == (2, 3) and rows["3.1"] == (3, 3)
+    text = Page(report(tmp_path, names)).all_text.split("Pass rate of every case")[1]
+    assert "1 of 3 33%" in text and "2 of 3 67%" in text and text.count("3 of 3 100%") == len(cases) - 2
+
+
+def test_syntax_errors_and_invalid_logs_are_flagged(tmp_path):
+    names = [write_summary(tmp_path, "broken", notes=["syntax error in attention.py", "invalid submission_log.json"])]
+    flagged = flagged_submissions(read_summaries(tmp_path, names))
+    assert flagged[0][1] == {"syntax error in attention.py": [], "invalid submission_log.json": []}
+    assert "broken syntax error in attention.py; invalid submission_log.json" in Page(report(tmp_path, names)).all_text
 
 
 def test_header_counts_and_averages(tmp_path):
