@@ -289,5 +289,30 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
     assert "hangs_once Grace Hopper timeout: 4.8" in text  # the flagged timeout, with its case
     assert HOSTILE in text  # rendered as text, never as an element
     assert sorted(page.histograms) == sorted(PROBLEM_POINTS) and all(h["bars"] == 10 for h in page.histograms.values())
-    assert {"full_marks/results.json", "template/results.json", "syntax_error/results.json", "hangs_once/results.json"} <= set(page.links)
+    assert {"full_marks/index.html", "template/index.html", "syntax_error/index.html", "hangs_once/index.html"} <= set(page.links)
     assert all((graded_class / link).is_file() for link in page.links)
+    assert "5 submissions with no attempt" not in text and "1 submission with no attempt" in text  # the template
+    assert "syntax_error Alan Turing syntax error in attention.py" in text
+    assert "Pass rate of every case" in text and "4.8 " in text.split("Pass rate of every case")[1]
+
+
+def test_a_students_page_renders_in_headless_chromium(graded_class, tmp_path):
+    page_file = graded_class / "hangs_once" / "index.html"
+    assert page_file.stat().st_mode & 0o777 == 0o644 and (graded_class / "hangs_once" / "results.json").stat().st_mode & 0o777 == 0o600
+    screenshot = tmp_path / "page.png"
+    browse(page_file, tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1000,1400")
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        grey = image.convert("L").resize((100, 140))
+        assert sum(grey.histogram()[:200]) > 0.02 * 100 * 140, "the screenshot is almost blank"
+    page = Page(browse(page_file, tmp_path / "profile-dom", "--dump-dom"))
+    results = json.loads((graded_class / "hangs_once" / "results.json").read_text())
+    shown = [test for test in results["tests"] if test["visibility"] != "hidden"]
+    text = page.all_text
+    assert "Grace Hopper" in text and f"Autograder score: {results['score']:g} / 60" in text
+    assert all(f"{test['number']} {test['name']}" in text for test in shown)
+    assert "4.8 attention scale for d = 16 (failed) 0 / 0.5 attention_scale did not finish within" in text
+    assert page.links == ["../report.html"]
+    template = Page((graded_class / "template" / "index.html").read_text()).all_text
+    assert HOSTILE in template  # the student's name, as text
