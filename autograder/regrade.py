@@ -2,8 +2,10 @@
 
 EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
 `submission_metadata.yml` naming the students) or a plain folder of submission folders; it is read
-as untrusted data (autograder/export.py). Each submission gets DIR/<safe name>/results.json and
-summary.json; DIR/grades.csv has a row per submission and DIR/report.html is the class report.
+as untrusted data (autograder/export.py). Each submission gets DIR/<safe name>/results.json,
+summary.json and index.html (the student's view); DIR/grades.csv has a row per submission (with the
+export's submission time and lateness, and whether anything was attempted) and DIR/report.html is
+the class report.
 
 Resuming: DIR/.regrade-state.json, written only by this process, remembers each graded submission's
 content hash (its files, links not followed) and the grader's version (a hash of autograder/ and
