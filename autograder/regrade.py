@@ -268,10 +268,11 @@ def fingerprint_of(entry, version, limits):
 
 
 def usable(known, entry, out):
-    """A remembered grade is reused only when it is for this output folder and its results.json is still there."""
-    summary, path = known["summary"], Path(out) / entry.output / "results.json"
-    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and (
-        not path.is_symlink() and path.is_file())
+    """A remembered grade is reused only when it is for this output folder and its results.json and page are still there."""
+    summary, folder = known["summary"], Path(out) / entry.output
+    paths = [folder / "results.json", folder / "index.html"]
+    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and all(
+        not path.is_symlink() and path.is_file() for path in paths)
 
 
 def run_jobs(todo, out, jobs, graded, progress):

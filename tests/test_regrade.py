@@ -218,6 +218,8 @@ def test_times_lateness_attempts_and_syntax_errors_reach_the_csv_and_pages(tmp_p
     assert graded["late"]["lateness"] == "'=1+1"  # neutralised like every text cell
     assert graded["broken"]["submitted_at"] == "" and "syntax error in attention.py" in graded["broken"]["flags"]
     assert [graded[name]["attempt"] for name in ("on_time", "late", "broken")] == ["no attempt", "attempted", "attempted"]
+    (out / "late" / "index.html").unlink()  # a page gone: that submission is graded again on the next run
+    assert regrade(export, out) == (1, 2) and (out / "late" / "index.html").is_file()
     for name in ("on_time", "late", "broken"):
         page = out / name / "index.html"
         assert page.stat().st_mode & 0o777 == 0o644 and "stand-in" in page.read_text()
