@@ -19,6 +19,7 @@ class Attempt:
 
     attempted: bool
     syntax_errors: list = field(default_factory=list)  # names of the student's .py files that do not parse
+    has_log: bool = False  # submission_log.json is there (a missing log is no invalid one)
 
 
 def is_stub_body(body: list) -> bool:
@@ -66,7 +67,7 @@ def inspect_upload(upload) -> Attempt:
     if located.folder is None:
         return Attempt(attempted=False)
     root = upload if not located.folder else f"{upload}/{located.folder}"
-    attempted, broken = False, []
+    attempted, broken, has_log = False, [], False
     for name in STUDENT_FILES:
         try:
             source = read_file(root, name, SOURCE_CAP)
@@ -74,9 +75,10 @@ def inspect_upload(upload) -> Attempt:
             continue
         except (UntrustedPathError, OSError):  # too large, a link, unreadable: something was handed in
             attempted = True
+            has_log = has_log or name == LOG_NAME
             continue
         if name == LOG_NAME:
-            attempted = attempted or bool(source.strip())
+            attempted, has_log = attempted or bool(source.strip()), True
             continue
         try:
             tree = ast.parse(source, filename=name)
@@ -85,4 +87,4 @@ def inspect_upload(upload) -> Attempt:
             attempted = True
             continue
         attempted = attempted or has_real_function(tree)
-    return Attempt(attempted=attempted, syntax_errors=broken)
+    return Attempt(attempted=attempted, syntax_errors=broken, has_log=has_log)

@@ -51,9 +51,10 @@ __all__ = ["regrade", "ExportError", "METADATA"]
 # ---------------------------------------------------------------- rows
 
 def submission_notes(results, attempt):
-    """What the report flags about the files themselves: Python files that do not parse, an invalid log."""
+    """What the report flags about the files themselves: Python files that do not parse, a log handed in but invalid."""
     notes = [f"syntax error in {name}" for name in (attempt.syntax_errors if attempt else [])]
-    if any(t.category == checks.INVALID_LOG for t in results.tests):
+    log_handed_in = attempt is None or attempt.has_log  # the grader says "invalid" of a missing log too
+    if log_handed_in and any(t.category == checks.INVALID_LOG for t in results.tests):
         notes.append("invalid submission_log.json")
     return notes
 

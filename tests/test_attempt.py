@@ -47,7 +47,9 @@ def test_a_stub_that_only_passes_is_no_attempt_but_the_reference_is_one(tmp_path
 def test_a_log_alone_is_an_attempt(tmp_path):
     (tmp_path / "upload").mkdir()
     shutil.copy(ROOT / "reference" / "submission_log.json", tmp_path / "upload")
-    assert inspect_upload(tmp_path / "upload").attempted
+    found = inspect_upload(tmp_path / "upload")
+    assert found.attempted and found.has_log
+    assert not inspect_upload(ROOT / "student_template").has_log
 
 
 def test_files_that_do_not_parse_are_named(tmp_path):

@@ -226,3 +226,16 @@ def test_times_lateness_attempts_and_syntax_errors_reach_the_csv_and_pages(tmp_p
     report = (out / "report.html").read_text()
     assert "1 submission with no attempt" in report and "mean 15 / 60" in report  # (30 + 0) / 2: on_time is left out
     assert 'href="late/index.html"' in report and "2026-10-30 09:00:00 -07:00" in report
+
+
+def test_an_invalid_log_is_flagged_only_when_a_log_was_handed_in():
+    from autograder import checks
+    from autograder.attempt import Attempt
+    from autograder.regrade import submission_notes
+    from autograder.results import Results
+    from autograder.results import TestResult as Case
+
+    results = Results(tests=[Case(number="2.10", name="log", score=0, max_score=1, status="failed", category=checks.INVALID_LOG)])
+    assert submission_notes(results, Attempt(attempted=True, has_log=True)) == ["invalid submission_log.json"]
+    assert submission_notes(results, Attempt(attempted=False, has_log=False)) == []  # missing, which the grader also calls invalid
+    assert submission_notes(results, Attempt(attempted=True, syntax_errors=["attention.py"])) == ["syntax error in attention.py"]
