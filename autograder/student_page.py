@@ -90,7 +90,8 @@ def shown_tests(results: dict) -> list:
         shown.append({"number": str(test.get("number", "")), "name": str(test.get("name", "")),
                       "status": "passed" if test.get("status") == "passed" else "failed",
                       "score": points(test.get("score", 0)), "max_score": points(test.get("max_score", 0)),
-                      "output": rendered(str(test.get("output", ""))) if test.get("output") else "", "later": SHOWN_LATER.get(test.get("visibility"), "")})
+                      "output": rendered(str(test.get("output", ""))) if test.get("output") else "",
+                      "later": SHOWN_LATER.get(test.get("visibility"), "")})
     return shown
 
 
