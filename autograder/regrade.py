@@ -1,4 +1,4 @@
-"""`python -m autograder regrade EXPORT --jobs N --out DIR [--force]`: grade a whole class's submissions.
+"""`python -m autograder regrade EXPORT --jobs N --out DIR [--force] [--due TIME]`: grade a whole class's submissions.
 
 EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
 `submission_metadata.yml` naming the students) or a plain folder of submission folders; it is read
@@ -35,6 +35,7 @@ from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge
                                export_root, list_submissions, output_folder, printable, read_metadata,
                                read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
+from autograder.lateness import lateness_text
 from autograder.report import FLAGGED, write_report
 from autograder.results import grader_failure, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
@@ -67,6 +68,14 @@ def attempt_status(results, attempt):
     return "no attempt" if not attempt.attempted and results.score == 0 else "attempted"
 
 
+def export_fields(entry):
+    """The row's cells that come from the export's metadata, not from grading: refreshed on every run."""
+    return {"students": "; ".join(p.get("name", "") for p in entry.people),
+            "emails": "; ".join(p.get("email", "") for p in entry.people),
+            "sids": "; ".join(p.get("sid", "") for p in entry.people),
+            "submitted_at": entry.submitted_at, "lateness": entry.lateness}
+
+
 def summarise(entry, results, attempt=None):
     """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
@@ -75,18 +84,17 @@ def summarise(entry, results, attempt=None):
         flagged["could not be graded"] += 1
     flagged.update(submission_notes(results, attempt))
     scores = problem_scores(results.tests)
+    fields = export_fields(entry)
     return {
         "submission": entry.output,
         "folder": entry.name,
-        "students": "; ".join(p.get("name", "") for p in entry.people),
-        "emails": "; ".join(p.get("email", "") for p in entry.people),
-        "sids": "; ".join(p.get("sid", "") for p in entry.people),
+        **{key: fields[key] for key in ("students", "emails", "sids")},
         "total": results.score,
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
         "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
         "seconds": round(results.execution_time, 2),
-        "submitted_at": entry.submitted_at,
-        "lateness": entry.lateness,
+        "submitted_at": fields["submitted_at"],
+        "lateness": fields["lateness"],
         "attempt": attempt_status(results, attempt),
     }
 
@@ -227,8 +235,10 @@ def unpacked(export, out, notes, limits):
         shutil.rmtree(target, ignore_errors=True)
 
 
-def regrade(export, out, jobs=1, force=False, limits=Limits()):
+def regrade(export, out, jobs=1, force=False, limits=Limits(), due=None):
     """Grade every submission of an export not graded yet (all with `force`); write grades.csv and report.html.
+
+    `due` (an aware datetime) gives each submission whose metadata states no lateness one computed from its time.
 
     Returns (graded now, skipped as already graded). Raises ExportError when the export cannot be used at all.
     """
@@ -239,13 +249,16 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
     with unpacked(export, out, notes, limits) as folder:
         times = {}
         entries = list_submissions(folder, read_metadata(folder, notes, limits, times), notes, times)
+        for entry in entries:
+            if due is not None and not entry.lateness:
+                entry.lateness = lateness_text(entry.submitted_at, due)
         version, state = grader_version(), ({} if force else load_state(out, notes))
         graded, todo = {}, []
         for index, entry in enumerate(entries):
             fingerprint = fingerprint_of(entry, version, limits)
             known = state.get(entry.output, {})
             if not entry.problem and known.get("fingerprint") == fingerprint and usable(known, entry, out):
-                graded[entry.output] = known
+                graded[entry.output] = {**known, "summary": {**known["summary"], **export_fields(entry)}}
             else:
                 todo.append((index, entry, fingerprint))
         skipped = len(graded)

@@ -239,3 +239,24 @@ def test_an_invalid_log_is_flagged_only_when_a_log_was_handed_in():
     assert submission_notes(results, Attempt(attempted=True, has_log=True)) == ["invalid submission_log.json"]
     assert submission_notes(results, Attempt(attempted=False, has_log=False)) == []  # missing, which the grader also calls invalid
     assert submission_notes(results, Attempt(attempted=True, syntax_errors=["attention.py"])) == ["syntax error in attention.py"]
+
+
+def test_due_gives_a_lateness_to_rows_without_one_and_a_resumed_run_refreshes_it(tmp_path, fake_grader):
+    from autograder.lateness import parse_time
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"early": 10, "late": 20, "stated": 30}), tmp_path / "out"
+    (export / "submission_metadata.yml").write_text(
+        "early:\n  :submitters: []\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
+        "late:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00.000000000 -07:00\n"
+        "stated:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00 -07:00\n  :lateness: 'excused'\n")
+    assert regrade(export, out, due=parse_time("2026-10-29 23:59 -07:00")) == (3, 0)
+    assert {name: row["lateness"] for name, row in rows(out).items()} == {"early": "on time", "late": "1 h 1 min", "stated": "excused"}
+    assert regrade(export, out, due=parse_time("2026-10-30 00:59 -07:00")) == (0, 3)  # nothing graded again, lateness recomputed
+    assert rows(out)["late"]["lateness"] == "1 min"
+    assert "1 min" in (out / "report.html").read_text()
+
+
+def test_a_due_date_without_its_offset_is_refused(tmp_path):
+    done = run(small_export(tmp_path, {"a": 1}), "--out", tmp_path / "out", "--due", "2026-10-29 23:59")
+    assert done.returncode == 2 and "UTC offset" in done.stderr and not (tmp_path / "out").exists()
