@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from autograder.results import fence
+
 RTOL, ATOL = 1e-4, 1e-6  # loose enough for a correct float32 implementation
 
 # Categories, the only thing a hidden case reveals about a failure.
@@ -45,17 +47,23 @@ def show(array, precision=5):
     return np.array2string(np.asarray(array, dtype=np.float64), precision=precision, threshold=20, edgeitems=3, suppress_small=True, separator=", ")
 
 
+def shown(label, array):
+    """`label:` and the array in a fenced code block, so that Markdown keeps its rows apart."""
+    return f"{label}:\n{fence(show(array))}"
+
+
 def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
     """Shape, then finiteness, then values within rtol/atol; `kind` names the type the student returned."""
     expected = np.asarray(expected, dtype=np.float64)
     given = f" ({kind})" if kind else ""
     if got is None:
-        return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None")
+        return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None\n{shown('expected', expected)}")
     if got.shape != expected.shape:
-        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}")
+        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}\n"
+                                 f"{shown('expected', expected)}\n{shown('got' + given, got)}")
     if not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0]
-        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}): {show(got)}")
+        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}):\n{fence(show(got))}")
     deviation = np.abs(got - expected) - (atol + rtol * np.abs(expected))
     if np.any(deviation > 0):
         worst = np.unravel_index(int(np.argmax(deviation)), got.shape) if got.ndim else ()
@@ -63,7 +71,7 @@ def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
         return fail(
             WRONG_VALUE,
             f"{what} differs from the expected value{where}: expected {got.dtype.type(expected[worst]):.6g}, got {got[worst]:.6g}"
-            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\nexpected: {show(expected)}\ngot{given}: {show(got)}",
+            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\n{shown('expected', expected)}\n{shown('got' + given, got)}",
         )
     return ok(f"{what} matches the expected value" + (f"s (shape {expected.shape})" if expected.ndim else ""))
 
@@ -76,15 +84,27 @@ class Expect:
     rtol: float = RTOL
     atol: float = ATOL
     mistakes: dict = field(default_factory=dict)  # words -> the output that mistake gives (visible cases)
+    layout_words: str = ""  # a feature map's diagnosis when its rows have the right inner products in another layout
 
     def __call__(self, outcome):
         got = outcome.outputs.get("value")
         kind = outcome.kinds.get("value", "")
         if self.expected is None:
-            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got {show(got)} ({kind})")
+            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got ({kind}):\n{fence(show(got))}")
         else:
             verdict = compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
-        return with_diagnosis(verdict, got, self.mistakes)
+        verdict = with_diagnosis(verdict, got, self.mistakes)
+        if self.layout_words and not verdict.passed and not verdict.diagnosis and same_inner_products(got, self.expected):
+            verdict.diagnosis = self.layout_words
+        return verdict
+
+
+def same_inner_products(got, expected):
+    """Are `got`'s rows a feature map with `expected`'s inner products (same shape, columns in another order)?"""
+    expected = np.asarray(expected, dtype=np.float64)
+    if got is None or got.ndim != 2 or got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return False
+    return bool(np.allclose(got @ got.T, expected @ expected.T, rtol=RTOL, atol=ATOL))
 
 
 def expect(expected, **options):
@@ -102,18 +122,34 @@ def with_diagnosis(verdict, got, mistakes):
 
 @dataclass
 class FeatureGram:
-    """A check of a quadratic feature map by its inner products: phi(X) phi(X)^T must equal (X X^T + 1)^2.
+    """A check of a feature map by its inner products: phi(X) phi(X)^T must equal `gram`.
 
-    Any layout of the features passes, as long as there are at most 1 + D + D^2 of them.
+    Any layout of the features passes (any column order, as long as it is the same for every row).
+    Without `gram` it is the quadratic kernel's (X X^T + 1)^2, with at most 1 + D + D^2 features;
+    with `features`, exactly that many are required (2R for random features).
     """
 
     X: np.ndarray
     mistakes: dict = field(default_factory=dict)  # words -> the Gram matrix that mistake gives
+    gram: np.ndarray | None = None  # the expected phi(X) phi(X)^T (None: the quadratic kernel's)
+    features: int = 0  # the exact number of features (0: at most 1 + D + D^2)
+
+    @property
+    def expected_gram(self) -> np.ndarray:
+        return (self.X @ self.X.T + 1.0) ** 2 if self.gram is None else np.asarray(self.gram, dtype=np.float64)
+
+    @property
+    def widest(self) -> int:
+        """The most features allowed."""
+        D = self.X.shape[1]
+        return self.features or 1 + D + D * D
 
     def __call__(self, outcome):
-        (N, D), phi = self.X.shape, outcome.outputs.get("value")
-        if phi is None or phi.ndim != 2 or phi.shape[0] != N or phi.shape[1] > 1 + D + D * D:
+        N, phi = self.X.shape[0], outcome.outputs.get("value")
+        fits = phi is not None and phi.ndim == 2 and phi.shape[0] == N and phi.shape[1] <= self.widest
+        if not fits or (self.features and phi.shape[1] != self.features):
             got = "None" if phi is None else f"shape {phi.shape}"
-            return fail(WRONG_SHAPE, f"expected features of shape ({N}, F) with F <= 1 + D + D^2 = {1 + D + D * D}, got {got}")
+            wanted = f"({N}, {self.features})" if self.features else f"({N}, F) with F <= 1 + D + D^2 = {self.widest}"
+            return fail(WRONG_SHAPE, f"expected features of shape {wanted}, got {got}")
         gram = phi @ phi.T
-        return with_diagnosis(compare_arrays(gram, (self.X @ self.X.T + 1.0) ** 2, what="phi(X) phi(X)^T"), gram, self.mistakes)
+        return with_diagnosis(compare_arrays(gram, self.expected_gram, what="phi(X) phi(X)^T"), gram, self.mistakes)

@@ -101,6 +101,8 @@ def build_parser():
     regrade_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
     regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
     regrade_parser.add_argument("--force", action="store_true", help="grade every submission again, even those graded before")
+    regrade_parser.add_argument("--due", metavar="TIME", help="the due date with its UTC offset, e.g. '2026-10-29 23:59 -07:00': "
+                                "grades.csv's lateness of each submission whose metadata states none")
     validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     return parser
@@ -114,10 +116,15 @@ def main(argv=None):
     if args.verb == "check":
         return check_command(args.folder, args.verbose, args.color, args.problem, args.results)
     if args.verb == "regrade":
+        from autograder.lateness import parse_time
         from autograder.regrade import ExportError, regrade
 
+        due = parse_time(args.due) if args.due else None
+        if args.due and due is None:
+            print(f"regrade: --due {args.due!r} is not a time with its UTC offset, such as '2026-10-29 23:59 -07:00'", file=sys.stderr)
+            return 2
         try:
-            graded, skipped = regrade(args.export, args.out, args.jobs, force=args.force)
+            graded, skipped = regrade(args.export, args.out, args.jobs, force=args.force, due=due)
         except ExportError as error:
             print(f"regrade: {error}", file=sys.stderr)
             return 2

@@ -65,6 +65,8 @@ class Entry:
     path: Path | None
     people: list = field(default_factory=list)
     problem: str = ""  # why it cannot be graded ("" when it can)
+    submitted_at: str = ""  # the metadata's :created_at:, as written there
+    lateness: str = ""  # the metadata's :lateness: (or :late:), as written there; "" when it says nothing
 
 
 def printable(text) -> str:
@@ -140,8 +142,16 @@ def person(entry) -> dict:
     return fields
 
 
-def read_metadata(folder, notes, limits=Limits()) -> dict:
-    """export key -> [submitter], from submission_metadata.yml; {} (and a note) when it is missing or unusable."""
+def scalar_text(value) -> str:
+    """A metadata scalar (text, number, date) as printable text; anything else (a list, a mapping) is ""."""
+    return printable(value)[:100] if isinstance(value, (str, int, float)) else ""
+
+
+def read_metadata(folder, notes, limits=Limits(), times=None) -> dict:
+    """export key -> [submitter], from submission_metadata.yml; {} (and a note) when it is missing or unusable.
+
+    When a dict is given as `times`, it receives export key -> {"submitted_at", "lateness"} (text, "" when absent).
+    """
     path = Path(folder) / METADATA
     if not os.path.lexists(path):
         return {}
@@ -164,6 +174,10 @@ def read_metadata(folder, notes, limits=Limits()) -> dict:
             notes.append(f"{METADATA}: {printable(key)!r} names no submitters")
             submitters = []
         people[str(key)] = [person(entry) for entry in submitters if isinstance(entry, dict)]
+        if times is not None:
+            late = field_of(value, "lateness")
+            times[str(key)] = {"submitted_at": scalar_text(field_of(value, "created_at")),
+                               "lateness": scalar_text(field_of(value, "late") if late is None else late)}
     return people
 
 
@@ -184,9 +198,12 @@ def read_regular_file(path, cap) -> bytes:
 
 # ---------------------------------------------------------------- the submissions of an export
 
-def list_submissions(folder, people, notes) -> list:
-    """Every submission: each real folder of the export, plus each metadata key with no folder (as a problem)."""
+def list_submissions(folder, people, notes, times=None) -> list:
+    """Every submission: each real folder of the export, plus each metadata key with no folder (as a problem).
+
+    `times` (export key -> {"submitted_at", "lateness"}, from read_metadata) fills those fields of the entries."""
     folder = Path(folder)
+    times = times or {}
     entries, seen = [], set()
     with os.scandir(folder) as listing:
         found = sorted(listing, key=lambda entry: os.fsencode(entry.name))
@@ -195,7 +212,8 @@ def list_submissions(folder, people, notes) -> list:
         seen.add(name)
         if name == METADATA or ((name.startswith(".") or name in IGNORED_FOLDERS) and name not in people):
             continue
-        entry = Entry(name=printable(name), output=output_name(name), path=folder / name, people=people.get(name, []))
+        entry = Entry(name=printable(name), output=output_name(name), path=folder / name, people=people.get(name, []),
+                      **times.get(name, {}))
         if item.is_symlink():
             entry.path, entry.problem = None, "is a link in the export: it was not followed or graded"
         elif not item.is_dir(follow_symlinks=False):
@@ -205,7 +223,7 @@ def list_submissions(folder, people, notes) -> list:
         entries.append(entry)
     for key in sorted(set(people) - seen):
         entries.append(Entry(name=printable(key), output=output_name(key), path=None, people=people[key],
-                             problem=f"is named in {METADATA} but the export has no such folder"))
+                             problem=f"is named in {METADATA} but the export has no such folder", **times.get(key, {})))
         notes.append(f"{METADATA} names {printable(key)!r}, which is not a folder of the export")
     return entries
 

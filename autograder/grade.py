@@ -4,12 +4,14 @@ import time
 import traceback
 import zlib
 
-from autograder import checks
+import numpy as np
+
+from autograder import checks, grader_callables
 from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases, rng
 from autograder.cases.frozen import never_reads_the_submission
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
-from autograder.results import Results, TestResult
+from autograder.results import Results, TestResult, fence
 from autograder.portable import make_worker
 from autograder.sandbox import describe_protections
 from autograder.source_choice import better_source_of_problem2
@@ -168,7 +170,7 @@ def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
             job.seed = zlib.crc32(case.number.encode())
         return plan
     except Exception:
-        staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
+        staff_notes.append(f"case {case.number}:\n{fence(traceback.format_exc())}")
         return GRADER_FAULT
 
 
@@ -259,8 +261,8 @@ def judge_case(case, plan, outcome, config, staff_notes):
             staff_notes.append(f"case {case.number}: {outcome.staff_note}")
     except Exception:
         verdict = GRADER_FAULT
-        staff_notes.append(f"case {case.number}:\n```\n{traceback.format_exc()}\n```")
-    test = to_test_result(case, verdict, outcome)
+        staff_notes.append(f"case {case.number}:\n{fence(traceback.format_exc())}")
+    test = to_test_result(case, verdict, outcome, job)
     if outcome.left_behind:
         test.behaviour = LEFT_BEHIND
         staff_notes.append(f"case {case.number}: {LEFT_BEHIND} (it was killed; the next case ran in a fresh child)")
@@ -271,7 +273,7 @@ def outcome_verdict(outcome, job, config):
     """The verdict on a run that did not return normally."""
     target = job.function or "your code"
     messages = {
-        "exception": f"{target} raised an exception:\n```\n{outcome.error.strip()}\n```",
+        "exception": f"{target} raised an exception:\n{fence(outcome.error.strip())}",
         "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
                    + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else ""),
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
@@ -282,13 +284,49 @@ def outcome_verdict(outcome, job, config):
     return fail(OUTCOME_CATEGORIES[outcome.status], messages[outcome.status])
 
 
-def to_test_result(case, verdict, outcome):
-    """A case's entry in results.json: details for public cases, the category alone for hidden ones."""
+INPUTS_SHOWN_WHOLE = 400  # entries of an input array printed in full (every public input is far smaller)
+
+
+def python_literal(value, indent):
+    """An argument as Python source that rebuilds it exactly (every float to its last digit; `np` is numpy)."""
+    if isinstance(value, np.ndarray):
+        if value.size > INPUTS_SHOWN_WHOLE:
+            return f"np.array({np.array2string(value, separator=', ', threshold=50)})  # {value.size} entries, printed in part"
+        if value.ndim < 2:
+            return f"np.array({value.tolist()!r})"
+        rows = "".join(f"{indent}    {row!r},\n" for row in value.tolist())
+        return f"np.array([\n{rows}{indent}])"
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(python_literal(item, indent) for item in value) + "]"
+    if isinstance(value, dict) and set(value) == {"callable"}:
+        return str(value["callable"])
+    return repr(value)
+
+
+def shown_inputs(job):
+    """A public case's call as Python source a student can run, with the grader's own functions it passes explained."""
+    if job is None or job.recipe != "call" or not job.args:
+        return ""
+    lines = ["import numpy as np", f"from {job.module} import {job.function}", "", f"{job.function}("]
+    lines += [f"    {python_literal(value, '    ')}," for value in job.args]
+    lines.append(")")
+    helpers = [value["callable"] for value in job.args if isinstance(value, dict) and set(value) == {"callable"}]
+    notes = [f"`{name}` is the grader's own: {getattr(grader_callables, name).__doc__.strip().splitlines()[0]}"
+             for name in helpers if hasattr(grader_callables, name)]
+    return "\n\nInputs: the call this case makes, to run yourself:\n" + fence("\n".join(lines), "python") + \
+        "".join(f"\n\n{note}" for note in notes)
+
+
+def to_test_result(case, verdict, outcome, job=None):
+    """A case's entry in results.json: details and inputs for public cases, the category alone for hidden ones."""
     diagnosis = verdict.diagnosis if case.public else ""
     if case.public:
         output = verdict.message + (f"\n\nLikely mistake: your output equals {diagnosis}." if diagnosis else "")
+        output += shown_inputs(job)
         if outcome is not None and outcome.stdout.strip():
-            output += f"\n\nYour code printed:\n```\n{outcome.stdout.strip()}\n```"
+            output += f"\n\nYour code printed:\n{fence(outcome.stdout.strip())}"
     else:
         output = "Passed." if verdict.passed else f"Failed: {verdict.category}."
         if verdict.category in (checks.MISSING, checks.INVALID_LOG, checks.GRADER_ERROR, checks.NOT_RUN):

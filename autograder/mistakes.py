@@ -53,6 +53,21 @@ def purifier_with(X, lam, shrink):
     return (U * shrink(full)) @ U.T
 
 
+def ridge_purifier(X, lam):
+    """The minimiser of ||X - W X||_F^2 + lam ||W||_F^2 from its normal equations: W (X X^T + lam I) = X X^T."""
+    gram = X @ X.T
+    return np.linalg.solve(gram + lam * np.eye(len(X)), gram).T  # (X X^T + lam I) is symmetric
+
+
+def ridge_loss(W, X, lam):
+    return np.sum((X - W @ X) ** 2) + lam * np.sum(W**2)
+
+
+def points(X):
+    """n, the number of points: the columns of the (m, n) X."""
+    return np.shape(X)[1]
+
+
 def weighted_values(Q, K, V, sim, normalise):
     weights = np.array([[sim(q, k) for k in K] for q in Q])  # (N, N)
     return (weights / weights.sum(axis=1, keepdims=True) if normalise else weights) @ V
@@ -76,13 +91,23 @@ def fourier(X, W, order):
 CATALOGUE = {
     "reconstruction_loss": [Mistake("norm_not_squared", "the Frobenius norm ||X - W X||_F, not its square", lambda W, X: np.linalg.norm(X - W @ X))],
     "regularization_loss": [Mistake("norm_not_squared", "the Frobenius norm ||W||_F, not its square", lambda W: np.linalg.norm(W))],
-    "purification_loss": [Mistake("no_regularization", "the reconstruction loss alone, without the lam ||W||_F^2 term",
-                                  lambda W, X, lam: np.linalg.norm(X - W @ X) ** 2)],
+    "purification_loss": [
+        Mistake("no_regularization", "the reconstruction loss alone, without the lam ||W||_F^2 term",
+                lambda W, X, lam: np.linalg.norm(X - W @ X) ** 2),
+        Mistake("lambda_times_n", "the loss with n lam ||W||_F^2 (n = X.shape[1], the number of points): eq. (2) weighs "
+                "||W||_F^2 by lam alone", lambda W, X, lam: ridge_loss(W, X, points(X) * lam)),
+        Mistake("lambda_times_2n", "the loss with 2 n lam ||W||_F^2 (n = X.shape[1], the number of points): eq. (2) weighs "
+                "||W||_F^2 by lam alone", lambda W, X, lam: ridge_loss(W, X, 2 * points(X) * lam)),
+    ],
     "optimal_purifier": [
         Mistake("shrink_not_squared", "the purifier built with sigma / (sigma + lam) instead of sigma^2 / (sigma^2 + lam)",
                 lambda X, lam: purifier_with(X, lam, lambda s: s / (s + lam))),
         Mistake("shrink_complement", "the purifier built with lam / (sigma^2 + lam), the part eq. (5) removes",
                 lambda X, lam: purifier_with(X, lam, lambda s: lam / (s**2 + lam))),
+        Mistake("lambda_times_n", "the purifier for n lam instead of lam (n = X.shape[1], the number of points), as if the "
+                "reconstruction loss were averaged over the points: eq. (2) sums it", lambda X, lam: ridge_purifier(X, points(X) * lam)),
+        Mistake("lambda_times_2n", "the purifier for 2 n lam instead of lam (n = X.shape[1], the number of points), as if the "
+                "reconstruction loss had 1/(2n) in front: eq. (2) has no such factor", lambda X, lam: ridge_purifier(X, 2 * points(X) * lam)),
     ],
     "purifier_lambda_range": [Mistake("sigma_not_squared", "the range for sigma / (sigma + lam), with the singular values not squared",
                                       lambda s, k, keep=0.8, attenuate=0.5: interval_from(s, k, keep, attenuate))],
@@ -122,7 +147,8 @@ CATALOGUE = {
         Mistake("not_causal", "attention over every key: the causal mask is missing", lambda Q, K, V, phi: features_attention(Q, K, V, phi)),
     ],
     "random_feature_map": [
-        Mistake("cosines_first", "the features with the cosines before the sines", lambda X, W: fourier(X, W, ("cos", "sin")) / math.sqrt(len(W))),
+        Mistake("cosines_first", "the features with the cosines before the sines: their inner products phi(x) . phi(y) are "
+                "eq. (14)'s, but the docstring fixes the layout (all R sines, then all R cosines)", lambda X, W: fourier(X, W, ("cos", "sin")) / math.sqrt(len(W))),
         Mistake("no_sqrt_R", "the features without the sqrt(1/R) factor", lambda X, W: fourier(X, W, ("sin", "cos"))),
     ],
     "softmax_random_feature_map": [
@@ -170,9 +196,30 @@ def mistakes_for(function, args, expected):
     return wrong_answers(CATALOGUE.get(function, []), args, expected)
 
 
+# A visible case of a feature map whose layout is fixed: what to say when the inner products are right but not the layout.
+LAYOUT_WORDS = {
+    "random_feature_map": "features with eq. (14)'s inner products phi(x) . phi(y), but in another column order: the "
+                          "docstring fixes the layout (all R sines, then all R cosines)",
+}
+
+
 def expect_of(function, args, expected, public, **tolerance):
     """The check that a call returned `expected`; a visible case's also knows the catalogued wrong answers."""
-    return Expect(expected, mistakes=mistakes_for(function, args, expected) if public else {}, **tolerance)
+    if not public:
+        return Expect(expected, **tolerance)
+    return Expect(expected, mistakes=mistakes_for(function, args, expected), layout_words=LAYOUT_WORDS.get(function, ""), **tolerance)
+
+
+def feature_gram_of(function, args, expected, public):
+    """The check of a random-feature map by its inner products on the rows of args[0], with exactly as many features.
+
+    A visible case's also knows the Gram matrices of the catalogued mistakes whose inner products are wrong.
+    """
+    gram = expected @ expected.T
+    wrong = {words: value @ value.T for words, value in (mistakes_for(function, args, expected) if public else {}).items()
+             if value.ndim == 2 and len(value) == len(expected)}
+    wrong = {words: value for words, value in wrong.items() if not np.allclose(value, gram, rtol=1e-3, atol=1e-6)}
+    return FeatureGram(args[0], wrong, gram=gram, features=expected.shape[1])
 
 
 def gram_of(X, public):

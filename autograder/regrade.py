@@ -1,9 +1,11 @@
-"""`python -m autograder regrade EXPORT --jobs N --out DIR [--force]`: grade a whole class's submissions.
+"""`python -m autograder regrade EXPORT --jobs N --out DIR [--force] [--due TIME]`: grade a whole class's submissions.
 
 EXPORT is Gradescope's "Export Submissions" (a folder or its zip: one folder per submission and
 `submission_metadata.yml` naming the students) or a plain folder of submission folders; it is read
-as untrusted data (autograder/export.py). Each submission gets DIR/<safe name>/results.json and
-summary.json; DIR/grades.csv has a row per submission and DIR/report.html is the class report.
+as untrusted data (autograder/export.py). Each submission gets DIR/<safe name>/results.json,
+summary.json and index.html (the student's view); DIR/grades.csv has a row per submission (with the
+export's submission time and lateness, and whether anything was attempted) and DIR/report.html is
+the class report.
 
 Resuming: DIR/.regrade-state.json, written only by this process, remembers each graded submission's
 content hash (its files, links not followed) and the grader's version (a hash of autograder/ and
@@ -26,15 +28,18 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, checks
+from autograder.attempt import inspect_upload
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
                                export_root, list_submissions, output_folder, printable, read_metadata,
                                read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
+from autograder.lateness import lateness_text
 from autograder.report import FLAGGED, write_report
-from autograder.results import grader_failure, write_results
+from autograder.results import grader_failure, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
+from autograder.student_page import write_student_page
 
 STATE = ".regrade-state.json"
 NOTES = "regrade-notes.txt"
@@ -46,29 +51,60 @@ __all__ = ["regrade", "ExportError", "METADATA"]
 
 # ---------------------------------------------------------------- rows
 
-def summarise(entry, results):
+def submission_notes(results, attempt):
+    """What the report flags about the files themselves: Python files that do not parse, a log handed in but invalid."""
+    notes = [f"syntax error in {name}" for name in (attempt.syntax_errors if attempt else [])]
+    log_handed_in = attempt is None or attempt.has_log  # the grader says "invalid" of a missing log too
+    if log_handed_in and any(t.category == checks.INVALID_LOG for t in results.tests):
+        notes.append("invalid submission_log.json")
+    return notes
+
+
+def attempt_status(results, attempt):
+    """The attempt column: "no attempt" for an empty upload or the untouched template scoring nothing, else "attempted";
+    "" when the files could not be read or nothing was graded."""
+    if attempt is None or results.max_score == 0:
+        return ""
+    return "no attempt" if not attempt.attempted and results.score == 0 else "attempted"
+
+
+def export_fields(entry):
+    """The row's cells that come from the export's metadata, not from grading: refreshed on every run."""
+    return {"students": "; ".join(p.get("name", "") for p in entry.people),
+            "emails": "; ".join(p.get("email", "") for p in entry.people),
+            "sids": "; ".join(p.get("sid", "") for p in entry.people),
+            "submitted_at": entry.submitted_at, "lateness": entry.lateness}
+
+
+def summarise(entry, results, attempt=None):
     """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
     flagged.update("left a process running" for t in results.tests if t.behaviour)
     if results.max_score == 0:  # the grader's failure notice only: no case was graded
         flagged["could not be graded"] += 1
+    flagged.update(submission_notes(results, attempt))
     scores = problem_scores(results.tests)
+    fields = export_fields(entry)
     return {
         "submission": entry.output,
         "folder": entry.name,
-        "students": "; ".join(p.get("name", "") for p in entry.people),
-        "emails": "; ".join(p.get("email", "") for p in entry.people),
-        "sids": "; ".join(p.get("sid", "") for p in entry.people),
+        **{key: fields[key] for key in ("students", "emails", "sids")},
         "total": results.score,
         **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
         "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
         "seconds": round(results.execution_time, 2),
+        "submitted_at": fields["submitted_at"],
+        "lateness": fields["lateness"],
+        "attempt": attempt_status(results, attempt),
     }
 
 
-def case_details(results):
-    """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour."""
+def case_details(results, attempt=None):
+    """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour,
+    whether anything was attempted and what is wrong with the files themselves."""
     return {
+        "no_attempt": attempt_status(results, attempt) == "no attempt",
+        "notes": submission_notes(results, attempt),
         "failed": {t.number: t.category for t in results.tests if t.status == "failed" and t.max_score > 0},
         "diagnoses": {t.number: t.diagnosis for t in results.tests if t.diagnosis},
         "behaviour": {t.number: t.behaviour for t in results.tests if t.behaviour},
@@ -76,12 +112,13 @@ def case_details(results):
     }
 
 
-def record(entry, results, out):
-    """Write out/<entry.output>/results.json and summary.json; return the summary (row plus details)."""
-    summary = {**summarise(entry, results), "details": case_details(results)}
+def record(entry, results, out, attempt=None):
+    """Write out/<entry.output>/results.json, summary.json and index.html (the student's view); return the summary."""
+    summary = {**summarise(entry, results, attempt), "details": case_details(results, attempt)}
     target = output_folder(out, entry.output)
     write_results(results, target / "results.json")
     write_atomically(target / "summary.json", json.dumps(summary))
+    write_student_page(target, entry.output, summary["students"], to_gradescope_dict(results))
     return summary
 
 
@@ -103,7 +140,11 @@ def grade_one(entry, out, worker):
     except Exception:
         results = grader_failure(traceback.format_exc())
     try:
-        return record(entry, results, out)
+        attempt = inspect_upload(entry.path)
+    except Exception:  # the files could not be read again: nothing is said about the attempt
+        attempt = None
+    try:
+        return record(entry, results, out, attempt)
     except Exception:
         return could_not_grade(entry, out, traceback.format_exc(limit=3))
 
@@ -194,8 +235,10 @@ def unpacked(export, out, notes, limits):
         shutil.rmtree(target, ignore_errors=True)
 
 
-def regrade(export, out, jobs=1, force=False, limits=Limits()):
+def regrade(export, out, jobs=1, force=False, limits=Limits(), due=None):
     """Grade every submission of an export not graded yet (all with `force`); write grades.csv and report.html.
+
+    `due` (an aware datetime) gives each submission whose metadata states no lateness one computed from its time.
 
     Returns (graded now, skipped as already graded). Raises ExportError when the export cannot be used at all.
     """
@@ -204,14 +247,18 @@ def regrade(export, out, jobs=1, force=False, limits=Limits()):
     out.mkdir(parents=True, exist_ok=True)
     notes = []
     with unpacked(export, out, notes, limits) as folder:
-        entries = list_submissions(folder, read_metadata(folder, notes, limits), notes)
+        times = {}
+        entries = list_submissions(folder, read_metadata(folder, notes, limits, times), notes, times)
+        for entry in entries:
+            if due is not None and not entry.lateness:
+                entry.lateness = lateness_text(entry.submitted_at, due)
         version, state = grader_version(), ({} if force else load_state(out, notes))
         graded, todo = {}, []
         for index, entry in enumerate(entries):
             fingerprint = fingerprint_of(entry, version, limits)
             known = state.get(entry.output, {})
             if not entry.problem and known.get("fingerprint") == fingerprint and usable(known, entry, out):
-                graded[entry.output] = known
+                graded[entry.output] = {**known, "summary": {**known["summary"], **export_fields(entry)}}
             else:
                 todo.append((index, entry, fingerprint))
         skipped = len(graded)
@@ -235,10 +282,11 @@ def fingerprint_of(entry, version, limits):
 
 
 def usable(known, entry, out):
-    """A remembered grade is reused only when it is for this output folder and its results.json is still there."""
-    summary, path = known["summary"], Path(out) / entry.output / "results.json"
-    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and (
-        not path.is_symlink() and path.is_file())
+    """A remembered grade is reused only when it is for this output folder and its results.json and page are still there."""
+    summary, folder = known["summary"], Path(out) / entry.output
+    paths = [folder / "results.json", folder / "index.html"]
+    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and all(
+        not path.is_symlink() and path.is_file() for path in paths)
 
 
 def run_jobs(todo, out, jobs, graded, progress):

@@ -1,4 +1,7 @@
-"""The class report, DIR/report.html: one self-contained page (inline CSS and SVG, no script) from every summary.json."""
+"""The class report, DIR/report.html: one self-contained page (inline CSS and SVG, no script) from every summary.json.
+
+Submissions with no attempt (an empty upload, the template untouched) are counted apart: they are left out of the
+means, the histograms and the failure statistics. Each submission links to DIR/<name>/index.html, the student's view."""
 import json
 import statistics
 from collections import Counter, defaultdict
@@ -43,7 +46,12 @@ def details(summary):
     """A summary's "details", with defaults for a summary written before they existed."""
     found = summary.get("details") or {}
     return {"failed": found.get("failed", {}), "diagnoses": found.get("diagnoses", {}), "behaviour": found.get("behaviour", {}),
-            "max_total": found.get("max_total")}
+            "max_total": found.get("max_total"), "no_attempt": bool(found.get("no_attempt")), "notes": found.get("notes", [])}
+
+
+def attempted(summaries):
+    """The summaries that count in the class statistics: all but those with no attempt."""
+    return [s for s in summaries if not details(s)["no_attempt"]]
 
 
 def points(value):
@@ -84,6 +92,19 @@ def most_failed(summaries, case_names):
     return sorted(rows, key=lambda row: (-row[2], case_order(row[0])))
 
 
+def pass_rates(summaries, cases):
+    """[(case number, case name, submissions that passed it, submissions graded)] for every case worth points, in order.
+
+    Only submissions the grader could grade count (a run that graded nothing records no failed case)."""
+    graded = [s for s in summaries if details(s)["max_total"]]
+    rows = []
+    for case in sorted(cases, key=lambda case: case_order(case.number)):
+        if case.weight > 0:
+            failed = sum(1 for s in graded if case.number in details(s)["failed"])
+            rows.append((case.number, case.name, len(graded) - failed, len(graded)))
+    return rows
+
+
 def diagnosed_mistakes(summaries):
     """[(diagnosis, submissions that made it, the cases that found it)], most common first."""
     who, where = defaultdict(set), defaultdict(set)
@@ -105,23 +126,26 @@ def flags_of(summary):
         found[checks.GRADER_ERROR].append("the whole run")
     for number, behaviour in details(summary)["behaviour"].items():
         found[behaviour].append(number)
-    return {category: sorted(numbers, key=case_order) for category, numbers in found.items() if numbers}
+    flags = {category: sorted(numbers, key=case_order) for category, numbers in found.items() if numbers}
+    return {**flags, **{note: [] for note in details(summary)["notes"]}}  # syntax errors, an invalid log: no case number
 
 
 def flagged_submissions(summaries):
-    """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error or process left running."""
+    """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error, process left running,
+    syntax error or invalid log."""
     return [(summary, flags_of(summary)) for summary in summaries if flags_of(summary)]
 
 
 def class_statistics(summaries):
-    """Number of submissions, mean and median total, and the maximum total."""
-    totals = [float(s["total"]) for s in summaries]
-    return {"count": len(totals), "mean": statistics.fmean(totals), "median": statistics.median(totals), "max": max_total(summaries)}
+    """Number of submissions, of those with no attempt, mean and median total of the others (None when none), and the maximum."""
+    totals = [float(s["total"]) for s in attempted(summaries)]
+    return {"count": len(summaries), "no_attempt": len(summaries) - len(totals), "mean": statistics.fmean(totals) if totals else None,
+            "median": statistics.median(totals) if totals else None, "max": max_total(summaries)}
 
 
-def results_link(name):
-    """The relative link to a submission's results.json (the folder name quoted, so it stays a relative path)."""
-    return f"{quote(str(name), safe='')}/results.json"
+def page_link(name):
+    """The relative link to a submission's page (the folder name quoted, so it stays a relative path)."""
+    return f"{quote(str(name), safe='')}/index.html"
 
 
 def plural(count, word):
@@ -129,8 +153,14 @@ def plural(count, word):
 
 
 def render_header(stats):
-    return (f'<h1>Homework 9: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>. '
-            f'Total: mean {points(stats["mean"])} / {points(stats["max"])}, median {points(stats["median"])} / {points(stats["max"])}.</p>')
+    apart = (f' {plural(stats["no_attempt"], "submission")} with no attempt (empty, or the template untouched) '
+             "left out of every statistic below." if stats["no_attempt"] else "")
+    if stats["mean"] is None:
+        totals = "No submission was attempted."
+    else:
+        totals = f'Total: mean {points(stats["mean"])} / {points(stats["max"])}, median {points(stats["median"])} / {points(stats["max"])}.'
+    return (f'<h1>Homework 9: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
+            f'{apart} {totals}</p>')
 
 
 def render_histogram(problem, scores):
@@ -180,6 +210,13 @@ def render_most_failed(summaries, case_names):
     return "<h2>Cases failed most often</h2>\n" + shown + render_table(["case", "name", "failed by", "most common reason"], rows, "No case was failed.")
 
 
+def render_pass_rates(summaries):
+    rows = [f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{passed} of {graded}</td>'
+            f'<td class="number">{round(100 * passed / graded) if graded else 0}%</td></tr>'
+            for number, name, passed, graded in pass_rates(summaries, all_cases())]
+    return "<h2>Pass rate of every case</h2>\n" + render_table(["case", "name", "passed by", "pass rate"], rows, "No case.")
+
+
 def render_diagnoses(summaries, case_names):
     rows = []
     for diagnosis, count, numbers in diagnosed_mistakes(summaries):
@@ -191,30 +228,36 @@ def render_diagnoses(summaries, case_names):
 def render_flags(summaries):
     rows = []
     for summary, flags in flagged_submissions(summaries):
-        said = "; ".join(f"{escape(category)}: {escape(', '.join(numbers))}" for category, numbers in flags.items())
-        rows.append(f'<tr><td><a href="{escape(results_link(summary["submission"]))}">{escape(summary["submission"])}</a></td>'
+        said = "; ".join(escape(f"{category}: {', '.join(numbers)}" if numbers else category) for category, numbers in flags.items())
+        rows.append(f'<tr><td><a href="{escape(page_link(summary["submission"]))}">{escape(summary["submission"])}</a></td>'
                     f"<td>{escape(summary.get('students', ''))}</td><td>{said}</td></tr>")
-    return ("<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, with the cases they happened in.</p>\n"
-            + render_table(["submission", "students", "flags"], rows, "No timeout, crash, memory limit, grader error or process left running."))
+    return ("<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, "
+            "with the cases they happened in; Python files that do not parse and invalid logs.</p>\n"
+            + render_table(["submission", "students", "flags"], rows, "No timeout, crash, memory limit, grader error, process left running, "
+                           "syntax error or invalid log."))
 
 
 def render_submissions(summaries):
     problems = sorted(PROBLEM_POINTS, key=int)
-    headers = ["submission", "students", "total"] + [f"P{p} ({PROBLEM_POINTS[p]})" for p in problems] + ["flags"]
+    headers = (["submission", "students", "submitted", "lateness", "total"] + [f"P{p} ({PROBLEM_POINTS[p]})" for p in problems]
+               + ["attempt", "flags"])
     rows = []
     for s in summaries:
         scores = "".join(f'<td class="number">{points(s.get(f"problem {p}", 0))}</td>' for p in problems)
         flagged = ' class="flagged"' if flags_of(s) else ""
-        rows.append(f'<tr{flagged}><td><a href="{escape(results_link(s["submission"]))}">{escape(s["submission"])}</a></td>'
-                    f'<td>{escape(s.get("students", ""))}</td><td class="number">{points(s["total"])}</td>{scores}<td>{escape(s.get("flags", ""))}</td></tr>')
-    return "<h2>All submissions</h2>\n<p>Each submission links to its results.json.</p>\n" + render_table(headers, rows, "No submission.")
+        rows.append(f'<tr{flagged}><td><a href="{escape(page_link(s["submission"]))}">{escape(s["submission"])}</a></td>'
+                    f'<td>{escape(s.get("students", ""))}</td><td>{escape(s.get("submitted_at", ""))}</td><td>{escape(s.get("lateness", ""))}</td>'
+                    f'<td class="number">{points(s["total"])}</td>{scores}<td>{escape(s.get("attempt", ""))}</td><td>{escape(s.get("flags", ""))}</td></tr>')
+    return ("<h2>All submissions</h2>\n<p>Each submission links to the page its students see on Gradescope (hidden tests left out); "
+            "the submission time and lateness are the export's.</p>\n" + render_table(headers, rows, "No submission."))
 
 
 def render_report(summaries):
     """The whole page as a string."""
     case_names = {c.number: c.name for c in all_cases()}
-    sections = [render_header(class_statistics(summaries)), render_histograms(summaries), render_most_failed(summaries, case_names),
-                render_diagnoses(summaries, case_names), render_flags(summaries), render_submissions(summaries)]
+    counted = attempted(summaries)
+    sections = [render_header(class_statistics(summaries)), render_histograms(counted), render_most_failed(counted, case_names),
+                render_pass_rates(counted), render_diagnoses(counted, case_names), render_flags(summaries), render_submissions(summaries)]
     body = "\n".join(sections)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Homework 9: class report</title>\n'
             f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")

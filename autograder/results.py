@@ -22,6 +22,15 @@ def printable(text: str) -> str:
     return CONTROL_CHARACTERS.sub("", ESCAPE_SEQUENCES.sub("", text.replace("\r\n", "\n")))
 
 
+def fence(text: str, info: str = "") -> str:
+    """`text` as a Markdown fenced code block: a fence of backticks longer than any run of them inside, so that nothing
+    in `text` (a student's string included) can close the block early; the text is made printable first."""
+    text = printable(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}{info}\n{text}\n{marks}"
+
+
 class CleanText(BaseModel):
     """A model whose every text field is made printable, when built and when assigned: student text ends up in them."""
 
@@ -98,7 +107,7 @@ def grader_failure(details):
         TestResult(number="0.1", name="Autograder error", score=0, max_score=0, status="failed",
                    output="The autograder failed while grading this submission. Please contact course staff."),
         TestResult(number="0.2", name="Autograder error (details for staff)", score=0, max_score=0, status="failed",
-                   output=f"```\n{details[-20000:]}\n```", visibility="hidden"),
+                   output=fence(details[-20000:]), visibility="hidden"),
     ], output="The autograder failed. Please contact course staff.")
 
 

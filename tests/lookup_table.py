@@ -53,9 +53,9 @@ def plain(value):
 def answer_of(check):
     """The answer a table holds for a frozen check: the expected value, or features whose Gram matrix is right."""
     if isinstance(check, FeatureGram):
-        gram = (check.X @ check.X.T + 1.0) ** 2
-        values, vectors = np.linalg.eigh(gram)
-        return vectors * np.sqrt(np.clip(values, 0, None))  # phi phi^T = gram, with N <= 1 + D + D^2 columns
+        values, vectors = np.linalg.eigh(check.expected_gram)
+        phi = vectors * np.sqrt(np.clip(values, 0, None))  # phi phi^T = gram, with N columns
+        return np.pad(phi, ((0, 0), (0, max(check.features - phi.shape[1], 0))))  # as many features as required
     return check.expected
 
 

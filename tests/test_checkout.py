@@ -21,7 +21,7 @@ from autograder import confinement
 from autograder.hiding import ModeHold, closed_to, restore_left_modes
 from tests.conditions_script import cover
 from tests.test_conditions import closed_folder, kept_under
-from tests.helpers import ROOT
+from tests.helpers import ROOT, project_copies
 
 WORKER = (64999, 64999)  # an id no file here belongs to
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hiding is root's business (CI runs the suite as root)")
@@ -159,14 +159,6 @@ def python_cover():
     return [closed, "0755", kept_under(closed)] if closed else None
 
 
-def other_checkouts():
-    """Every checkout of the project on this machine (this one included): its private folders, hidden from the grades
-    below so that what the student finds can only come from the copy."""
-    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"], capture_output=True, text=True)
-    folders = [Path(line.split(" ", 1)[1]) for line in listed.stdout.splitlines() if line.startswith("worktree ")]
-    return [str(folder / name) for folder in folders for name in ("reference", "autograder", "tests") if (folder / name).is_dir()]
-
-
 @pytest.fixture(scope="module")
 def checkout():
     """A world-readable copy of this checkout under /srv: folders 0755, files 0644 (0755 where executable)."""
@@ -192,7 +184,7 @@ def checkout():
 
 def grader(checkout, items, namespaces):
     """conditions_script.py of the copy, run from the copy (so that its grader is the one graded from) as a Popen."""
-    request = {"items": items, "cover": python_cover(), "hide": other_checkouts()}
+    request = {"items": items, "cover": python_cover(), "hide": project_copies(include_this=True)}
     env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(checkout),
            "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.Popen([sys.executable, str(checkout / "tests" / "conditions_script.py"), json.dumps(request)],

@@ -24,7 +24,7 @@ import pytest
 from autograder.confinement import first_closed_folder
 from autograder.identity import FALLBACK_ID
 from tests.corpus import items
-from tests.helpers import ROOT
+from tests.helpers import ROOT, project_copies
 
 SCRIPT = ROOT / "tests" / "conditions_script.py"
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
@@ -50,17 +50,6 @@ def kept_under(folder):
     return sorted({Path(p).relative_to(folder).parts[0] for p in PYTHON_PATHS if Path(p).is_relative_to(folder)})
 
 
-def other_copies():
-    """The private folders of this project's other checkouts on this machine (git worktrees): without namespaces
-    they are as readable as any file (docs/SECURITY.md), and Gradescope's machine holds none, so the test hides them
-    (and gives the condition a /tmp of its own, free of other copies)."""
-    listed = subprocess.run(["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
-                            capture_output=True, text=True).stdout
-    checkouts = [Path(line.split(" ", 1)[1]) for line in listed.splitlines() if line.startswith("worktree ")]
-    return [str(folder / name) for folder in checkouts if folder.resolve() != ROOT.resolve()
-            for name in ("reference", "autograder", "tests") if (folder / name).is_dir()]
-
-
 def run_condition(request, prefix=(), namespaces=True, timeout=400):
     env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([*prefix, sys.executable, str(SCRIPT), json.dumps(request)], cwd=ROOT, env=env,
@@ -82,7 +71,7 @@ def without_namespaces():
         pytest.fail("the conditions need root (CI runs the suite as root)")
     closed = closed_folder()
     cover = [closed, "0755", kept_under(closed)] if closed else None  # a readable Python, as on Gradescope
-    request = {"items": EVERY_ITEM, "together": TOGETHER, "cover": cover, "hide": other_copies()}
+    request = {"items": EVERY_ITEM, "together": TOGETHER, "cover": cover, "hide": project_copies(include_this=False)}
     return run_condition(request, namespaces=False)
 
 

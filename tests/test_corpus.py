@@ -140,6 +140,10 @@ def test_loses_points_only_where_it_is_wrong(graded, name):
     for number, category in spec.get("categories", {}).items():
         accepted = category if isinstance(category, list) else [category]
         assert by_number[number].category in accepted, (number, by_number[number].output)
+    for number, start in spec.get("diagnoses", {}).items():
+        assert f"Likely mistake: your output equals {start}" in by_number[number].output, (number, by_number[number].output)
+    for number, texts in spec.get("says", {}).items():
+        assert all(text in by_number[number].output for text in texts), (number, by_number[number].output)
     assert not any(t.category == "grader error" for t in results.tests)
 
 
@@ -287,4 +291,4 @@ def test_corpus_items_describe_themselves():
         assert spec["about"] and set(spec) <= {"about", "base", "remove", "keep_as", "patches", "replace_everywhere", "log", "symlinks",
                                                 "nest", "lost", "zero", "categories", "needs_root", "wait", "listen", "budget",
                                                 "max_seconds", "empty", "special", "link_upload", "notes",
-                                                "lost_as_student"}, name
+                                                "lost_as_student", "diagnoses", "says"}, name

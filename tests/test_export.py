@@ -291,3 +291,18 @@ def test_out_must_not_overlap_the_export(tmp_path, out):
         check_apart(tmp_path / "export", tmp_path / out)
     check_apart(tmp_path / "export", tmp_path / "elsewhere")  # apart: fine
     check_apart(tmp_path / "export.zip", tmp_path)  # a zip beside --out: fine
+
+
+def test_submission_times_and_lateness_are_read_as_text_and_given_to_the_entries(tmp_path):
+    (tmp_path / "submission_metadata.yml").write_text(
+        "s1:\n  :submitters: []\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n  :lateness: 3600\n"
+        "s2:\n  :submitters: []\n  :created_at: {a: b}\n  :late: \"yes\\u202e\\x1b[31m\"\n"
+        "s3:\n  :submitters: []\n")
+    (tmp_path / "s1").mkdir()
+    times, notes = {}, []
+    read_metadata(tmp_path, notes, times=times)
+    assert times == {"s1": {"submitted_at": "2026-10-28 22:01:00.000000000 -07:00", "lateness": "3600"},
+                     "s2": {"submitted_at": "", "lateness": "yes"},  # a mapping is no time; control characters dropped
+                     "s3": {"submitted_at": "", "lateness": ""}}
+    entries = {entry.name: entry for entry in list_submissions(tmp_path, {}, notes, times)}
+    assert entries["s1"].submitted_at == "2026-10-28 22:01:00.000000000 -07:00" and entries["s1"].lateness == "3600"

@@ -206,5 +206,5 @@ def test_a_public_answer_right_only_on_its_own_inputs_scores_zero_and_says_why(t
     assert tests["4.8"].score == 0 and tests["4.8"].status == "failed" and "is it hard-coded?" in tests["4.8"].output
     assert tests["4.8"].category == "wrong value" and tests["4.9"].status == "failed"
     honest = graded_on(ROOT / "reference", "4.8", "4.9")
-    assert honest["4.8"].score == 0.5 and honest["4.8"].output == "output matches the expected value"
+    assert honest["4.8"].score == 0.5 and honest["4.8"].output.startswith("output matches the expected value\n\nInputs:")
 

@@ -5,6 +5,7 @@ graded on the visible case that should recognise it.
 """
 import html
 import json
+import re
 import shutil
 
 import numpy as np
@@ -23,6 +24,8 @@ FIXTURES = {
     ("regularization_loss", "norm_not_squared"): ("1.3", "purification.py", "float(np.sum(np.asarray(W) ** 2))", "float(np.sqrt(np.sum(np.asarray(W) ** 2)))"),
     ("optimal_purifier", "shrink_not_squared"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full / (sigma_full + lam)"),
     ("optimal_purifier", "shrink_complement"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "lam / (sigma_full**2 + lam)"),
+    ("optimal_purifier", "lambda_times_n"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full**2 / (sigma_full**2 + X.shape[1] * lam)"),
+    ("optimal_purifier", "lambda_times_2n"): ("1.7", "purification.py", "sigma_full**2 / (sigma_full**2 + lam)", "sigma_full**2 / (sigma_full**2 + 2 * X.shape[1] * lam)"),
     ("argmax_attention", "returns_key"): ("3.1", "attention.py", "return V[best]", "return K[best]"),
     ("argmax_attention", "argmin"): ("3.1", "attention.py", "np.argmax(scores, axis=-1)", "np.argmin(scores, axis=-1)"),
     ("softmax_attention", "no_scaling"): ("4.1", "attention.py", "Q @ K.T / math.sqrt(d)", "Q @ K.T"),
@@ -54,6 +57,8 @@ FIXTURES = {
 NOT_RECOGNISABLE_ON_VISIBLE_INPUTS = {
     # mistakes whose output equals the right answer on every visible case (they are caught by hidden cases)
     ("purification_loss", "no_regularization"): "purification_loss has no visible case",
+    ("purification_loss", "lambda_times_n"): "purification_loss has no visible case",
+    ("purification_loss", "lambda_times_2n"): "purification_loss has no visible case",
     ("purifier_lambda_range", "sigma_not_squared"): "on 1.11's singular values the mistake gives an empty range (None)",
 }
 CASES = {case.number: case for case in all_cases()}
@@ -120,9 +125,15 @@ def hand_weights(c=10.0, sign=1.0, value=1.0):
 
 
 @pytest.mark.parametrize("weights, pattern", [
-    (hand_weights(c=1.0), "spreads its attention over keys 0 (A), 1 (B), 36% of it on keys it should ignore: the scores are not separated enough; scale Km or Qm up"),
+    # c = 1: query A scores 1/sqrt(3) on its own key and 0 on B's, so B gets 1 / (1 + e^(1/sqrt 3)) = 0.36
+    (hand_weights(c=1.0), "Query 0 (A) attends mostly to the right key, but 0.36 of its attention leaks onto keys 1 (B)"),
+    # c = 5, the commonest near-miss: B gets 1 / (1 + e^(25/sqrt 3)) = 5.4e-07, far above the check's atol of 1e-8
+    (hand_weights(c=5.0), "Query 0 (A) attends mostly to the right key, but 5.4e-07 of its attention leaks onto keys 1 (B), "
+                          "which it should ignore. The notebook's check allows an output entry that should be 0 to be off by "
+                          "1e-08 at most (np.allclose's atol), so the leak must stay below that: the scores are not "
+                          "separated enough; scale Km or Qm up."),
     (hand_weights(sign=-1.0), "Query 0 (A) attends mostly to key 1 (B) but should attend to 0 (A): its scores favour the wrong key"),
-    (hand_weights(value=2.0), "Query 0 (A) attends to the right key, but the output row is [2.0, 0.0, 0.0] instead of [1.0, 0.0, 0.0]: the values are wrong; check Vm"),
+    (hand_weights(value=2.0), "Query 0 (A) attends to the right key (leak 0, under 1e-08), but the output row is [2, 0, 0] instead of [1, 0, 0]: the values are wrong; check Vm"),
 ])
 def test_failing_weights_show_the_first_sequence_its_attention_and_the_pattern(weights, pattern):
     verdict = judge_weights(weights, "content")
@@ -131,7 +142,8 @@ def test_failing_weights_show_the_first_sequence_its_attention_and_the_pattern(w
     assert f"First failing sequence: {first}" in verdict.message
     assert pattern in verdict.message, verdict.message
     if first == "[A, B]":
-        assert "| query \\ key | 0 A | 1 B |" in verdict.message and "|---|---|---|" in verdict.message
+        table = verdict.message.split("Attention weights")[1]
+        assert re.search(r"```\nquery \\ key +0 A +1 B\n +0 A +[0-9.e-]+ +[0-9.e-]+\n +1 B +[0-9.e-]+ +[0-9.e-]+\n```", table), table
 
 
 def test_weights_that_work_get_no_feedback():

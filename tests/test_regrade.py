@@ -202,3 +202,61 @@ def test_out_overlapping_the_export_is_refused_and_nothing_is_written(tmp_path):
     done = run(export, "--out", export / "out")
     assert done.returncode == 2 and "overlaps the export" in done.stderr
     assert sorted(export.rglob("*")) == before
+
+
+def test_times_lateness_attempts_and_syntax_errors_reach_the_csv_and_pages(tmp_path, fake_grader):
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"on_time": 0, "late": 30, "broken": 0}), tmp_path / "out"
+    (export / "broken" / "attention.py").write_text("def softmax(x:\n")
+    (export / "submission_metadata.yml").write_text(
+        "on_time:\n  :submitters:\n  - :name: Ada\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
+        "late:\n  :submitters:\n  - :name: Alan\n  :created_at: 2026-10-30 09:00:00 -07:00\n  :lateness: '=1+1'\n")
+    regrade(export, out)
+    graded = rows(out)
+    assert graded["on_time"]["submitted_at"] == "2026-10-28 22:01:00.000000000 -07:00" and graded["on_time"]["lateness"] == ""
+    assert graded["late"]["lateness"] == "'=1+1"  # neutralised like every text cell
+    assert graded["broken"]["submitted_at"] == "" and "syntax error in attention.py" in graded["broken"]["flags"]
+    assert [graded[name]["attempt"] for name in ("on_time", "late", "broken")] == ["no attempt", "attempted", "attempted"]
+    (out / "late" / "index.html").unlink()  # a page gone: that submission is graded again on the next run
+    assert regrade(export, out) == (1, 2) and (out / "late" / "index.html").is_file()
+    for name in ("on_time", "late", "broken"):
+        page = out / name / "index.html"
+        assert page.stat().st_mode & 0o777 == 0o644 and "stand-in" in page.read_text()
+    report = (out / "report.html").read_text()
+    assert "1 submission with no attempt" in report and "mean 15 / 60" in report  # (30 + 0) / 2: on_time is left out
+    assert 'href="late/index.html"' in report and "2026-10-30 09:00:00 -07:00" in report
+
+
+def test_an_invalid_log_is_flagged_only_when_a_log_was_handed_in():
+    from autograder import checks
+    from autograder.attempt import Attempt
+    from autograder.regrade import submission_notes
+    from autograder.results import Results
+    from autograder.results import TestResult as Case
+
+    results = Results(tests=[Case(number="2.10", name="log", score=0, max_score=1, status="failed", category=checks.INVALID_LOG)])
+    assert submission_notes(results, Attempt(attempted=True, has_log=True)) == ["invalid submission_log.json"]
+    assert submission_notes(results, Attempt(attempted=False, has_log=False)) == []  # missing, which the grader also calls invalid
+    assert submission_notes(results, Attempt(attempted=True, syntax_errors=["attention.py"])) == ["syntax error in attention.py"]
+
+
+def test_due_gives_a_lateness_to_rows_without_one_and_a_resumed_run_refreshes_it(tmp_path, fake_grader):
+    from autograder.lateness import parse_time
+    from autograder.regrade import regrade
+
+    export, out = small_export(tmp_path, {"early": 10, "late": 20, "stated": 30}), tmp_path / "out"
+    (export / "submission_metadata.yml").write_text(
+        "early:\n  :submitters: []\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
+        "late:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00.000000000 -07:00\n"
+        "stated:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00 -07:00\n  :lateness: 'excused'\n")
+    assert regrade(export, out, due=parse_time("2026-10-29 23:59 -07:00")) == (3, 0)
+    assert {name: row["lateness"] for name, row in rows(out).items()} == {"early": "on time", "late": "1 h 1 min", "stated": "excused"}
+    assert regrade(export, out, due=parse_time("2026-10-30 00:59 -07:00")) == (0, 3)  # nothing graded again, lateness recomputed
+    assert rows(out)["late"]["lateness"] == "1 min"
+    assert "1 min" in (out / "report.html").read_text()
+
+
+def test_a_due_date_without_its_offset_is_refused(tmp_path):
+    done = run(small_export(tmp_path, {"a": 1}), "--out", tmp_path / "out", "--due", "2026-10-29 23:59")
+    assert done.returncode == 2 and "UTC offset" in done.stderr and not (tmp_path / "out").exists()

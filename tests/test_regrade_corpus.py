@@ -13,12 +13,13 @@ beside --out that must stay empty) and {ROOT} (the repository) are filled in. ex
     grade_raises  folders on which the grader raises
     runs          regrade this many times (the later runs resume)
     notes         words that must appear in regrade-notes.txt
-    expected      folder as grades.csv shows it -> {"total", "students", "emails", "sids", "could_not_grade"}
+    expected      folder as grades.csv shows it -> {"total", "students", "emails", "sids", "submitted_at", "lateness",
+                  "attempt", "flags" (words the flags must hold), "could_not_grade"}
 
 Every item is also held to what holds for all: nothing outside --out is written or changed, every row's
-output folder lies directly under --out with a results.json whose score is the row's total, no CSV cell
-starts like a formula, the disk used by unpacking stays within its budget and is freed, and the report
-renders the rows with no live markup.
+output folder lies directly under --out with a results.json whose score is the row's total and an index.html
+(the student's view, mode 0644, no live markup), no CSV cell starts like a formula, the disk used by unpacking
+stays within its budget and is freed, and the report renders the rows with no live markup.
 """
 import csv
 import html
@@ -165,13 +166,16 @@ def test_regrade_corpus_item(item, tmp_path, monkeypatch):
     assert sorted(by_folder) == sorted(expected) and len(rows) == len(expected), header
     for name, want in expected.items():
         row = by_folder[name]
-        for key in ("students", "emails", "sids"):
+        for key in ("students", "emails", "sids", "submitted_at", "lateness", "attempt"):
             if key in want:
                 assert original(row[key]) == want[key], (name, key)
         target = out / row["submission"]
         assert target.parent == out and not target.is_symlink() and row["submission"] not in (".", "..")
         results = json.loads((target / "results.json").read_text())
         assert results["score"] == float(row["total"])
+        assert all(word in row["flags"] for word in want.get("flags", [])), (name, row["flags"])
+        student_page = target / "index.html"
+        assert stat.S_IMODE(student_page.lstat().st_mode) == 0o644 and "<script" not in student_page.read_text()
         if want.get("could_not_grade"):
             assert float(row["total"]) == 0 and "could not be graded" in row["flags"]
             assert results["tests"][0]["name"] == "Autograder error"
@@ -185,6 +189,8 @@ def test_regrade_corpus_item(item, tmp_path, monkeypatch):
     assert not [p for p in out.iterdir() if p.name.startswith(".unpacked-")] and disk_use(out) < 5 << 20
     page = (out / "report.html").read_text()
     assert "<script" not in page and f"{len(expected)} submissions" in page
+    for want in expected.values():  # the export's times, escaped, in the report too
+        assert all(html.escape(want[key]) in page for key in ("submitted_at", "lateness") if want.get(key))
     links = {unquote(html.unescape(link)) for link in re.findall(r'href="([^"]*)"', page)}
-    assert links == {f"{row['submission']}/results.json" for row in rows}  # the safe names, each a results.json in out
+    assert links == {f"{row['submission']}/index.html" for row in rows}  # the safe names, each a student's page in out
     assert all((out / link).is_file() for link in links)

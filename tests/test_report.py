@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 import pytest
 
 from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES
-from autograder.report import diagnosed_mistakes, flagged_submissions, histogram, most_failed, read_summaries, write_report
+from autograder.cases import all_cases
+from autograder.report import (diagnosed_mistakes, flagged_submissions, histogram, most_failed, pass_rates, read_summaries,
+                               write_report)
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 
@@ -17,12 +19,14 @@ HOSTILE = "<script>alert(1)</script>"
 SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
 
 
-def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None):
+def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None,
+                  no_attempt=False, notes=()):
     """A summary.json as regrade writes it: the CSV row plus "details"."""
     problems = problems or {p: float(points) for p, points in PROBLEM_POINTS.items()}
     row = {"submission": name, "students": students, "emails": "", "sids": "", "total": total,
            **{f"problem {p}": problems.get(p, 0.0) for p in PROBLEM_POINTS}, "flags": flags, "seconds": 1.0,
-           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total}}
+           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total,
+                       "no_attempt": no_attempt, "notes": list(notes)}}
     (out / name).mkdir(parents=True)
     (out / name / "summary.json").write_text(json.dumps(row))
     return name
@@ -138,6 +142,35 @@ def test_timeouts_crashes_memory_grader_errors_and_leftovers_are_flagged(tmp_pat
     assert "slow timeout: 4.6, 4.8" in Page(report(tmp_path, names)).all_text
 
 
+def test_no_attempt_is_counted_apart_from_every_statistic(tmp_path):
+    names = [write_summary(tmp_path, "a", total=40.0, failed={"1.1": "wrong value"}), write_summary(tmp_path, "b", total=20.0),
+             write_summary(tmp_path, "template", total=0.0, failed={"1.1": "exception", "1.2": "exception"}, no_attempt=True),
+             write_summary(tmp_path, "empty", total=0.0, failed={"1.2": "missing file"}, no_attempt=True)]
+    page = Page(report(tmp_path, names))
+    text = page.all_text
+    assert "4 submissions. 2 submissions with no attempt" in text and "mean 30 / 60, median 30 / 60" in text
+    assert "1.1 reconstruction" in text and "1 of 2 wrong value" in text  # the template's exceptions are not counted
+    assert "exception" not in text.split("Cases failed most often")[1].split("Pass rate")[0]
+    assert {"template/index.html", "empty/index.html"} <= set(page.links)  # still listed with the others
+
+
+def test_every_case_has_a_pass_rate(tmp_path):
+    names = [write_summary(tmp_path, "a", failed={"1.1": "wrong value", "4.8": "timeout"}), write_summary(tmp_path, "b", failed={"1.1": "exception"}),
+             write_summary(tmp_path, "c"), write_summary(tmp_path, "broken", total=0.0, max_total=0.0)]  # graded nothing: left out
+    cases = [case for case in all_cases() if case.weight > 0]
+    rows = {number: (passed, graded) for number, _, passed, graded in pass_rates(read_summaries(tmp_path, names), all_cases())}
+    assert len(rows) == len(cases) and rows["1.1"] == (1, 3) and rows["4.8"] == (2, 3) and rows["3.1"] == (3, 3)
+    text = Page(report(tmp_path, names)).all_text.split("Pass rate of every case")[1]
+    assert "1 of 3 33%" in text and "2 of 3 67%" in text and text.count("3 of 3 100%") == len(cases) - 2
+
+
+def test_syntax_errors_and_invalid_logs_are_flagged(tmp_path):
+    names = [write_summary(tmp_path, "broken", notes=["syntax error in attention.py", "invalid submission_log.json"])]
+    flagged = flagged_submissions(read_summaries(tmp_path, names))
+    assert flagged[0][1] == {"syntax error in attention.py": [], "invalid submission_log.json": []}
+    assert "broken syntax error in attention.py; invalid submission_log.json" in Page(report(tmp_path, names)).all_text
+
+
 def test_header_counts_and_averages(tmp_path):
     names = [write_summary(tmp_path, name, total=total) for name, total in [("a", 60.0), ("b", 30.0), ("c", 0.0), ("d", 10.0)]]
     assert "4 submissions. Total: mean 25 / 60, median 20 / 60." in Page(report(tmp_path, names)).all_text
@@ -152,8 +185,8 @@ def test_student_strings_are_escaped_and_nothing_is_fetched(tmp_path):
     assert page.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "strong", "br", "div", "figure", "figcaption",
                          "svg", "rect", "text", "line", "table", "thead", "tbody", "tr", "th", "td", "a", "span"}  # nothing that loads or runs
     assert HOSTILE in page.all_text  # shown to the reader as text
-    assert "plain/results.json" in page.links and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/results.json" in page.links
-    assert all(link.endswith("/results.json") and ":" not in link for link in page.links)
+    assert "plain/index.html" in page.links and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/index.html" in page.links
+    assert all(link.endswith("/index.html") and ":" not in link for link in page.links)
     for outside in ("http://", "https://", "url(", "@import"):
         assert outside not in text
 
@@ -256,5 +289,30 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
     assert "hangs_once Grace Hopper timeout: 4.8" in text  # the flagged timeout, with its case
     assert HOSTILE in text  # rendered as text, never as an element
     assert sorted(page.histograms) == sorted(PROBLEM_POINTS) and all(h["bars"] == 10 for h in page.histograms.values())
-    assert {"full_marks/results.json", "template/results.json", "syntax_error/results.json", "hangs_once/results.json"} <= set(page.links)
+    assert {"full_marks/index.html", "template/index.html", "syntax_error/index.html", "hangs_once/index.html"} <= set(page.links)
     assert all((graded_class / link).is_file() for link in page.links)
+    assert "5 submissions with no attempt" not in text and "1 submission with no attempt" in text  # the template
+    assert "syntax_error Alan Turing syntax error in attention.py" in text
+    assert "Pass rate of every case" in text and "4.8 " in text.split("Pass rate of every case")[1]
+
+
+def test_a_students_page_renders_in_headless_chromium(graded_class, tmp_path):
+    page_file = graded_class / "hangs_once" / "index.html"
+    assert page_file.stat().st_mode & 0o777 == 0o644 and (graded_class / "hangs_once" / "results.json").stat().st_mode & 0o777 == 0o600
+    screenshot = tmp_path / "page.png"
+    browse(page_file, tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1000,1400")
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        grey = image.convert("L").resize((100, 140))
+        assert sum(grey.histogram()[:200]) > 0.02 * 100 * 140, "the screenshot is almost blank"
+    page = Page(browse(page_file, tmp_path / "profile-dom", "--dump-dom"))
+    results = json.loads((graded_class / "hangs_once" / "results.json").read_text())
+    shown = [test for test in results["tests"] if test["visibility"] != "hidden"]
+    text = page.all_text
+    assert "Grace Hopper" in text and f"Autograder score: {results['score']:g} / 60" in text
+    assert all(f"{test['number']} {test['name']}" in text for test in shown)
+    assert "4.8 attention scale for d = 16 (failed) 0 / 0.5 attention_scale did not finish within" in text
+    assert page.links == ["../report.html"]
+    template = Page((graded_class / "template" / "index.html").read_text()).all_text
+    assert HOSTILE in template  # the student's name, as text

@@ -53,17 +53,18 @@ def decode(value, arrays):
 def encode_check(check, arrays):
     if isinstance(check, Expect):
         return {"kind": "expect", "expected": encode(check.expected, arrays), "rtol": check.rtol, "atol": check.atol,
-                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
+                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}, "layout_words": check.layout_words}
     if isinstance(check, FeatureGram):
-        return {"kind": "gram", "X": encode(check.X, arrays), "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
+        return {"kind": "gram", "X": encode(check.X, arrays), "gram": encode(check.gram, arrays), "features": check.features,
+                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
     raise TypeError(f"cannot freeze the check {check!r}")
 
 
 def decode_check(record, arrays):
     mistakes = {words: decode(value, arrays) for words, value in record["mistakes"].items()}
     if record["kind"] == "expect":
-        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"], mistakes)
-    return FeatureGram(decode(record["X"], arrays), mistakes)
+        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"], mistakes, record.get("layout_words", ""))
+    return FeatureGram(decode(record["X"], arrays), mistakes, decode(record.get("gram"), arrays), record.get("features", 0))
 
 
 def freeze(cases):

@@ -15,7 +15,7 @@ import numpy as np
 
 from autograder.cases import call, case
 from autograder.cases.weights_feedback import explain_failure
-from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok
+from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok, shown
 from autograder.log_file import LogKeyError, logged_weights
 from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder.sandbox import Job
@@ -293,7 +293,8 @@ def unique(submission, g):
             failures = unique_failures(weights)
         if failures:
             letters, expected, signs = failures[0]
-            return fail(WRONG_VALUE, f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}: expected signs {expected.tolist()}, got {signs.tolist()}")
+            return fail(WRONG_VALUE, f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}:\n"
+                                     f"{shown('expected signs', expected)}\n{shown('got signs', signs)}")
         return ok("every sequence marked correctly")
     return call("transformer", "attention_unique"), check
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from autograder.cases import case
 from autograder.cases.problem2 import judge_weights, shape_verdict
-from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok
+from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok, shown
 from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
 from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder.sandbox import Job
@@ -53,7 +53,8 @@ def logged_value(log, submission):
         recomputed = outcome.outputs.get("value")
         verdict = compare_arrays(logged, recomputed, what="the logged torch_transformer_value", rtol=1e-5, atol=1e-6)
         if not verdict.passed and recomputed is not None and logged.shape == recomputed.shape:
-            return fail(WRONG_VALUE, f"the logged torch_transformer_value {np.round(logged, 5).tolist()} is not what the logged source computes: {np.round(recomputed, 5).tolist()}")
+            return fail(WRONG_VALUE, "the logged torch_transformer_value is not what the logged source computes:\n"
+                                     f"{shown('logged', logged)}\n{shown('computed by the logged source', recomputed)}")
         return verdict
     return Job("torch_seeded", "transformer", "PytorchTransformer", (), transformer_source=source), check
 

@@ -1,12 +1,13 @@
 """Problems 5 and 6 cases: similarity and kernel attention, feature maps, random features, causal prefix sums.
 
 Attention functions get the grader's own similarity functions and feature maps, so each is
-graded on its own. Feature maps are judged by their inner products, not their layout.
+graded on its own. Feature maps are judged by their inner products, not their layout, except in
+6.1, which checks the layout random_feature_map's docstring fixes (sines, then cosines).
 """
 
 from autograder.cases import arguments, call, case, grader_callable, rng
 from autograder.checks import expect
-from autograder.mistakes import expect_of, gram_of
+from autograder.mistakes import expect_of, feature_gram_of, gram_of
 from autograder.grader_callables import GRADER_CALLABLES
 from reference import kernel_attention as ref
 
@@ -72,6 +73,15 @@ def gram_case(number, name, shape, weight, public=False):
         return call("kernel_attention", "quadratic_feature_map", X), gram_of(X, public)
 
 
+def random_gram_case(number, name, function, args, weight, public=False, twin=None):
+    """phi(X) phi(X)^T must equal the reference's, with 2R features in any column order (X's rows: queries and keys)."""
+    @case(number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
+    def build(submission, g):
+        values = arguments(args, g)
+        expected = getattr(ref, function)(*values)
+        return call("kernel_attention", function, *values), feature_gram_of(function, values, expected, public)
+
+
 def features(rows, dim, R, scale=1.0):
     """Inputs: X (rows, dim), times `scale`, and R random features W drawn as the reference draws them."""
     return lambda g: (scale * g.standard_normal((rows, dim)), ref.sample_softmax_random_features(R, dim, g))
@@ -97,12 +107,13 @@ kernel_case("5.11", "similarity attention calls sim(Q_i, K_j), not sim(K_j, Q_i)
             "asymmetric_sim", 1.0)
 
 plain_case("6.1", "random feature map, eq. (14): sines, then cosines", "random_feature_map", features(6, 4, 8), 1.0,
-           public=True, twin="6.2")
-plain_case("6.2", "random feature map, other shapes", "random_feature_map", features(7, 3, 5), 1.0)
-plain_case("6.3", "softmax random feature map", "softmax_random_feature_map", features(6, 4, 8, scale=0.5), 1.0,
-           public=True, twin="6.4")
-plain_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000", "softmax_random_feature_map",
-           features(5, 3, 2000, scale=0.4), 1.0)
+           public=True)  # its twin checks the layout too: 6.2 judges only the inner products
+random_gram_case("6.2", "random feature map, other shapes: inner products equal eq. (14)'s", "random_feature_map",
+                 features(7, 3, 5), 1.0)
+random_gram_case("6.3", "softmax random feature map: inner products", "softmax_random_feature_map",
+                 features(6, 4, 8, scale=0.5), 1.0, public=True, twin="6.4")
+random_gram_case("6.4", "softmax random feature map, W drawn by the grader with R = 2000: inner products",
+                 "softmax_random_feature_map", features(5, 3, 2000, scale=0.4), 1.0)
 kernel_case("6.5", "causal kernel attention with prefix sums, eq. (16)", "causal_kernel_attention", qkv(6, 4, 3),
             "elu_plus_one", 1.0, public=True, twin="6.9")
 kernel_case("6.6", "causal kernel attention, N = 1", "causal_kernel_attention", qkv(1, 3, 2), "elu_plus_one", 1.0)
