@@ -14,7 +14,7 @@ from autograder.submission import WithoutTransformerFile
 
 FROM_LOG = "Graded from submission_log.json"  # how each such case's output begins (check shows that paragraph)
 ERROR_LINE_CAP = 200  # characters of the student's error message quoted in the top-level note
-FENCED = re.compile(r"```\n(.*?)\n```", re.DOTALL)
+FENCED = re.compile(r"^(`{3,})[^`\n]*\n(.*?)\n\1$", re.DOTALL | re.MULTILINE)  # a fenced block, as results.fence writes it
 
 
 def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
@@ -69,8 +69,8 @@ def why_transformer_file_fell_short(tests: list[TestResult]) -> str:
         if test.visibility == "hidden" or test.status == "passed" or "<module>" not in test.output:
             continue
         fenced = FENCED.search(test.output)
-        if fenced and "transformer.py" in fenced.group(1):
-            last = [line.strip() for line in fenced.group(1).splitlines() if line.strip()][-1]
+        if fenced and "transformer.py" in fenced.group(2):
+            last = [line.strip() for line in fenced.group(2).splitlines() if line.strip()][-1]
             quoted = last[:ERROR_LINE_CAP].replace("`", "'")
             return f"transformer.py could not be imported (`{quoted}`)"
     return "transformer.py's version earned fewer points"

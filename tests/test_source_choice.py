@@ -85,6 +85,9 @@ def test_only_a_public_import_error_is_quoted():
     assert why_transformer_file_fell_short([entry("2.1", 0.0, output=IMPORT_ERROR)]).startswith("transformer.py could not be imported")
     hidden = entry("2.2", 0.0, output=IMPORT_ERROR, visibility="hidden")
     assert why_transformer_file_fell_short([hidden]) == "transformer.py's version earned fewer points"
+    longer_fence = ("PytorchTransformer raised an exception:\n````text\nFile \"transformer.py\", line 3, in <module>\n"
+                    "    get_ipython().system('```')\nNameError: name 'get_ipython' is not defined\n````")
+    assert "`NameError: name 'get_ipython' is not defined`" in why_transformer_file_fell_short([entry("2.1", 0.0, output=longer_fence)])
     in_forward = IMPORT_ERROR.replace("<module>", "forward")
     assert why_transformer_file_fell_short([entry("2.1", 0.0, output=in_forward)]) == "transformer.py's version earned fewer points"
 
