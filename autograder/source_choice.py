@@ -9,6 +9,7 @@ result stands when it earns more. The choice is said at the top of the results a
 import re
 from typing import Callable
 
+from autograder.checks import GRADER_ERROR
 from autograder.results import TestResult
 from autograder.submission import WithoutTransformerFile
 
@@ -34,6 +35,8 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
     falling_short = {}
     for part, numbers in SOURCE_PARTS.items():
         part_cases = [case for case in cases if case.number in numbers]
+        if any(by_number[case.number].category == GRADER_ERROR for case in part_cases):
+            continue  # the grader's fault, not transformer.py's: course staff grade it again
         if any(by_number[case.number].score < by_number[case.number].max_score for case in part_cases):
             falling_short[part] = part_cases
     if not falling_short:

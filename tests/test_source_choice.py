@@ -52,6 +52,8 @@ def test_nothing_runs_again_when_transformer_py_earns_every_point():
     failing = [entry(case.number, 0.0, case.weight) for case in cases]
     for submission in (FakeSubmission(files=("submission_log.json",)), FakeSubmission(log_reads=False)):
         assert better_source_of_problem2(cases, failing, submission, rerun) == (failing, "")
+    graders_fault = [test.model_copy(update={"category": checks.GRADER_ERROR}) for test in failing]
+    assert better_source_of_problem2(cases, graders_fault, FakeSubmission(), rerun) == (graders_fault, "")
 
 
 def test_each_part_comes_from_the_source_that_earns_more():
