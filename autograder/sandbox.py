@@ -55,6 +55,7 @@ class Outcome:
     stderr: str = ""
     left_behind: bool = False  # the case returned but left a process or thread running
     staff_note: str = ""  # something unexpected about this case, for course staff only
+    skipped_after: str = ""  # not run: its function timed out in this case earlier in the grade (grade.run_jobs)
 
 
 @dataclass
