@@ -151,21 +151,23 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
 
     Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
     behind; hidden inputs (twins' included) never reach a child whose output is shown, and run only after it. A batch
-    holds at most one case of each function (hang_key), and only cases whose timeouts fit in the time left; the rest
+    holds one case of each function not run yet (hang_key) and every case of the functions that returned once (so
+    a grade takes two batches a round, not one per case), and only cases whose timeouts fit in the time left; the rest
     wait for the next batch, and a case that no longer fits is left out (no Outcome: judge_case fails it as not run).
-    Once a function has timed out, its later cases are not run: each gets a timeout Outcome naming the case that hung.
+    Once a function has timed out, its cases not run yet are not run: each gets a timeout Outcome naming the case that
+    hung.
     """
     config = config or GraderConfig()
     runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
-    outcomes, hung = {}, {}  # hung: hang_key -> the number of the case where that function timed out
+    outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
         pending = [(key, job) for key, public, job in runs if public == visible]
         while pending:
             outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)])
                              for key, job in pending if hang_key(job) in hung})
             pending = [(key, job) for key, job in pending if hang_key(job) not in hung]
-            candidates = one_per_function(pending)[: 1 if process_per_case else None]
+            candidates = next_candidates(pending, returned)[: 1 if process_per_case else None]
             full = [job.timeout or config.case_timeout for _, job in candidates]
             batch = fitting_batch([job for _, job in candidates], deadline - time.monotonic(), config)
             if not batch:
@@ -176,6 +178,8 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
                     outcome.error = CUT_SHORT
                 elif outcome.status == "timeout":
                     hung.setdefault(hang_key(job), key.removeprefix("twin:"))
+                else:
+                    returned.add(hang_key(job))
                 outcomes[key] = outcome
             done = {key for key, _ in candidates[: len(batch)]}
             pending = [(key, job) for key, job in pending if key not in done]
@@ -187,12 +191,13 @@ def hang_key(job):
     return job.module, job.function, job.transformer_source is not None
 
 
-def one_per_function(pending):
-    """The first pending (key, job) of each function, in order: a function that hangs costs its timeout once."""
-    seen, chosen = set(), []
+def next_candidates(pending, returned):
+    """The pending (key, job)s of the next batch, in order: every case of a function in `returned` (it returned once),
+    and the first case of each other function, so that a function that hangs from its first case costs one timeout."""
+    tried, chosen = set(), []
     for key, job in pending:
-        if hang_key(job) not in seen:
-            seen.add(hang_key(job))
+        if hang_key(job) in returned or hang_key(job) not in tried:
+            tried.add(hang_key(job))
             chosen.append((key, job))
     return chosen
 

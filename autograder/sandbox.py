@@ -175,8 +175,12 @@ class WarmWorker:
             self._ready = True
 
     def stop(self):
-        """Stop the worker, remove every scratch folder, give the worker identity back."""
+        """Stop the worker and whatever still runs as its user (a case under way when grading was interrupted: it
+        outlives the worker, in its own session), remove every scratch folder, give the worker identity back."""
         self._kill()
+        if self.protections.get("other_user"):
+            from autograder.confinement import kill_all_processes_of  # Linux only, as in __init__
+            kill_all_processes_of(self.settings["uid"], self.settings["gid"])
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
         hold, self._hiding = self._hiding, None

@@ -49,11 +49,20 @@ def test_later_cases_of_a_hanging_function_are_not_run():
     assert outcomes["4.4"].status == "ok" and outcomes["3.3"].status == "ok"
 
 
-def test_a_batch_holds_one_case_of_each_function():
+def test_a_function_is_tried_once_then_its_other_cases_share_one_batch():
     cases, plans = plans_for([("4.4", "argmax_attention"), ("4.6", "argmax_attention"), ("4.8", "softmax"),
-                              ("5.1", "softmax")])
-    _, batches = run(cases, plans)
-    assert batches == [[("attention", "argmax_attention"), ("attention", "softmax")]] * 2
+                              ("5.1", "softmax"), ("5.2", "softmax")])
+    outcomes, batches = run(cases, plans)
+    assert batches == [[("attention", "argmax_attention"), ("attention", "softmax")],
+                       [("attention", "argmax_attention"), ("attention", "softmax"), ("attention", "softmax")]]
+    assert {outcome.status for outcome in outcomes.values()} == {"ok"} and len(outcomes) == 5
+
+
+def test_one_case_a_batch_when_each_case_has_its_own_child():
+    cases, plans = plans_for([("3.1", "softmax_attention"), ("4.1", "softmax_attention"), ("4.4", "argmax_attention")])
+    outcomes, batches = run(cases, plans, process_per_case=True)
+    assert batches == [[("attention", "softmax_attention")], [("attention", "argmax_attention")]]
+    assert outcomes["4.1"].skipped_after == "3.1"
 
 
 def test_problem_2_class_from_the_log_and_from_the_file_are_two_functions():

@@ -28,6 +28,15 @@ def processes_with(marker):
     return found
 
 
+def describe(pid):
+    """A process's command line and state, for a failure message."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        return [line for line in status if line.split(":")[0] in ("State", "PPid", "Uid", "NSpid")]
+    except OSError:
+        return "gone"
+
+
 def wait_until(condition, seconds, what):
     deadline = time.monotonic() + seconds
     while not condition():
@@ -70,7 +79,8 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, private_tmp):
     assert "Traceback" not in said
     assert "regrade interrupted" in said and "to resume, run the same command" in said and f"--out {out}" in said
     assert not [entry.name for entry in private_tmp.iterdir() if entry.name.startswith("hw9-")]
-    assert processes_with(str(private_tmp)) == []  # the slot, its warm worker and the case it ran: all gone
+    left = {pid: describe(pid) for pid in processes_with(str(private_tmp))}
+    assert left == {}  # the slot, its warm worker and the case it ran: all gone
     assert not list(out.glob(".unpacked-*")) and not list(out.glob(".tmp-*"))
     remembered = json.loads((out / STATE).read_text())["submissions"]
     assert set(remembered) == {"a_first"}  # graded before Ctrl-C; the interrupted one is not taken as graded
