@@ -341,8 +341,12 @@ def run_jobs(todo, out, jobs, graded, progress):
         for item in gradable + [None] * slots:
             work.put(item)
         processes = [context.Process(target=job_slot, args=(work, done, out), daemon=True) for _ in range(slots)]
-        for process in processes:
-            process.start()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the slots are born ignoring Ctrl-C (job_slot)
+        try:
+            for process in processes:
+                process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         try:
             while any(process.is_alive() for process in processes) or not done.empty():
                 take(done, keep, progress)
