@@ -155,18 +155,19 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     a grade takes two batches a round, not one per case), and only cases whose timeouts fit in the time left; the rest
     wait for the next batch, and a case that no longer fits is left out (no Outcome: judge_case fails it as not run).
     Once a function has timed out, its cases not run yet are not run: each gets a timeout Outcome naming the case that
-    hung.
+    hung. A twin runs only when its public case returned (otherwise nothing would judge it), then even so: it may
+    pass, and a passing case is failed by its twin.
     """
     config = config or GraderConfig()
     runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
-        pending = [(key, job) for key, public, job in runs if public == visible]
+        pending = [(key, job) for key, public, job in runs if public == visible and not unused_twin(key, outcomes)]
         while pending:
-            outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)])
-                             for key, job in pending if hang_key(job) in hung})
-            pending = [(key, job) for key, job in pending if hang_key(job) not in hung]
+            skipped = [(key, job) for key, job in pending if hang_key(job) in hung and not key.startswith("twin:")]
+            outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)]) for key, job in skipped})
+            pending = [item for item in pending if item not in skipped]
             candidates = next_candidates(pending, returned)[: 1 if process_per_case else None]
             full = [job.timeout or config.case_timeout for _, job in candidates]
             batch = fitting_batch([job for _, job in candidates], deadline - time.monotonic(), config)
@@ -184,6 +185,14 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
             done = {key for key, _ in candidates[: len(batch)]}
             pending = [(key, job) for key, job in pending if key not in done]
     return outcomes
+
+
+def unused_twin(key, outcomes):
+    """True for the twin of a public case that did not return (or did not run): its result would never be judged."""
+    if not key.startswith("twin:"):
+        return False
+    outcome = outcomes.get(key.removeprefix("twin:"))
+    return outcome is None or outcome.status != "ok"
 
 
 def hang_key(job):

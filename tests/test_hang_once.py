@@ -44,9 +44,24 @@ def test_later_cases_of_a_hanging_function_are_not_run():
     assert ran.count("softmax_attention") == 1  # only 3.1 ran it
     assert ran.count("argmax_attention") == 2
     assert outcomes["3.1"].status == "timeout" and outcomes["3.1"].skipped_after == ""
-    for key in ("4.1", "3.2", "3.4", "twin:3.1"):
+    for key in ("4.1", "3.2", "3.4"):
         assert outcomes[key].status == "timeout" and outcomes[key].skipped_after == "3.1"
     assert outcomes["4.4"].status == "ok" and outcomes["3.3"].status == "ok"
+    assert "twin:3.1" not in outcomes  # 3.1 failed: nothing would judge its twin
+
+
+def test_the_twin_of_a_case_that_returned_still_runs_when_its_function_hung_elsewhere():
+    # 4.4 returns (an odd argmax_attention that hangs on 4.6's inputs only); 4.4's twin must still be judged
+    cases, plans = plans_for([("4.4", "argmax_attention"), ("4.6", "argmax_attention"), ("4.5", "argmax_attention")])
+    plans[1] = (Job("call", "attention", "argmax_attention", args=("hang",), timeout=2.0), None)
+    worker = RecordingWorker()
+    worker.run_batch = lambda jobs, root: [Outcome("timeout" if job.args == ("hang",) else "ok") for job in jobs]
+    twins = {"4.4": (Job("call", "attention", "argmax_attention"), None)}
+    outcomes = grade_module.run_jobs(cases, plans, type("S", (), {"root": None}), worker, False, float("inf"),
+                                     GraderConfig(), twins)
+    assert outcomes["4.6"].status == "timeout" and outcomes["4.6"].skipped_after == ""
+    assert outcomes["4.5"].skipped_after == "4.6"  # hidden, and its function hung
+    assert outcomes["twin:4.4"].status == "ok"
 
 
 def test_a_function_is_tried_once_then_its_other_cases_share_one_batch():
