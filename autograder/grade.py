@@ -155,17 +155,17 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     a grade takes two batches a round, not one per case), and only cases whose timeouts fit in the time left; the rest
     wait for the next batch, and a case that no longer fits is left out (no Outcome: judge_case fails it as not run).
     Once a function has timed out, its cases not run yet are not run: each gets a timeout Outcome naming the case that
-    hung. A twin runs only when its public case returned (otherwise nothing would judge it), then even so: it may
-    pass, and a passing case is failed by its twin.
+    hung. The twin of a public case runs only when that case returned (nothing would judge it otherwise), and then
+    even if its function hung elsewhere: it may pass, and a passing case is failed by its twin.
     """
     config = config or GraderConfig()
     runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
-        pending = [(key, job) for key, public, job in runs if public == visible and not unused_twin(key, outcomes)]
+        pending = [(key, job) for key, public, job in runs if public == visible and twin_returned(key, outcomes) is not False]
         while pending:
-            skipped = [(key, job) for key, job in pending if hang_key(job) in hung and not key.startswith("twin:")]
+            skipped = [(key, job) for key, job in pending if hang_key(job) in hung and not twin_returned(key, outcomes)]
             outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)]) for key, job in skipped})
             pending = [item for item in pending if item not in skipped]
             candidates = next_candidates(pending, returned)[: 1 if process_per_case else None]
@@ -187,12 +187,11 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     return outcomes
 
 
-def unused_twin(key, outcomes):
-    """True for the twin of a public case that did not return (or did not run): its result would never be judged."""
-    if not key.startswith("twin:"):
-        return False
-    outcome = outcomes.get(key.removeprefix("twin:"))
-    return outcome is None or outcome.status != "ok"
+def twin_returned(key, outcomes):
+    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the twin),
+    None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
+    outcome = outcomes.get(key.removeprefix("twin:")) if key.startswith("twin:") else None
+    return None if outcome is None else outcome.status == "ok"
 
 
 def hang_key(job):

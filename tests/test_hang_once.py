@@ -97,3 +97,10 @@ def test_the_feedback_names_the_case_that_hung_and_hidden_cases_say_the_category
     assert "softmax_attention was not run again: it timed out in case 3.1" in shown.output
     kept = grade_module.judge_case(hidden, plan, skipped, GraderConfig(), [])
     assert kept.category == checks.TIMEOUT and kept.output == f"Failed: {checks.TIMEOUT}."
+
+
+def test_a_hidden_case_with_a_twin_has_its_twin_run_beside_it():
+    assert not CASES["1.14"].public and callable(CASES["1.14"].twin)
+    cases, plans = plans_for([("1.14", "argmax_attention")])
+    outcomes, batches = run(cases, plans, {"1.14": (Job("call", "attention", "argmax_attention"), None)})
+    assert outcomes["1.14"].status == "ok" and outcomes["twin:1.14"].status == "ok"
