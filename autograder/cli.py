@@ -1,6 +1,7 @@
 """Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
 import argparse
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -128,6 +129,11 @@ def main(argv=None):
         except ExportError as error:
             print(f"regrade: {error}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            command = shlex.join([os.path.basename(sys.executable), "-m", "autograder", *(sys.argv[1:] if argv is None else argv)])
+            print(f"\nregrade interrupted: the submissions graded so far are kept in {args.out} and will not be graded "
+                  f"again; to resume, run the same command:\n  {command}", file=sys.stderr)
+            return 130
         print(f"graded {graded}, skipped {skipped} already graded; wrote {args.out}/grades.csv")
         return 0
     if args.verb == "validate":

@@ -13,7 +13,7 @@ from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.results import Results, TestResult, fence
 from autograder.portable import make_worker
-from autograder.sandbox import describe_protections
+from autograder.sandbox import Outcome, describe_protections
 from autograder.source_choice import better_source_of_problem2
 from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission
@@ -191,28 +191,63 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
 
     Cases of one batch share a worker child until one of them crashes, hangs or leaves a process
     behind; hidden inputs (twins' included) never reach a child whose output is shown, and run only after it. A batch
-    holds the cases whose timeouts fit in the time left; the rest wait for the next batch, and a case
-    that no longer fits is left out (no Outcome: judge_case fails it as not run).
+    holds one case of each function not run yet (hang_key) and every case of the functions that returned once (so
+    a grade takes two batches a round, not one per case), and only cases whose timeouts fit in the time left; the rest
+    wait for the next batch, and a case that no longer fits is left out (no Outcome: judge_case fails it as not run).
+    Once a function has timed out, its cases not run yet are not run: each gets a timeout Outcome naming the case that
+    hung. The twin of a public case runs only when that case returned (nothing would judge it otherwise), and then
+    even if its function hung elsewhere: it may pass, and a passing case is failed by its twin.
     """
     config = config or GraderConfig()
     runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
-    outcomes = {}
+    outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
-        pending = [(key, job) for key, public, job in runs if public == visible]
+        pending = [(key, job) for key, public, job in runs if public == visible and twin_returned(key, outcomes) is not False]
         while pending:
-            candidates = [job for _, job in pending[: 1 if process_per_case else None]]
-            full = [job.timeout or config.case_timeout for job in candidates]
-            batch = fitting_batch(candidates, deadline - time.monotonic(), config)
+            skipped = [(key, job) for key, job in pending if hang_key(job) in hung and not twin_returned(key, outcomes)]
+            outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)]) for key, job in skipped})
+            pending = [item for item in pending if item not in skipped]
+            candidates = next_candidates(pending, returned)[: 1 if process_per_case else None]
+            full = [job.timeout or config.case_timeout for _, job in candidates]
+            batch = fitting_batch([job for _, job in candidates], deadline - time.monotonic(), config)
             if not batch:
                 break
             ran = worker.run_batch(batch, submission.root)
-            for job, timeout, outcome in zip(batch, full, ran):
+            for (key, job), timeout, outcome in zip(candidates, full, ran):
                 if outcome.status == "timeout" and job.timeout < timeout:
                     outcome.error = CUT_SHORT
-            outcomes.update({key: outcome for (key, _), outcome in zip(pending, ran)})
-            pending = pending[len(batch):]
+                elif outcome.status == "timeout":
+                    hung.setdefault(hang_key(job), key.removeprefix("twin:"))
+                else:
+                    returned.add(hang_key(job))
+                outcomes[key] = outcome
+            done = {key for key, _ in candidates[: len(batch)]}
+            pending = [(key, job) for key, job in pending if key not in done]
     return outcomes
+
+
+def twin_returned(key, outcomes):
+    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the twin),
+    None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
+    outcome = outcomes.get(key.removeprefix("twin:")) if key.startswith("twin:") else None
+    return None if outcome is None else outcome.status == "ok"
+
+
+def hang_key(job):
+    """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the file)."""
+    return job.module, job.function, job.transformer_source is not None
+
+
+def next_candidates(pending, returned):
+    """The pending (key, job)s of the next batch, in order: every case of a function in `returned` (it returned once),
+    and the first case of each other function, so that a function that hangs from its first case costs one timeout."""
+    tried, chosen = set(), []
+    for key, job in pending:
+        if hang_key(job) in returned or hang_key(job) not in tried:
+            tried.add(hang_key(job))
+            chosen.append((key, job))
+    return chosen
 
 
 def fitting_batch(jobs, seconds_left, config):
@@ -274,8 +309,9 @@ def outcome_verdict(outcome, job, config):
     target = job.function or "your code"
     messages = {
         "exception": f"{target} raised an exception:\n{fence(outcome.error.strip())}",
-        "timeout": f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
-                   + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else ""),
+        "timeout": (f"{target} was not run again: it timed out in case {outcome.skipped_after}" if outcome.skipped_after
+                    else f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
+                    + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else "")),
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
         "crash": f"{target} stopped the case: {outcome.error}",
         "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import queue
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -196,25 +197,86 @@ def grader_version():
 # ---------------------------------------------------------------- the run
 
 class Progress:
-    """A one-line progress bar with an estimate of the time left, on stderr (advanced by the main process only)."""
+    """A one-line progress bar on stderr (advanced by the main process only): done/total, the submission being graded
+    and for how long, and an estimate of the time left ("unknown" until one is graded, or while a submission runs
+    past the estimate)."""
 
     def __init__(self, total, already):
-        self.total, self.done, self.started, self.already = total, already, time.monotonic(), already
+        self.total, self.done, self.already = total, already, already
+        self.started = self.last_done = self.last_shown = time.monotonic()
+        self.running = {}  # index -> (printable name, when it started)
 
-    def advance(self):
+    def start(self, index, name):
+        self.running[index] = (printable(name)[:60], time.monotonic())
+        self.show()
+
+    def advance(self, index=None):
+        self.running.pop(index, None)
         self.done += 1
-        fresh = self.done - self.already
-        left = (time.monotonic() - self.started) / fresh * (self.total - self.done) if fresh else 0
-        filled = int(30 * self.done / max(self.total, 1))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}  ETA {left:5.0f} s")
+        self.last_done = time.monotonic()
+        self.show()
+
+    def tick(self):
+        """Refresh the line about once a second, so that the time of the running submission moves."""
+        if time.monotonic() - self.last_shown >= 1:
+            self.show()
+
+    def show(self):
+        self.last_shown = time.monotonic()
+        sys.stderr.write("\r" + self.line(self.last_shown) + "\x1b[K")
         sys.stderr.flush()
+
+    def line(self, now):
+        """The progress line at time `now` (time.monotonic())."""
+        filled = int(30 * self.done / max(self.total, 1))
+        text = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
+        if self.running:
+            name, since = min(self.running.values(), key=lambda item: item[1])
+            more = f" and {len(self.running) - 1} more" if len(self.running) > 1 else ""
+            text += f"  grading {name} ({now - since:.0f} s){more}"
+        return f"{text}  ETA {self.eta(now)}"
+
+    def eta(self, now):
+        fresh = self.done - self.already
+        if self.done >= self.total:
+            return "0 s"
+        if not fresh:
+            return "unknown"
+        left = (self.last_done - self.started) / fresh * (self.total - self.done) - (now - self.last_done)
+        return f"{left:.0f} s" if left >= 1 else "unknown"
 
 
 def job_slot(work, done, out):
-    """One job slot, in its own process (sharing no lock): a warm worker, then submissions until told to stop."""
+    """One job slot, in its own process (sharing no lock): a warm worker, then submissions until told to stop.
+
+    Ctrl-C is the main process's to handle: it ends the slots with SIGTERM, which unwinds the grading under way, so
+    that its worker is killed and its folders (the submission's copy, hidden inputs) are removed (stop_slots).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, leave_slot)
     with WarmWorker() as worker:
         for index, entry in iter(work.get, None):
-            done.put((index, grade_one(entry, out, worker)))
+            done.put(("started", index, entry.output))
+            done.put(("graded", index, grade_one(entry, out, worker)))
+
+
+def leave_slot(signum, frame):
+    """SIGTERM in a job slot: unwind once (a second signal must not cut the clean-up short)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
+def stop_slots(processes, seconds=30.0):
+    """End the job slots (their clean-up included) and wait for them; a slot still there after `seconds` is killed."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 @contextmanager
@@ -289,6 +351,19 @@ def usable(known, entry, out):
         not path.is_symlink() and path.is_file() for path in paths)
 
 
+def take(done, keep, progress):
+    """Take the slots' next message, if one comes soon: a submission started, or its summary."""
+    try:
+        kind, index, what = done.get(timeout=0.2)
+    except queue.Empty:
+        progress.tick()
+        return
+    if kind == "started":
+        progress.start(index, what)
+    else:
+        keep(index, what)
+
+
 def run_jobs(todo, out, jobs, graded, progress):
     """Grade `todo` in `jobs` forked slots; each summary lands in `graded` (and the state file) as it arrives."""
     fingerprints = {index: (entry, fingerprint) for index, entry, fingerprint in todo}
@@ -300,7 +375,7 @@ def run_jobs(todo, out, jobs, graded, progress):
         graded[entry.output] = {"fingerprint": fingerprint, "summary": summary}
         if fingerprint:  # only what was really graded is remembered as graded
             save_state(out, {name: item for name, item in graded.items() if item.get("fingerprint")})
-        progress.advance()
+        progress.advance(index)
 
     gradable = [(index, entry) for index, entry, _ in todo if not entry.problem]
     for index, entry, _ in todo:
@@ -314,13 +389,25 @@ def run_jobs(todo, out, jobs, graded, progress):
         for item in gradable + [None] * slots:
             work.put(item)
         processes = [context.Process(target=job_slot, args=(work, done, out), daemon=True) for _ in range(slots)]
-        for process in processes:
-            process.start()
-        while any(process.is_alive() for process in processes) or not done.empty():
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the slots are born ignoring Ctrl-C (job_slot)
+        try:
+            for process in processes:
+                process.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        try:
+            while any(process.is_alive() for process in processes) or not done.empty():
+                take(done, keep, progress)
+        except KeyboardInterrupt:  # Ctrl-C: the slots stop and clean up; what they finished is still kept
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut that short
             try:
-                keep(*done.get(timeout=0.2))
-            except queue.Empty:
-                pass
+                stop_slots(processes)
+                while not done.empty():
+                    take(done, keep, progress)
+                sys.stderr.write("\n")
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            raise
     for index in list(fingerprints):  # a job slot that died took its submission with it: grade that one here
         entry, _ = fingerprints[index]
         try:

@@ -55,6 +55,7 @@ class Outcome:
     stderr: str = ""
     left_behind: bool = False  # the case returned but left a process or thread running
     staff_note: str = ""  # something unexpected about this case, for course staff only
+    skipped_after: str = ""  # not run: its function timed out in this case earlier in the grade (grade.run_jobs)
 
 
 @dataclass
@@ -174,8 +175,12 @@ class WarmWorker:
             self._ready = True
 
     def stop(self):
-        """Stop the worker, remove every scratch folder, give the worker identity back."""
+        """Stop the worker and whatever still runs as its user (a case under way when grading was interrupted: it
+        outlives the worker, in its own session), remove every scratch folder, give the worker identity back."""
         self._kill()
+        if self.protections.get("other_user"):
+            from autograder.confinement import kill_all_processes_of  # Linux only, as in __init__
+            kill_all_processes_of(self.settings["uid"], self.settings["gid"])
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
         hold, self._hiding = self._hiding, None

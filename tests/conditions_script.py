@@ -82,6 +82,18 @@ def graded_at_once(pair, config, work):
     return results
 
 
+def fresh_temporary_folder(folder, keep):
+    """An empty tmpfs over `folder`, with those of `keep` (this interpreter's environment, this checkout) that lay
+    inside it bound back at their places: a clone or a virtual environment under /tmp keeps working."""
+    inside = [path for path in map(os.path.realpath, keep) if path.startswith(folder.rstrip("/") + "/")]
+    handles = [os.open(path, os.O_PATH | os.O_CLOEXEC) for path in inside]  # still reach them once covered
+    confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")
+    for path, handle in zip(inside, handles):
+        os.makedirs(path, exist_ok=True)
+        confinement.mount(f"/proc/self/fd/{handle}", path, None, confinement.MS_BIND | confinement.MS_REC)
+        os.close(handle)
+
+
 def main():
     request = json.loads(sys.argv[1])
     if request.get("cover") or request.get("hide"):
@@ -93,7 +105,7 @@ def main():
         confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=0700,size=1m")
     # nor other people's temporary files; /run/lock stays, as the worker identities are locked there
     for folder in ["/tmp", "/var/tmp", "/dev/shm"] if request.get("hide") else []:
-        confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")
+        fresh_temporary_folder(folder, keep=[sys.prefix, str(Path(__file__).resolve().parent.parent)])
     import tests.test_corpus as corpus_tests
 
     if os.geteuid() != 0:  # a student's own machine: the worker is the student's too (see lost_as_student)

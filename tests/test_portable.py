@@ -64,7 +64,7 @@ if len(sys.argv) > 1:
     found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, text=True).stdout)
 print(json.dumps(found))
 '''
-ITEMS = ["nested_reference", "template", "p5_no_sqrt2", "import_time_exception", "exits_in_functions",
+ITEMS = ["nested_reference", "template", "p5_no_sqrt2", "import_time_exception", "exits_in_functions", "prints_at_import_and_per_call",
          "noisy_output", "syntax_error", "hangs_and_crashes"]
 HANGS_AND_CRASHES = '''
 """One public case hangs, one aborts, one dies of a segmentation fault."""
