@@ -5,6 +5,8 @@ otherwise) and `expected.json`:
 
     about        what the submission does, in a line
     base         "reference" or "student_template"
+    files_from   another corpus item whose files are laid over the base first (this item's own files go on top):
+                 the same submission judged under another expectation
     remove       base files deleted; keep_as: base files renamed first (e.g. attention.py ->
                  _honest_attention.py, so that an overlay can import the honest functions)
     patches      [file, old, new]: a one-line bug (old must occur exactly once)
@@ -93,6 +95,10 @@ def make_submission(name, parent):
         text = (folder / file).read_text()
         assert text.count(old) == 1, f"corpus item {name}: {old!r} is not in {file} exactly once"
         (folder / file).write_text(text.replace(old, new))
+    for origin in [CORPUS / spec["files_from"]] if "files_from" in spec else []:
+        for path in origin.iterdir():
+            if path.name != "expected.json":
+                shutil.copy(path, folder / path.name)
     for path in source.iterdir():
         if path.name != "expected.json":
             shutil.copy(path, folder / path.name)

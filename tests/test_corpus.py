@@ -291,4 +291,4 @@ def test_corpus_items_describe_themselves():
         assert spec["about"] and set(spec) <= {"about", "base", "remove", "keep_as", "patches", "replace_everywhere", "log", "symlinks",
                                                 "nest", "lost", "zero", "categories", "needs_root", "wait", "listen", "budget",
                                                 "max_seconds", "empty", "special", "link_upload", "notes",
-                                                "lost_as_student", "diagnoses", "says"}, name
+                                                "lost_as_student", "diagnoses", "says", "files_from"}, name
