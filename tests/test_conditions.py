@@ -118,7 +118,7 @@ def test_without_namespaces_the_whole_corpus_holds(without_namespaces):
 
 def test_as_a_student_the_whole_corpus_holds(as_a_student):
     assert as_a_student["uid"] == 1000 and not as_a_student["protections"]["root"]
-    assert set(as_a_student["items"]) == {name for name in EVERY_ITEM if not items()[name].get("needs_root")}
+    assert set(as_a_student["items"]) == {name for name in EVERY_ITEM if not items()[name].get("needs_root")} - set(SLOW_AS_A_STUDENT)
     assert_checks_hold(as_a_student, "not root")
 
 
