@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from autograder.confinement import first_closed_folder, kill_all_processes_of
-from autograder.identity import LOCK_FOLDER, lock_folder
+from autograder.identity import LOCK_FOLDER, held_elsewhere, lock_folder
 
 RECORD, MUTEX, HOLDER_PREFIX = "hidden-modes.json", "hidden-modes.lock", "hidden-modes-holder-"
 _OPEN_ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never through a link, never waiting on a FIFO
@@ -58,9 +58,7 @@ def _live_holders(folder_fd: int, own_uid: int | None = None) -> int:
         if not name.startswith(HOLDER_PREFIX):
             continue
         fd = os.open(name, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if held_elsewhere(fd):
             live += 1
             os.close(fd)
             continue
@@ -79,10 +77,7 @@ def _identity_claimed(folder_fd: int, uid: int) -> bool:
     except FileNotFoundError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
+        return held_elsewhere(fd)
     finally:
         os.close(fd)
 

@@ -36,6 +36,17 @@ def lock_folder(path: Path = LOCK_FOLDER) -> int:
     return fd
 
 
+def held_elsewhere(fd: int) -> bool:
+    """True when another open file holds the flock of `fd`'s file (its holder is alive); otherwise `fd` takes it.
+
+    The one liveness test of every lock here: worker identities, workspaces and the hiding's holders."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+
+
 def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
     """A (uid, gid) no other live warm worker uses, and the open lock file that holds it.
 
@@ -59,9 +70,7 @@ def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 handle.close()
                 continue
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if held_elsewhere(fd):
                 handle.close()
                 continue
             return uid, gid, handle
@@ -131,9 +140,6 @@ def _is_left(path, info):
     except FileNotFoundError:
         return time.time() - info.st_mtime > UNLOCKED_AGE
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
+        return not held_elsewhere(fd)
     finally:
         os.close(fd)
