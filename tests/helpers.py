@@ -29,11 +29,13 @@ def unpacked_student_bundle(folder):
     return out.parent / "hw9"
 
 
-def project_copies(include_this):
-    """The private folders (reference/, autograder/, tests/) of every checkout of this project on this machine that
-    git knows of: this one's worktrees and, when it was cloned from a local folder, that folder's worktrees too.
-    Without namespaces they are as readable as any file, and Gradescope's machine holds none: the tests that grade
-    without namespaces hide them, so that what a student finds can only come from the copy under test."""
+def project_copies(except_for):
+    """The private folders (reference/, autograder/, tests/) of every copy of this project on this machine but
+    `except_for` (the copy under test): the worktrees git knows of (this checkout's, and its local origin's) and any
+    other copy up to three folders below `/` (such as a checkout the machine was set up from, which no git command
+    names). Without namespaces they are as readable as any file, and Gradescope's machine holds none: the tests that
+    grade without namespaces hide them, so that what a student finds can only come from the copy under test."""
+    import glob
     import subprocess
 
     def worktrees(repo):
@@ -42,5 +44,10 @@ def project_copies(include_this):
 
     origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True).stdout.strip()
     checkouts = worktrees(ROOT) + (worktrees(origin) if origin and Path(origin).is_dir() else [])
-    return sorted({str(folder / name) for folder in checkouts if include_this or folder.resolve() != ROOT.resolve()
+    for depth in range(3):
+        pattern = "/" + "*/" * depth + "reference/attention.py"
+        checkouts += [Path(found).parent.parent for found in glob.glob(pattern) if not found.startswith("/proc/")]
+    checkouts = [folder for folder in checkouts if (folder / "autograder" / "grade.py").is_file()]
+    kept = Path(except_for).resolve()
+    return sorted({str(folder / name) for folder in checkouts if folder.resolve() != kept
                    for name in ("reference", "autograder", "tests") if (folder / name).is_dir()})

@@ -184,7 +184,7 @@ def checkout():
 
 def grader(checkout, items, namespaces):
     """conditions_script.py of the copy, run from the copy (so that its grader is the one graded from) as a Popen."""
-    request = {"items": items, "cover": python_cover(), "hide": project_copies(include_this=True)}
+    request = {"items": items, "cover": python_cover(), "hide": project_copies(except_for=checkout)}
     env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(checkout),
            "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.Popen([sys.executable, str(checkout / "tests" / "conditions_script.py"), json.dumps(request)],
