@@ -95,8 +95,9 @@ _REGISTRY: list[Case] = []
 VISIBILITIES = get_args(Visibility)
 
 
-def case(*, file: str | None = None, public: bool = False, timeout: float | None = None, twin=None,
-         constant_answer: str = "", optional: bool = False) -> Callable[[Callable], Callable]:
+def case(*, file: str | None = None, public: bool = False, timeout: float | None = None,
+         twin: bool | Callable | str | None = None, constant_answer: str = "",
+         optional: bool = False) -> Callable[[Callable], Callable]:
     """Register the decorated builder as a test case; returns the builder unchanged.
 
     It goes above gradescope-utils' decorators, which say the rest: `@number` and `@weight` (or
