@@ -15,6 +15,7 @@ from autograder.results import write_results
 from tests.helpers import ROOT
 
 HEADER = """
+import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, partial_credit, tags, visibility, weight
 
 from autograder.cases import add_case, call, case
