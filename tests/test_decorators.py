@@ -203,3 +203,26 @@ def test_the_shipped_case_modules_use_the_decorators():
     assert len(modules) >= 5
     for path in modules:
         assert not re.search(r"\bcase\((?:number|\")", Path(path).read_text()), path
+
+
+def test_tags_survive_freezing_into_the_students_bundle(tmp_path, scratch_registry):
+    from autograder.cases.frozen import register_frozen_cases, write_frozen
+
+    declare(tmp_path, HEADER + '''
+from autograder.checks import expect
+
+
+@case(public=True, file="attention.py")
+@number("9.9")
+@weight(0.5)
+@tags("frozen", "public")
+def shipped(submission, g):
+    """a public case frozen to data"""
+    return call("attention", "dot_product_variance", 16), expect(16.0)
+''')
+    write_frozen(list(scratch_registry), tmp_path / "public")
+    scratch_registry.clear()
+    register_frozen_cases(tmp_path / "public")
+    (thawed,) = scratch_registry
+    assert (thawed.number, thawed.name, thawed.weight, thawed.tags) == ("9.9", "a public case frozen to data", 0.5,
+                                                                        ("frozen", "public"))
