@@ -9,7 +9,7 @@
 #       system Python: torch first, without its dependencies, from TORCH_INDEX_URL (unset: torch's CPU
 #       index https://download.pytorch.org/whl/cpu; set but empty: pip's own configuration), then requirements.txt;
 #     - builds it in a temporary folder next to .venv and renames it into place only after numpy, torch,
-#       pydantic and yaml import, with the ready stamp .venv/.requirements.sha256 inside: a failed set-up
+#       pydantic, yaml and gradescope_utils import, with the ready stamp .venv/.requirements.sha256 inside: a failed set-up
 #       leaves the previous .venv (or none) and exits non-zero; run_autograder uses .venv only when stamped;
 #     - makes the venv readable by every user (student code runs as hw9worker) and creates that user (as root).
 #   A checkout (requirements-dev.txt present): creates .venv with requirements-dev.txt (which includes
@@ -53,7 +53,7 @@ if [ ! -f requirements-dev.txt ]; then
   "$python" -m venv "$building" || fail "$python -m venv failed"
   "${pip[@]}" --no-deps ${index[@]+"${index[@]}"} "torch==$torch_pin" || fail "could not install torch==$torch_pin (index: ${index[*]:-from the pip configuration})"
   "${pip[@]}" -r requirements.txt || fail "could not install requirements.txt"
-  "$building/bin/python" -c 'import numpy, torch, pydantic, yaml' || fail "the new environment cannot import numpy, torch, pydantic and yaml"
+  "$building/bin/python" -c 'import numpy, torch, pydantic, yaml, gradescope_utils' || fail "the new environment cannot import numpy, torch, pydantic, yaml and gradescope_utils"
   # Scripts pip wrote name the temporary folder on their first line; only bin/python is used, but keep them working.
   for script in "$building"/bin/*; do
     if [ -f "$script" ] && [ ! -L "$script" ] && [ "$(head -c 2 "$script")" = '#!' ]; then

@@ -370,7 +370,7 @@ def to_test_result(case, verdict, outcome, job=None):
     return TestResult(
         number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,
         status="passed" if verdict.passed else "failed", output=output, visibility=case.visibility, category=verdict.category,
-        diagnosis=diagnosis,
+        diagnosis=diagnosis, tags=list(case.tags),
     )
 
 

@@ -55,6 +55,7 @@ class TestResult(CleanText):
                     "then gets no status, and a results.json read back without one gives None)")
     output: str = ""
     visibility: Visibility = "visible"
+    tags: list[str] = Field(default_factory=list, description="gradescope-utils' @tags of the case")
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
     diagnosis: str = Field("", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words")
     behaviour: str = Field("", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff")
@@ -95,7 +96,8 @@ def to_gradescope_dict(results):
                 "output": test.output,
                 "output_format": "md",
                 "visibility": test.visibility,
-            }.items() if value is not None}  # no status: an optional task not attempted
+                "tags": test.tags or None,
+            }.items() if value is not None}  # no status: an optional task not attempted; no tags: none declared
             for test in results.tests
         ],
     }

@@ -1,22 +1,32 @@
-"""Test cases: declared with @case next to their siblings, collected here, never known to the runner.
+"""Test cases: declared next to their siblings in gradescope-utils' vocabulary, collected here, never known to the runner.
 
-A case builder receives the Submission and a numpy Generator, and returns either (job, check), a
-job for the worker and a check of the Outcome it produces, or a Verdict straight away (checks
-that need no student code, such as the log's). Random inputs come from that generator only: a
-public case gets `rng(number)`, the same on every run (its inputs ship to students); a hidden
-case gets one drawn per submission (autograder/secret.py). A public case's `twin` builds the
-same check on fresh per-submission inputs: the public case earns its points only if its twin
-passes too. `constant_answer` says why a stub (None, 0, zeros, its input) may pass the case.
-`weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public` marks the cases
-that ship to students and whose failures show inputs and expected values.
+A case is a builder declared as a gradescope-utils test reads: `@number`, `@weight` (or
+`@partial_credit`), `@visibility`, `@tags`, and its docstring's first line as its name, with this
+module's `@case(...)` above them for what gradescope-utils lacks (`public`, `twin`, `file`,
+`timeout`, `constant_answer`, `optional`); `add_case` declares the same from a table row. It
+receives the Submission and a numpy Generator, and returns either (job, check), a job for the
+worker and a check of the Outcome it produces, or a Verdict straight away (checks that need no
+student code, such as the log's). Random inputs come from that generator only: a public case gets
+`rng(number)`, the same on every run (its inputs ship to students); a hidden case gets one drawn
+per submission (autograder/secret.py). A public case's `twin` builds the same check on fresh
+per-submission inputs: the public case earns its points only if its twin passes too.
+`constant_answer` says why a stub (None, 0, zeros, its input) may pass the case. A
+`@partial_credit` builder takes `set_score` and calls it (in the builder or in its check) with the
+points earned.
 """
+import dataclasses
+import functools
 import importlib
+import inspect
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, get_args
 
 import numpy as np
+from gradescope_utils.autograder_utils import decorators as gradescope
 
 from autograder import STUDENT_BUNDLE
+from autograder.checks import GRADER_ERROR, WRONG_VALUE, Verdict
+from autograder.results import Visibility
 from autograder.sandbox import Job
 
 PROBLEM_MODULES = ("problem1", "problem2", "problem2_hidden", "problem2_log", "problem34", "problem56")
@@ -50,6 +60,7 @@ class Case:
     # the number of a hidden case that already is that check on fresh inputs (it costs no extra run)
     constant_answer: str = ""  # why the right answer is a constant (or the input) that a stub may return
     optional: bool = False  # an optional task worth no points: left out, it is "not attempted", not failed
+    tags: tuple[str, ...] = ()  # gradescope-utils' @tags, passed on to results.json
 
     @property
     def problem(self):
@@ -81,28 +92,106 @@ def arguments(args, g):
 
 
 _REGISTRY: list[Case] = []
+VISIBILITIES = get_args(Visibility)
 
 
-def case(number, name, weight, file=None, public=False, visibility="visible", timeout=None, twin=None,
-         constant_answer="", optional=False):
+def case(*, file: str | None = None, public: bool = False, timeout: float | None = None,
+         twin: bool | Callable | str | None = None, constant_answer: str = "",
+         optional: bool = False) -> Callable[[Callable], Callable]:
     """Register the decorated builder as a test case; returns the builder unchanged.
 
+    It goes above gradescope-utils' decorators, which say the rest: `@number` and `@weight` (or
+    `@partial_credit`) are required, `@visibility` and `@tags` optional, and the docstring's first
+    line is the case's name. These are the engine's own:
+    file: the student file the case needs (missing: the case fails as a missing file, its builder not run).
+    public: the case ships to students, and its failures show inputs and expected values.
+    timeout: seconds, instead of the 10 s default.
     twin: True for a public case whose builder draws all its inputs from its generator (its twin
     is the same builder with a fresh one), another builder (submission, generator), or the number
     of a hidden case that makes the same check on fresh inputs of the same kind. A hidden
     case whose right answer is a constant may take a twin too: it then counts only when the
-    function also answers a case where that constant is wrong. optional: an optional task worth
-    no points (weight 0), reported as not attempted when its file or function is left out or still a stub.
+    function also answers a case where that constant is wrong.
+    constant_answer: why a stub (None, 0, zeros, its input) may pass the case.
+    optional: an optional task worth no points (weight 0), reported as not attempted when its file
+    or function is left out or still a stub.
     """
     def register(build):
-        add_case(Case(number, name, weight, build, file, public, visibility, timeout,
-                      build if twin is True else twin or None, constant_answer, optional))
+        register_case(declared_case(build, file=file, public=public, timeout=timeout, twin=twin,
+                                    constant_answer=constant_answer, optional=optional))
         return build
     return register
 
 
-def add_case(new_case):
-    """Register a case built in a loop (several cases from one table)."""
+def add_case(build: Callable, number: str, name: str, weight: float, visibility: str = "visible",
+             tags: tuple[str, ...] = (), **options) -> Callable:
+    """Register a case built in a loop (several cases from one table): gradescope-utils' decorators applied to
+    `build`, `name` as its docstring, then @case(**options). Returns `build`."""
+    build.__doc__ = name
+    for decorator in (gradescope.number(number), gradescope.weight(weight), gradescope.visibility(visibility),
+                      gradescope.tags(*tags)):
+        build = decorator(build)
+    return case(**options)(build)
+
+
+def declared_case(build: Callable, **options) -> Case:
+    """The Case that gradescope-utils' attributes and the docstring of `build` declare, with the engine's `options`."""
+    where = f"{build.__module__}.{build.__qualname__}"
+    number, weight = getattr(build, "__number__", None), getattr(build, "__weight__", None)
+    if number is None or weight is None:
+        raise ValueError(f"{where}: a case needs @number and @weight (or @partial_credit), under @case")
+    if not all(part.isdigit() for part in str(number).split(".")):
+        raise ValueError(f"{where}: the number {number!r} is not dotted integers such as '3.1'")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        raise ValueError(f"{where}: the weight {weight!r} is not a number of points")
+    visibility = getattr(build, "__visibility__", "visible")
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"{where}: the visibility {visibility!r} is none of {', '.join(VISIBILITIES)}")
+    tags = tuple(getattr(build, "__tags__", ()))
+    if not all(isinstance(tag, str) for tag in tags):
+        raise ValueError(f"{where}: tags must be strings, got {tags!r}")
+    name = (inspect.getdoc(build) or "").strip().split("\n")[0]
+    if not name:
+        raise ValueError(f"{where}: a case's docstring is its name, and it has none")
+    if "set_score" in inspect.signature(build).parameters:
+        build = scored_builder(build, where)
+    twin = options.pop("twin")
+    return Case(str(number), name, float(weight), build, visibility=visibility, tags=tags,
+                twin=build if twin is True else twin or None, **options)
+
+
+def scored_builder(build: Callable, where: str) -> Callable:
+    """A @partial_credit builder for the engine: the points its set_score was given last (by the builder, for a
+    Verdict, or by its check) become the verdict's credit; a passing check given fewer than all points fails, as in
+    gradescope-utils. Without a call to set_score, a case scores all or nothing."""
+    if not hasattr(build, "__wrapped__"):
+        raise ValueError(f"{where}: it takes set_score, which only @partial_credit passes")
+    weight = float(build.__weight__)
+
+    def scored(verdict):
+        points = build.__dict__.pop("__score__", None)  # where gradescope-utils' set_score puts them
+        if points is None or verdict.category == GRADER_ERROR:
+            return verdict
+        credit = min(max(float(points) / weight, 0.0), 1.0) if weight else 0.0
+        category = WRONG_VALUE if verdict.passed and credit < 1 else verdict.category
+        return dataclasses.replace(verdict, category=category, credit=credit)
+
+    @functools.wraps(build)
+    def plan(submission, g):
+        build.__dict__.pop("__score__", None)
+        planned = build(submission, g)
+        if isinstance(planned, Verdict):
+            return scored(planned)
+        job, check = planned
+
+        def scored_check(outcome):
+            build.__dict__.pop("__score__", None)
+            return scored(check(outcome))
+        return job, scored_check
+    return plan
+
+
+def register_case(new_case: Case) -> None:
+    """Add a case to the registry; two cases may not share a number."""
     if any(existing.number == new_case.number for existing in _REGISTRY):
         raise ValueError(f"two cases numbered {new_case.number}")
     _REGISTRY.append(new_case)

@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from autograder import PUBLIC
-from autograder.cases import Case, add_case, rng
+from autograder.cases import Case, register_case, rng
 from autograder.checks import Expect, FeatureGram
 from autograder.sandbox import Job
 
@@ -74,7 +74,7 @@ def freeze(cases):
         job, check = case.build(None, rng(case.number))
         records.append({
             "number": case.number, "name": case.name, "weight": case.weight, "file": case.file,
-            "visibility": case.visibility, "timeout": case.timeout,
+            "visibility": case.visibility, "timeout": case.timeout, "tags": list(case.tags),
             "job": {"recipe": job.recipe, "module": job.module, "function": job.function, "args": encode(job.args, arrays)},
             "check": encode_check(check, arrays),
         })
@@ -102,5 +102,5 @@ def register_frozen_cases(folder=PUBLIC):
         arrays = {key: stored[key] for key in stored.files}
     for record in records:
         check = decode_check(record["check"], arrays)
-        add_case(Case(record["number"], record["name"], record["weight"], thawed_builder(record["job"], arrays, check),
-                      record["file"], True, record["visibility"], record["timeout"]))
+        register_case(Case(record["number"], record["name"], record["weight"], thawed_builder(record["job"], arrays, check),
+                           record["file"], True, record["visibility"], record["timeout"], tags=tuple(record["tags"])))

@@ -5,7 +5,7 @@ of it); a public case with literal arguments names `fresh` inputs of the same ki
 """
 import numpy as np
 
-from autograder.cases import arguments, call, case
+from autograder.cases import add_case, arguments, call
 from autograder.mistakes import expect_of
 from reference import purification as ref
 
@@ -27,8 +27,7 @@ def function_case(number, name, function, args, weight, public=False, fresh=None
 
     drawn = fresh or (args if public and callable(args) else None)
     twin = drawn if isinstance(drawn, str) else builder(drawn, False) if drawn else None  # a str: a hidden sibling
-    register = case(number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)
-    register(builder(args, public))
+    add_case(builder(args, public), number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)
 
 
 def normal(*shape):

@@ -12,8 +12,9 @@ import math
 from functools import cache
 
 import numpy as np
+from gradescope_utils.autograder_utils.decorators import number, weight
 
-from autograder.cases import call, case
+from autograder.cases import add_case, call, case
 from autograder.cases.weights_feedback import explain_failure
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok, shown
 from autograder.log_file import LogKeyError, logged_weights
@@ -71,7 +72,6 @@ def forward_mistakes(Km, Qm, Vm, pos, seq):
 def forward_case(number, covers, dims, length, public):
     from_either_source(CLASS_PART, number)
 
-    @case(number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public, twin=public)
     def build(submission, g):
         source = class_source(submission)
         if not isinstance(source, dict):
@@ -84,6 +84,7 @@ def forward_case(number, covers, dims, length, public):
         expected = numpy_transformer()(Km, Qm, Vm, pos).forward(seq)
         job = Job("torch_forward", "transformer", "PytorchTransformer", (list(dims), Km, Qm, Vm, pos, seq), **source)
         return job, Expect(expected, **FORWARD_TOLERANCE, mistakes=forward_mistakes(Km, Qm, Vm, pos, seq) if public else {})
+    add_case(build, number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public, twin=public)
 
 
 # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public
@@ -93,8 +94,11 @@ forward_case("2.1", "the logged run's sizes, with positions", (7, 4, 3, 2, 9), 8
 from_either_source(CLASS_PART, "2.7")
 
 
-@case("2.7", "PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)", 1.0, public=True)
+@case(public=True)
+@number("2.7")
+@weight(1.0)
 def attributes(submission, g):
+    """PytorchTransformer has the layers the spec names (Km, Qm, Vm, pos)"""
     source = class_source(submission)
     if not isinstance(source, dict):
         return source
@@ -257,7 +261,6 @@ def judged_weights(weights, task):
 def weights_case(number, task, function):
     from_either_source(f"{function}()", number)
 
-    @case(number, f"{function}() solves every sequence of the task", 4.0, public=True)
     def build(submission, g):
         if submission.has("transformer.py"):
             def check(outcome):
@@ -273,15 +276,18 @@ def weights_case(number, task, function):
             return judge_weights(logged_weights(log, task), task)
         except (LogKeyError, ValueError) as error:
             return fail(INVALID_LOG, f"transformer.py is missing, and the log's matrices cannot be used: {error}")
+    add_case(build, number, f"{function}() solves every sequence of the task", 4.0, public=True)
 
 
 weights_case("2.8", "content", "attention_by_content")
 weights_case("2.9", "position", "attention_by_position")
 
 
-@case("2.14", "optional: attention_unique() marks unique and repeated tokens (no points)", 0.0, file="transformer.py", public=True,
-      optional=True)
+@case(file="transformer.py", public=True, optional=True)
+@number("2.14")
+@weight(0.0)
 def unique(submission, g):
+    """optional: attention_unique() marks unique and repeated tokens (no points)"""
     def check(outcome):
         weights = returned_dict(outcome)
         if not {"Km", "Qm", "Vm"} <= set(weights):

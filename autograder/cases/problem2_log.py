@@ -4,9 +4,12 @@ Logged outputs are recomputed with the reference NumpyTransformer from the logge
 the logged matrices must solve their task on every sequence, and torch_transformer_value is
 recomputed by running the logged source (or transformer.py's class) in the worker.
 """
-import numpy as np
+import functools
 
-from autograder.cases import case
+import numpy as np
+from gradescope_utils.autograder_utils.decorators import number, weight
+
+from autograder.cases import add_case, case
 from autograder.cases.problem2 import judge_weights, shape_verdict
 from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok, shown
 from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
@@ -18,6 +21,7 @@ helpers = notebook_helpers()
 
 def with_log(build):
     """Run `build(log, submission)` only when the log is readable; otherwise fail with the reason."""
+    @functools.wraps(build)  # its docstring is the case's name
     def wrapped(submission, g):
         log, problem = submission.log
         if log is None:
@@ -29,17 +33,23 @@ def with_log(build):
     return wrapped
 
 
-@case("2.10", f"{LOG_NAME}: torch_transformer_shape is [8, 3]", 1.0, public=True,
+@case(public=True,
       constant_answer="the notebook's logged run always has 8 tokens and v_dim 3: a log holding [8, 3] alone passes")
+@number("2.10")
+@weight(1.0)
 @with_log
 def logged_shape(log, submission):
+    """submission_log.json: torch_transformer_shape is [8, 3]"""
     (shape,) = log.get("torch_transformer_shape")
     return ok("the logged shape is [8, 3]") if shape == [8, 3] else fail(WRONG_VALUE, f"torch_transformer_shape: expected [8, 3], got {shape}")
 
 
-@case("2.11", f"{LOG_NAME}: torch_transformer_value is what your PytorchTransformer computes after seeding 1998", 2.0, public=True)
+@case(public=True)
+@number("2.11")
+@weight(2.0)
 @with_log
 def logged_value(log, submission):
+    """submission_log.json: torch_transformer_value is what your PytorchTransformer computes after seeding 1998"""
     (value,) = log.get("torch_transformer_value")
     if "torch_transformer_init" in log.values and "torch_transformer_forward" in log.values:
         source = {"init": log.values["torch_transformer_init"], "forward": log.values["torch_transformer_forward"]}
@@ -62,7 +72,6 @@ def logged_value(log, submission):
 def logged_task_case(number, task):
     key = f"attention_by_{task}"
 
-    @case(number, f"{LOG_NAME}: {key} is what the logged matrices compute, and they solve the task", 1.0, public=True)
     @with_log
     def build(log, submission):
         weights = logged_weights(log, task)
@@ -75,6 +84,7 @@ def logged_task_case(number, task):
         expected = numpy_transformer()(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")).forward(helpers.encode(letters))
         consistent = compare_arrays(logged_output, expected, what=f"{key} (the output on {''.join(letters)})", rtol=1e-5, atol=1e-7)
         return consistent if not consistent.passed else judge_weights(weights, task)
+    add_case(build, number, f"{LOG_NAME}: {key} is what the logged matrices compute, and they solve the task", 1.0, public=True)
 
 
 logged_task_case("2.12", "content")

@@ -1,7 +1,7 @@
 """Problems 3 and 4 cases: argmax attention, softmax attention, and the dot product's mean, variance and scale."""
 import numpy as np
 
-from autograder.cases import arguments, call, case
+from autograder.cases import add_case, arguments, call
 from autograder.mistakes import expect_of
 from reference import attention as ref
 
@@ -23,8 +23,7 @@ def attention_case(number, name, function, args, weight, public=False, fresh=Non
 
     drawn = fresh or (args if public and callable(args) else None)
     twin = drawn if isinstance(drawn, str) else builder(drawn, False) if drawn else None  # a str: a hidden sibling
-    register = case(number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)
-    register(builder(args, public))
+    add_case(builder(args, public), number, name, weight, file=FILE, public=public, twin=twin, constant_answer=constant_answer)
 
 
 def separated_keys(g, queries, keys, dim, values):

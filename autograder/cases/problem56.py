@@ -5,7 +5,7 @@ graded on its own. Feature maps are judged by their inner products, not their la
 6.1, which checks the layout random_feature_map's docstring fixes (sines, then cosines).
 """
 
-from autograder.cases import arguments, call, case, grader_callable, rng
+from autograder.cases import add_case, arguments, call, grader_callable, rng
 from autograder.checks import expect
 from autograder.mistakes import expect_of, feature_gram_of, gram_of
 from autograder.grader_callables import GRADER_CALLABLES
@@ -27,11 +27,11 @@ def twin_of(args, public):
 
 def kernel_case(number, name, function, arrays, callable_name, weight, public=False, timeout=None, twin=None):
     """A case calling an attention function with the grader's similarity or feature map (`twin`: a hidden sibling)."""
-    @case(number, name, weight, file=FILE, public=public, timeout=timeout, twin=twin or twin_of(arrays, public))
     def build(submission, g):
         values = (*arguments(arrays, g), grader_callable(callable_name))
         expected = getattr(ref, function)(*values[:-1], GRADER_CALLABLES[callable_name])
         return call("kernel_attention", function, *values), expect_of(function, values, expected, public)
+    add_case(build, number, name, weight, file=FILE, public=public, timeout=timeout, twin=twin or twin_of(arrays, public))
 
 
 _BIG_BASES = {}  # number -> (Q, K, V, expected) of a big case, drawn from rng(number) once per process
@@ -45,7 +45,6 @@ def big_case(number, name, function, weight):
     moves its values: V becomes V * a + b, column by column (a, b random). Attention averages the
     values with weights that sum to 1, so the answer moves the same way, exactly, at O(N) cost.
     """
-    @case(number, name, weight, file=FILE, timeout=20)
     def build(submission, g):
         if number not in _BIG_BASES:
             Q, K, V = qkv(BIG_N, 4, 4)(rng(number))
@@ -55,31 +54,32 @@ def big_case(number, name, function, weight):
         moved = V * scale + shift  # (N, 4)
         job = call("kernel_attention", function, Q, K, moved, grader_callable("elu_plus_one"))
         return job, expect(base * scale + shift)
+    add_case(build, number, name, weight, file=FILE, timeout=20)
 
 
 def plain_case(number, name, function, args, weight, public=False, twin=None):
-    @case(number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
     def build(submission, g):
         values = arguments(args, g)
         expected = getattr(ref, function)(*values)
         return call("kernel_attention", function, *values), expect_of(function, values, expected, public)
+    add_case(build, number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
 
 
 def gram_case(number, name, shape, weight, public=False):
     """phi(X) phi(X)^T must equal (X X^T + 1)^2, with at most 1 + D + D^2 features."""
-    @case(number, name, weight, file=FILE, public=public, twin=public)
     def build(submission, g):
         X = g.standard_normal(shape)
         return call("kernel_attention", "quadratic_feature_map", X), gram_of(X, public)
+    add_case(build, number, name, weight, file=FILE, public=public, twin=public)
 
 
 def random_gram_case(number, name, function, args, weight, public=False, twin=None):
     """phi(X) phi(X)^T must equal the reference's, with 2R features in any column order (X's rows: queries and keys)."""
-    @case(number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
     def build(submission, g):
         values = arguments(args, g)
         expected = getattr(ref, function)(*values)
         return call("kernel_attention", function, *values), feature_gram_of(function, values, expected, public)
+    add_case(build, number, name, weight, file=FILE, public=public, twin=twin or twin_of(args, public))
 
 
 def features(rows, dim, R, scale=1.0):
