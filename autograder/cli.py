@@ -49,8 +49,9 @@ def grade_command(folder, results_path):
     write_results(results, results_path)
     print_report(results, colour=use_colour("auto"))
     for details, numbers in grader_errors(results).items():  # the student sees "contact course staff"; staff see why
-        print(f"\ngrader error in case{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} (the student is told to "
-              f"contact course staff; results.json keeps this in its hidden entries):\n{printable(details)}", file=sys.stderr)
+        cases = f"case{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+        print(f"\ngrader error in {cases} (the student is told to contact course staff; results.json keeps this in its "
+              f"hidden entries):\n{printable(details)}", file=sys.stderr)
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
         print(f"\nIsolation (this part is for course staff):\n{printable(staff.output)}")
