@@ -204,3 +204,23 @@ def test_grade_shows_staff_every_grader_error_with_its_traceback(tmp_path, monke
     assert staff["visibility"] == "hidden"
     assert "case 3.98:" in staff["output"] and "case 3.99:" in staff["output"]
     assert staff["output"].count("NameError: name 'expect' is not defined") == 2
+
+
+def test_grade_that_fails_whole_prints_the_traceback_to_stderr(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from autograder import cli, grade as grading
+
+    def failing_grade(folder):
+        raise RuntimeError("the grader broke before any case")
+    monkeypatch.setattr(grading, "grade", failing_grade)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.grade_command(str(ROOT / "reference"), tmp_path / "results.json") == 0
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    errors = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in errors and "RuntimeError: the grader broke before any case" in errors
+    tests = {test["number"]: test for test in json.loads((tmp_path / "results.json").read_text())["tests"]}
+    assert "RuntimeError" not in tests["0.1"]["output"] and "contact course staff" in tests["0.1"]["output"]
+    assert tests["0.2"]["visibility"] == "hidden" and "RuntimeError: the grader broke" in tests["0.2"]["output"]

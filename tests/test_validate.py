@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from autograder.cases import Case, all_cases, call
+from autograder.checks import Verdict
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
 from autograder.secret import InputDraws, submission_digest
 from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems
@@ -117,3 +118,22 @@ def test_a_mutant_caught_only_by_a_grader_error_survives():
     assert sum(len(survivors) for survivors in report.survivors.values()) == 3
     [(details, entry)] = errors.found.items()
     assert "NameError" in details and entry["cases"] <= {"3.99", "4.99"} and len(entry["runs"]) == 3
+
+
+def test_a_check_that_cannot_judge_a_stub_is_a_grader_error():
+    from autograder.validate import GraderErrors
+
+    def check_assuming_an_array(outcome):  # None has no .sum(): the check itself fails on the None stub
+        return Verdict("passed" if float(outcome.outputs["value"].sum()) else "wrong value", "")
+
+    def build(submission, g):
+        return call("attention", "attention_scale", 16), check_assuming_an_array
+
+    fragile = Case(number="4.99", name="a check that cannot judge None", weight=1.0, build=build, file="attention.py")
+    template, errors = ROOT / "student_template", GraderErrors()
+    earned = stub_points(template, InputDraws(b"x" * 40, submission_digest(template)), errors, cases=[fragile])
+    [(details, entry)] = errors.found.items()
+    assert "AttributeError" in details and "Traceback (most recent call last)" in details
+    # None, and zeros "of the right shape" when the check names no shape (a None too), are what the check cannot judge
+    assert entry == {"cases": {"4.99"}, "runs": [f"a stub returning {STUBS[0]}", f"a stub returning {STUBS[2]}"]}
+    assert STUBS[0] not in earned and STUBS[2] not in earned
