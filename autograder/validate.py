@@ -12,11 +12,10 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, checks
 import numpy as np
 
 from autograder.cases import PROBLEM_POINTS, all_cases
-from autograder import checks
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
 from autograder.grade import grade, grader_errors, plan_case
@@ -144,7 +143,9 @@ def stub_passes(plan, stub, number="", errors=None):
 
 def stub_points(root=PROJECT_ROOT / "student_template", draws=None, errors=None, cases=None):
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log); the plans and checks
-    that fail go to `errors` (a GraderErrors)."""
+    that fail go to `errors` (a GraderErrors; without one, they raise AssertionError)."""
+    own_errors = errors is None
+    errors = GraderErrors() if own_errors else errors
     submission = Submission(root)
     draws = draws or draws_for(root)[0]
     cases = all_cases() if cases is None else cases
@@ -162,6 +163,7 @@ def stub_points(root=PROJECT_ROOT / "student_template", draws=None, errors=None,
             twin_number = case.twin if isinstance(case.twin, str) else case.number
             if stub_passes(plan, stub, case.number, errors) and (twin is None or stub_passes(twin, stub, twin_number, errors)):
                 earned.setdefault(stub, []).append((case, case.weight))
+    assert not (own_errors and errors.found), errors.report()
     return earned
 
 
