@@ -28,6 +28,7 @@ class Verdict:
     message: str
     credit: float = 0.0
     diagnosis: str = ""  # the catalogued mistake the output equals (autograder/mistakes.py), visible cases only
+    details: str = ""  # a grader error's traceback or reason, for course staff only (never shown to the student)
 
     @property
     def passed(self):

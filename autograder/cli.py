@@ -35,18 +35,23 @@ def stop_grading(signum, frame):
 
 def grade_command(folder, results_path):
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
-    from autograder.grade import grade
+    from autograder.grade import grade, grader_errors
     from autograder.results import grader_failure, printable, write_results
 
     signal.signal(signal.SIGTERM, stop_grading)  # run_autograder's time limit: stop the worker, write results.json
     try:
         results = grade(folder)
     except Exception:
-        write_results(grader_failure(traceback.format_exc()), results_path)
-        print("The grader failed; results.json says so. Details are in its hidden entry.", file=sys.stderr)
+        details = traceback.format_exc()
+        write_results(grader_failure(details), results_path)
+        print(f"The grader failed; results.json says so (its hidden entry 0.2 holds this):\n{details}", file=sys.stderr)
         return 0
     write_results(results, results_path)
     print_report(results, colour=use_colour("auto"))
+    for details, numbers in grader_errors(results).items():  # the student sees "contact course staff"; staff see why
+        cases = f"case{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+        print(f"\ngrader error in {cases} (the student is told to contact course staff; results.json keeps this in its "
+              f"hidden entries):\n{printable(details)}", file=sys.stderr)
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
         print(f"\nIsolation (this part is for course staff):\n{printable(staff.output)}")

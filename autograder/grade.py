@@ -137,13 +137,33 @@ def submission_draws(root, staff_notes):
     return draws
 
 
+def grader_fault(case, staff_notes):
+    """The verdict on a case whose plan or check raised (call it in the `except` block): "contact course staff" for the
+    student; the traceback for staff, in the hidden entry 0.2 (through `staff_notes`) and in the verdict's details."""
+    details = traceback.format_exc()
+    staff_notes.append(f"case {case.number}:\n{fence(details)}")
+    return dataclasses.replace(GRADER_FAULT, details=details)
+
+
+def grader_errors(results: Results) -> dict[str, list[str]]:
+    """The grader errors of a grade, for course staff: their details (a traceback or a reason) -> the cases they cost."""
+    found: dict[str, list[str]] = {}
+    for test in results.tests:
+        if test.category == checks.GRADER_ERROR:
+            found.setdefault(test.details or test.output, []).append(test.number)
+    return found
+
+
+FAILED_CLOSED = "no student code ran: the grader fails closed (as root, with no other user for student code; entry 0.1)"
+
+
 def refused(test):
     """A graded case when the grader fails closed (as root, with no other user for student code): the grader's
     error, worth nothing, even for the cases judged from the log alone."""
     if test.max_score == 0 or test.category == checks.GRADER_ERROR:
         return test
     return test.model_copy(update={"score": 0, "status": "failed", "category": checks.GRADER_ERROR, "diagnosis": "",
-                                   "output": GRADER_FAULT.message})
+                                   "output": GRADER_FAULT.message, "details": FAILED_CLOSED})
 
 
 def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
@@ -170,8 +190,7 @@ def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
             job.seed = zlib.crc32(case.number.encode())
         return plan
     except Exception:
-        staff_notes.append(f"case {case.number}:\n{fence(traceback.format_exc())}")
-        return GRADER_FAULT
+        return grader_fault(case, staff_notes)
 
 
 _FIXED_PLANS = {}
@@ -276,7 +295,8 @@ def with_twin(test, case, twin):
         return test
     hard_coded = case.public and twin.category not in (checks.GRADER_ERROR, checks.NOT_RUN)  # never the student's doing
     output = HARD_CODED.format(category=twin.category) if hard_coded else twin.output
-    changes = {"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": ""}
+    changes = {"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": "",
+               "details": twin.details}
     return test.model_copy(update=changes)
 
 
@@ -292,11 +312,11 @@ def judge_case(case, plan, outcome, config, staff_notes):
         verdict = check(outcome) if outcome.status == "ok" else outcome_verdict(outcome, job, config)
         if outcome.status == "grader_error":
             staff_notes.append(f"case {case.number}: worker set-up failed: {outcome.error}")
+            verdict = dataclasses.replace(verdict, details=f"worker set-up failed: {outcome.error}")
         elif outcome.staff_note:
             staff_notes.append(f"case {case.number}: {outcome.staff_note}")
     except Exception:
-        verdict = GRADER_FAULT
-        staff_notes.append(f"case {case.number}:\n{fence(traceback.format_exc())}")
+        verdict = grader_fault(case, staff_notes)
     test = to_test_result(case, verdict, outcome, job)
     if outcome.left_behind:
         test.behaviour = LEFT_BEHIND
@@ -370,7 +390,7 @@ def to_test_result(case, verdict, outcome, job=None):
     return TestResult(
         number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,
         status="passed" if verdict.passed else "failed", output=output, visibility=case.visibility, category=verdict.category,
-        diagnosis=diagnosis, tags=list(case.tags),
+        diagnosis=diagnosis, tags=list(case.tags), details=verdict.details,
     )
 
 

@@ -59,6 +59,8 @@ class TestResult(CleanText):
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
     diagnosis: str = Field("", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words")
     behaviour: str = Field("", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff")
+    details: str = Field("", exclude=True, description="a grader error's traceback or reason, for course staff: the hidden "
+                                                       "entry 0.2 holds it in results.json, `grade` prints it to stderr")
 
 
 class Results(CleanText):

@@ -1,18 +1,24 @@
-"""`python -m autograder validate`: reference full marks, template and stubs zero, the hidden suite catches mutants."""
+"""`python -m autograder validate`: reference full marks, template and stubs zero, the hidden suite catches mutants.
+
+A grader error (a case whose builder or check raises, a worker that cannot run it) is never the
+submission's doing: it catches no mutant, and any one of them, in any run, fails `validate`, which
+prints the case and its traceback.
+"""
 import json
 import random
 import shutil
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
+from autograder import PROJECT_ROOT, checks
 import numpy as np
 
 from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
-from autograder.grade import grade, plan_case
+from autograder.grade import grade, grader_errors, plan_case
 from autograder.log_file import LOG_NAME
 from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
 from autograder.sandbox import Outcome, WarmWorker
@@ -22,6 +28,36 @@ from autograder.submission import Submission
 EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
 TARGET = 0.95
 SAMPLE_PER_MODULE = 8
+# A mutant is caught only by a failure that is the submission's doing; never by a grader error or the time budget.
+CATCHING = {checks.WRONG_VALUE, checks.WRONG_SHAPE, checks.EXCEPTION, checks.TIMEOUT, checks.MEMORY, checks.CRASH,
+            checks.UNSUPPORTED, checks.MISSING, checks.INVALID_LOG}
+
+
+@dataclass
+class GraderErrors:
+    """Every grader error met in validate's runs: its details (a traceback or a reason) -> the cases and runs it hit."""
+
+    found: dict = field(default_factory=dict)  # details -> {"cases": set of case numbers, "runs": list of run names}
+
+    def add(self, run: str, number: str, details: str) -> None:
+        entry = self.found.setdefault(details, {"cases": set(), "runs": []})
+        entry["cases"].add(number)
+        if run not in entry["runs"]:
+            entry["runs"].append(run)
+
+    def add_results(self, run: str, results) -> None:
+        for details, numbers in grader_errors(results).items():
+            for number in numbers:
+                self.add(run, number, details)
+
+    def report(self) -> list[str]:
+        """One paragraph per distinct error: the cases, the runs (the first few), the full traceback."""
+        paragraphs = []
+        for details, entry in self.found.items():
+            cases = ", ".join(sorted(entry["cases"], key=lambda n: tuple(int(p) for p in n.split(".") if p.isdigit())))
+            runs = entry["runs"][:3] + ([f"{len(entry['runs']) - 3} more"] if len(entry["runs"]) > 3 else [])
+            paragraphs.append(f"GRADER ERROR in case {cases} (grading {'; '.join(runs)}):\n{details.rstrip()}")
+        return paragraphs
 
 
 @dataclass
@@ -38,16 +74,19 @@ class MutantReport:
         return caught / (caught + survived) if caught + survived else 1.0
 
 
-def check_reference_and_template(worker, config):
-    """Problems found: the reference must score full marks, the template zero, with no grader error."""
+def check_reference_and_template(worker, config, errors: GraderErrors, cases=None) -> list[str]:
+    """Problems found: the reference must score full marks (every point its cases offer), the template zero, with no
+    grader error (those go to `errors`, with their tracebacks)."""
     problems = []
-    for folder, expected in (("reference", sum(PROBLEM_POINTS.values())), ("student_template", 0)):
-        results = grade(PROJECT_ROOT / folder, config, worker=worker)
-        if results.score != expected:
-            problems.append(f"{folder} scores {results.score:g}, expected {expected}")
-        errors = [t.number for t in results.tests if t.category == GRADER_ERROR]
-        if errors:
-            problems.append(f"{folder}: grader errors in {', '.join(errors)}")
+    for folder in ("reference", "student_template"):
+        results = grade(PROJECT_ROOT / folder, config, worker=worker, cases=cases)
+        expected = results.max_score if folder == "reference" else 0
+        if results.score != expected or not results.max_score:
+            problems.append(f"{folder} scores {results.score:g} of {results.max_score:g}, expected {expected:g}")
+        errors.add_results(folder, results)
+        failing = [t.number for t in results.tests if t.category == GRADER_ERROR]
+        if failing:
+            problems.append(f"{folder}: grader errors in {', '.join(failing)} (tracebacks below)")
     return problems
 
 
@@ -86,36 +125,45 @@ def stub_outputs(stub, job, check):
     return {"value": value}, {"value": "None" if value is None else "numpy.ndarray (float64)"}
 
 
-def stub_passes(plan, stub):
-    """Does a stub pass this plan? A check that cannot judge a stub's output counts as a failure."""
+def stub_passes(plan, stub, number="", errors=None):
+    """Does a stub pass this plan? A plan or check that fails is a grader error (noted in `errors`) and no pass."""
     if isinstance(plan, Verdict):
+        if plan.category == GRADER_ERROR and errors is not None:
+            errors.add("the stubs", number, plan.details or plan.message)
         return plan.passed
     job, check = plan
     outputs, kinds = stub_outputs(stub, job, check)
     try:
         return check(Outcome("ok", outputs=outputs, kinds=kinds)).passed
     except Exception:
+        if errors is not None:
+            errors.add(f"a stub returning {stub}", number, traceback.format_exc())
         return False
 
 
-def stub_points(root=PROJECT_ROOT / "student_template", draws=None):
-    """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log)."""
+def stub_points(root=PROJECT_ROOT / "student_template", draws=None, errors=None, cases=None):
+    """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log); the plans and checks
+    that fail go to `errors` (a GraderErrors; without one, they raise AssertionError)."""
+    own_errors = errors is None
+    errors = GraderErrors() if own_errors else errors
     submission = Submission(root)
     draws = draws or draws_for(root)[0]
+    cases = all_cases() if cases is None else cases
     earned, notes = {}, []
-    for case in all_cases():
+    for case in cases:
         if case.weight == 0:
             continue
         plan = plan_case(case, submission, None, notes, draws)
         twin = None
         if isinstance(case.twin, str):
-            twin = plan_case(next(c for c in all_cases() if c.number == case.twin), submission, None, notes, draws)
+            twin = plan_case(next(c for c in cases if c.number == case.twin), submission, None, notes, draws)
         elif case.twin:
             twin = plan_case(case, submission, None, notes, draws, twin=True)
         for stub in STUBS:
-            if stub_passes(plan, stub) and (twin is None or stub_passes(twin, stub)):
+            twin_number = case.twin if isinstance(case.twin, str) else case.number
+            if stub_passes(plan, stub, case.number, errors) and (twin is None or stub_passes(twin, stub, twin_number, errors)):
                 earned.setdefault(stub, []).append((case, case.weight))
-    assert not notes, notes  # plans of the template never fail
+    assert not (own_errors and errors.found), errors.report()
     return earned
 
 
@@ -125,29 +173,39 @@ def stub_problems(earned):
             for stub, cases in earned.items() for case, points in cases if not case.constant_answer]
 
 
-def run_mutants(worker, config, everything=False, seed=0):
-    """Grade mutants of every reference module on their own problems' cases; return a MutantReport."""
+def caught(results) -> bool:
+    """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader error)."""
+    return any(t.status == "failed" and t.max_score > 0 and t.category in CATCHING for t in results.tests)
+
+
+def run_mutants(worker, config, everything=False, seed=0, errors=None, modules=MODULE_PROBLEMS, cases=None,
+                sample=SAMPLE_PER_MODULE):
+    """Grade mutants of the reference `modules` on their own problems' cases (of `cases`, default all); return a
+    MutantReport. Grader errors go to `errors` (a GraderErrors) and catch nothing."""
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     report, rng = MutantReport(), random.Random(seed)
+    errors = GraderErrors() if errors is None else errors
+    cases = all_cases() if cases is None else cases
     with tempfile.TemporaryDirectory(prefix="hw9-mutants-") as scratch:
-        for module in MODULE_PROBLEMS:
+        for module in modules:
             every = mutants_of(module)
             mutants = [m for m in every if m.id not in equivalent]
             report.equivalent += len(every) - len(mutants)
             report.stale_equivalents += [i for i in equivalent if i.startswith(module + ":") and i not in {m.id for m in every}]
             if not everything:
-                mutants = rng.sample(mutants, min(SAMPLE_PER_MODULE, len(mutants)))
+                mutants = rng.sample(mutants, min(sample, len(mutants)))
             original = original_source(module)
             for mutant in mutants:
                 folder = Path(scratch) / mutant.id.replace(":", "_")
                 shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
                 (folder / f"{module}.py").write_text(mutant.source)
-                cases = [c for c in all_cases() if c.problem == mutant.problem]
+                own = [c for c in cases if c.problem == mutant.problem]
                 if module == "transformer":  # judge transformer.py alone: the reference's log would be graded instead
                     (folder / LOG_NAME).unlink()
-                    cases = [c for c in cases if not c.build.__module__.endswith("problem2_log")]
-                results = grade(folder, config, worker=worker, cases=cases)
-                if any(t.status == "failed" and t.max_score > 0 for t in results.tests):
+                    own = [c for c in own if not c.build.__module__.endswith("problem2_log")]
+                results = grade(folder, config, worker=worker, cases=own)
+                errors.add_results(f"mutant {mutant.id}", results)
+                if caught(results):
                     report.caught[mutant.problem] = report.caught.get(mutant.problem, 0) + 1
                 else:
                     report.survivors.setdefault(mutant.problem, []).append((mutant, mutant.diff(original)))
@@ -158,11 +216,12 @@ def run_mutants(worker, config, everything=False, seed=0):
 def validate(everything=False):
     """Run every check, print the report; return the exit status (0 when everything holds)."""
     config = GraderConfig(case_timeout=5.0)
+    errors = GraderErrors()
     with WarmWorker(config) as worker:
-        problems = check_reference_and_template(worker, config)
-        report = run_mutants(worker, config, everything)
+        problems = check_reference_and_template(worker, config, errors)
+        report = run_mutants(worker, config, everything, errors=errors)
     print(*(problems or ["reference: full marks; student template: zero, with no grader error"]), sep="\n")
-    earned = stub_points()
+    earned = stub_points(errors=errors)
     stubs = stub_problems(earned)
     problems += stubs
     print(*(stubs or [f"stubs ({', '.join(STUBS)}): no points outside the declared constants"]), sep="\n")
@@ -185,4 +244,7 @@ def validate(everything=False):
                 shown.add(mutant.id)
                 print(f"\nsurvivor {mutant.id}\n{diff}")
     below = [p for p in PROBLEM_POINTS if report.rate(p) < TARGET]
-    return 1 if problems or below else 0
+    if errors.found:
+        print(f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate")
+        print(*(f"\n{paragraph}" for paragraph in errors.report()), sep="\n")
+    return 1 if problems or below or errors.found else 0

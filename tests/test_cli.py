@@ -171,3 +171,56 @@ def test_check_refuses_a_problem_that_does_not_exist(problem, tmp_path):
     done = run_cli("check", "student_template", "--problem", problem, "--results", str(tmp_path / "r.json"))
     assert done.returncode == 2 and "--problem" in done.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_grade_shows_staff_every_grader_error_with_its_traceback(tmp_path, monkeypatch, capsys):
+    # A case whose builder raises: the student reads "contact course staff" and nothing of the grader; course staff
+    # get the traceback on stderr and in the hidden entry 0.2 of results.json.
+    import dataclasses
+    import re
+    import signal
+
+    from autograder import cli, grade as grading
+    from autograder.cases import all_cases
+    from tests.test_validate import broken_case
+
+    public = dataclasses.replace(broken_case("3.98"), public=True)
+    with_broken = [*all_cases(), public, broken_case("3.99")]
+    monkeypatch.setattr(grading, "all_cases", lambda: with_broken)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.grade_command(str(ROOT / "reference"), tmp_path / "results.json") == 0
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    errors = capsys.readouterr().err
+    named = {n.strip() for found in re.findall(r"^grader error in cases? ([\d., ]+)", errors, re.M) for n in found.split(",")}
+    assert named == {"3.98", "3.99"}, errors
+    assert "Traceback (most recent call last)" in errors and "NameError: name 'expect' is not defined" in errors
+    tests = {test["number"]: test for test in json.loads((tmp_path / "results.json").read_text())["tests"]}
+    for number in ("3.98", "3.99"):
+        assert tests[number]["status"] == "failed" and "contact course staff" in tests[number]["output"]
+        assert "NameError" not in tests[number]["output"] and "autograder/" not in tests[number]["output"]
+    staff = tests["0.2"]
+    assert staff["visibility"] == "hidden"
+    assert "case 3.98:" in staff["output"] and "case 3.99:" in staff["output"]
+    assert staff["output"].count("NameError: name 'expect' is not defined") == 2
+
+
+def test_grade_that_fails_whole_prints_the_traceback_to_stderr(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from autograder import cli, grade as grading
+
+    def failing_grade(folder):
+        raise RuntimeError("the grader broke before any case")
+    monkeypatch.setattr(grading, "grade", failing_grade)
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.grade_command(str(ROOT / "reference"), tmp_path / "results.json") == 0
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    errors = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in errors and "RuntimeError: the grader broke before any case" in errors
+    tests = {test["number"]: test for test in json.loads((tmp_path / "results.json").read_text())["tests"]}
+    assert "RuntimeError" not in tests["0.1"]["output"] and "contact course staff" in tests["0.1"]["output"]
+    assert tests["0.2"]["visibility"] == "hidden" and "RuntimeError: the grader broke" in tests["0.2"]["output"]

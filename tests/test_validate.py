@@ -6,10 +6,12 @@ import sys
 
 import pytest
 
-from autograder.cases import all_cases
+from autograder.cases import Case, all_cases, call
+from autograder.checks import Verdict
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
 from autograder.secret import InputDraws, submission_digest
 from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems
+from reference import attention as ref
 from tests.helpers import ROOT
 
 
@@ -75,3 +77,63 @@ def test_the_stub_check_sees_what_twins_hide():
     assert any("returning 0 earns 0.5 on case 1.1" in line for line in found)
     assert any("returning None earns 0.5 on case 1.14" in line for line in found)
 
+
+
+def builder_with_a_name_error(submission, g):
+    """A case builder as a TA might leave it: `expect` used but never imported."""
+    q, K, V = g.standard_normal(3), g.standard_normal((4, 3)), g.standard_normal((4, 2))
+    return call("attention", "argmax_attention", q, K, V), expect(ref.argmax_attention(q, K, V))  # noqa: F821
+
+
+def broken_case(number):
+    """A hidden case of attention.py whose builder raises NameError: a grader error whatever the submission."""
+    return Case(number=number, name="a case whose builder raises NameError", weight=1.0,
+                build=builder_with_a_name_error, file="attention.py")
+
+
+def test_a_broken_case_fails_validate_and_shows_its_traceback(monkeypatch, capsys):
+    from autograder import grade as grading, validate as validating
+
+    with_broken = [*all_cases(), broken_case("3.99")]
+    monkeypatch.setattr(grading, "all_cases", lambda: with_broken)
+    monkeypatch.setattr(validating, "all_cases", lambda: with_broken)
+    assert validating.validate() == 1
+    printed = capsys.readouterr().out
+    assert "reference: grader errors in 3.99" in printed and "student_template: grader errors in 3.99" in printed
+    assert "GRADER ERROR in case 3.99 (grading reference; student_template;" in printed
+    assert "Traceback (most recent call last)" in printed
+    assert "NameError: name 'expect' is not defined" in printed
+
+
+def test_a_mutant_caught_only_by_a_grader_error_survives():
+    from autograder.config import GraderConfig
+    from autograder.sandbox import WarmWorker
+    from autograder.validate import GraderErrors, run_mutants
+
+    errors, config = GraderErrors(), GraderConfig(case_timeout=5.0)
+    with WarmWorker(config) as worker:  # every mutant of attention.py meets only cases that fail as grader errors
+        report = run_mutants(worker, config, errors=errors, modules=["attention"], sample=3,
+                             cases=[broken_case("3.99"), broken_case("4.99")])
+    assert report.caught == {}
+    assert sum(len(survivors) for survivors in report.survivors.values()) == 3
+    [(details, entry)] = errors.found.items()
+    assert "NameError" in details and entry["cases"] <= {"3.99", "4.99"} and len(entry["runs"]) == 3
+
+
+def test_a_check_that_cannot_judge_a_stub_is_a_grader_error():
+    from autograder.validate import GraderErrors
+
+    def check_assuming_an_array(outcome):  # None has no .sum(): the check itself fails on the None stub
+        return Verdict("passed" if float(outcome.outputs["value"].sum()) else "wrong value", "")
+
+    def build(submission, g):
+        return call("attention", "attention_scale", 16), check_assuming_an_array
+
+    fragile = Case(number="4.99", name="a check that cannot judge None", weight=1.0, build=build, file="attention.py")
+    template, errors = ROOT / "student_template", GraderErrors()
+    earned = stub_points(template, InputDraws(b"x" * 40, submission_digest(template)), errors, cases=[fragile])
+    [(details, entry)] = errors.found.items()
+    assert "AttributeError" in details and "Traceback (most recent call last)" in details
+    # None, and zeros "of the right shape" when the check names no shape (a None too), are what the check cannot judge
+    assert entry == {"cases": {"4.99"}, "runs": [f"a stub returning {STUBS[0]}", f"a stub returning {STUBS[2]}"]}
+    assert STUBS[0] not in earned and STUBS[2] not in earned
