@@ -27,7 +27,8 @@ def project(tmp_path_factory):
     (copy / "autograder" / "secret.key").write_text("not a real key\n")
     (copy / "autograder" / "public").mkdir(exist_ok=True)
     (copy / "autograder" / "public" / "cases.json").write_text("[]\n")
-    return copy
+    yield copy
+    shutil.rmtree(copy)  # pytest keeps its temporary folders: leave no readable copy of the reference behind
 
 
 @pytest.fixture(scope="module")
