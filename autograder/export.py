@@ -102,7 +102,7 @@ def output_name(name: str | bytes) -> str:
     return f"{stem}-{hashlib.sha256(raw).hexdigest()[:12]}"
 
 
-def output_folder(out: Path, name: str) -> Path:
+def output_folder(out: str | Path, name: str) -> Path:
     """out/name, after checking that it is one plain component right under `out` and not a link."""
     if (not name or name in (".", "..") or any(c in name for c in "/\\\0") or os.path.isabs(name)
             or name.startswith(".") or name.lower() in CLASS_FILES):

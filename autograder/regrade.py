@@ -26,7 +26,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from multiprocessing.process import BaseProcess
@@ -271,7 +271,7 @@ def leave_slot(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def stop_slots(processes: list[BaseProcess], seconds: float = 30.0) -> None:
+def stop_slots(processes: Sequence[BaseProcess], seconds: float = 30.0) -> None:
     """End the job slots (their clean-up included) and wait for them; a slot still there after `seconds` is killed."""
     for process in processes:
         if process.is_alive():
