@@ -45,7 +45,7 @@ def applies_on_linux(requirement, python):
 
 def linux_environment(python):
     """The environment markers of CPython `python` (major, minor) on Linux x86_64."""
-    version = "%d.%d" % python
+    version = "{}.{}".format(*python)
     return {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
             "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
             "implementation_name": "cpython", "platform_python_implementation": "CPython"}
@@ -90,7 +90,7 @@ def installable_wheels(requirement, python):
         requires_python = entry.get("requires-python")
         if version != pinned or not tags & accepted:
             continue
-        if requires_python and not SpecifierSet(requires_python).contains("%d.%d.0" % python):
+        if requires_python and not SpecifierSet(requires_python).contains("{}.{}.0".format(*python)):
             continue
         wheels.append(filename)
     return wheels
@@ -114,7 +114,7 @@ def test_every_pin_is_exact(path, requirement):
         f"{path.name}: {requirement} is not pinned to one exact version (name==X.Y.Z)")
 
 
-@pytest.mark.parametrize("python", PYTHONS, ids=lambda python: "cp%d%d" % python)
+@pytest.mark.parametrize("python", PYTHONS, ids=lambda python: "cp{}{}".format(*python))
 @pytest.mark.parametrize("path, requirement", all_pins())
 def test_every_pin_has_a_wheel_for_each_python(path, requirement, python):
     if not applies_on_linux(requirement, python):
