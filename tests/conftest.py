@@ -10,7 +10,9 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "needs(condition, reason): skip unless condition, or fail in CI (tests/optional_tools.py)")
+    config.addinivalue_line(
+        "markers", "needs(condition, reason): skip unless condition, or fail in CI (tests/optional_tools.py)"
+    )
 
 
 def pytest_collection_modifyitems(items):

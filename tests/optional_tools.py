@@ -20,7 +20,7 @@ def every_tool_required() -> bool:
 
 
 def require(condition: object, reason: str) -> None:
-    """Skip the calling test with `reason` when `condition` is false; fail with it instead when every tool is required."""
+    """Skip the calling test with `reason` when `condition` is false; fail with it when every tool is required."""
     if condition:
         return
     if every_tool_required():

@@ -45,7 +45,9 @@ CAUGHT = [
 @pytest.mark.parametrize("source, rule", CAUGHT, ids=[rule for _, rule in CAUGHT])
 def test_the_configuration_catches(ruff, tmp_path, source, rule):
     (tmp_path / "sample.py").write_text(source)
-    done = ruff("check", "--config", str(ROOT / "pyproject.toml"), "--output-format", "concise", "sample.py", cwd=tmp_path)
+    done = ruff(
+        "check", "--config", str(ROOT / "pyproject.toml"), "--output-format", "concise", "sample.py", cwd=tmp_path
+    )
     assert done.returncode == 1 and f" {rule} " in done.stdout, done.stdout + done.stderr
 
 

@@ -42,8 +42,19 @@ def test_ci_requires_every_tool():
 def outcome_as_a_student(required):
     """Run test_protocol.py's root-only test as uid 1000 in a user namespace: pytest's summary line and status."""
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", REQUIRE_ALL: "1" if required else "0"}
-    command = [*AS_A_STUDENT, sys.executable, "-m", "pytest", "-q", "-rsf", "-p", "no:cacheprovider",
-               "tests/test_protocol.py", "-k", "test_a_planted_lock_link_is_never_followed"]
+    command = [
+        *AS_A_STUDENT,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rsf",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_protocol.py",
+        "-k",
+        "test_a_planted_lock_link_is_never_followed",
+    ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout
 

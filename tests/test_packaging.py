@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -58,7 +57,8 @@ def venv_over_this_one(folder):
     """A new virtual environment that also sees this one's packages (numpy, torch, pip...), without copying them.
 
     `python -m venv --system-site-packages` run from a virtual environment would see the base interpreter's
-    packages, not this environment's: a .pth file in the new environment adds this one's site-packages instead.
+    packages, not this environment's: a .pth file in the new environment adds this one's site-packages folders
+    instead (every one on sys.path, so an environment layered the same way over another works too).
     """
     venv.EnvBuilder(with_pip=False).create(folder)
     python = folder / "bin" / "python"
@@ -68,7 +68,8 @@ def venv_over_this_one(folder):
         text=True,
         check=True,
     ).stdout.strip()
-    Path(purelib, "this_project_environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    ours = [path for path in sys.path if Path(path).name == "site-packages"]
+    Path(purelib, "this_project_environment.pth").write_text("".join(f"{path}\n" for path in ours))
     return python
 
 
