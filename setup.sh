@@ -13,7 +13,8 @@
 #       leaves the previous .venv (or none) and exits non-zero; run_autograder uses .venv only when stamped;
 #     - makes the venv readable by every user (student code runs as hw9worker) and creates that user (as root).
 #   A checkout (requirements-dev.txt present): creates .venv with requirements-dev.txt (which includes
-#   requirements.txt), stamped on success; as root it also installs Debian's chromium (the report's browser
+#   requirements.txt), then installs the project itself editable (pyproject.toml: the `autograder` command),
+#   stamped on success; as root it also installs Debian's chromium (the report's browser
 #   test) and debootstrap (the fresh-image test, tests/test_fresh_image.py) when they are missing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -79,10 +80,13 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-wanted="$(cat requirements.txt requirements-dev.txt requirements-notebook.txt | sha256sum | cut -d' ' -f1)"
+wanted="$(cat requirements.txt requirements-dev.txt requirements-notebook.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   rm -f "$stamp"  # no stamp while the install runs: a failed one leaves none
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  # The project itself, editable (the `autograder` command; the code stays this checkout's), built with the
+  # setuptools just installed from requirements.txt: its dependencies are those pins, installed above.
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$wanted" > "$stamp"
 fi
 # Debian packages some tests need: chromium renders the class report (tests/test_report.py), debootstrap builds the

@@ -2,6 +2,7 @@
 import ast
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from autograder import PROJECT_ROOT
 
@@ -61,7 +62,7 @@ def has_real_function(tree: ast.Module) -> bool:
     return any(not is_stub_body(function.body) and ast.dump(function) not in given_functions() for function in functions_of(tree))
 
 
-def inspect_upload(upload) -> Attempt:
+def inspect_upload(upload: str | Path) -> Attempt:
     """Read the student's files of `upload` (links never followed) and judge whether anything was attempted."""
     located = find_student_folder(upload)
     if located.folder is None:

@@ -4,6 +4,7 @@ Every message says what was checked, what was expected and what was given; shape
 values, with the largest deviation and where it is. Messages are only shown for public cases.
 """
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -31,29 +32,29 @@ class Verdict:
     details: str = ""  # a grader error's traceback or reason, for course staff only (never shown to the student)
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return self.category == PASSED
 
 
-def ok(message="correct"):
+def ok(message: str = "correct") -> Verdict:
     return Verdict(PASSED, message, 1.0)
 
 
-def fail(category, message):
+def fail(category: str, message: str) -> Verdict:
     return Verdict(category, message, 0.0)
 
 
-def show(array, precision=5):
+def show(array: object, precision: int = 5) -> str:
     """A short, readable rendering of an array or number."""
     return np.array2string(np.asarray(array, dtype=np.float64), precision=precision, threshold=20, edgeitems=3, suppress_small=True, separator=", ")
 
 
-def shown(label, array):
+def shown(label: str, array: object) -> str:
     """`label:` and the array in a fenced code block, so that Markdown keeps its rows apart."""
     return f"{label}:\n{fence(show(array))}"
 
 
-def compare_arrays(got, expected, kind="", rtol=RTOL, atol=ATOL, what="output"):
+def compare_arrays(got: np.ndarray | None, expected: object, kind: str = "", rtol: float = RTOL, atol: float = ATOL, what: str = "output") -> Verdict:
     """Shape, then finiteness, then values within rtol/atol; `kind` names the type the student returned."""
     expected = np.asarray(expected, dtype=np.float64)
     given = f" ({kind})" if kind else ""
@@ -100,7 +101,7 @@ class Expect:
         return verdict
 
 
-def same_inner_products(got, expected):
+def same_inner_products(got: np.ndarray | None, expected: object) -> bool:
     """Are `got`'s rows a feature map with `expected`'s inner products (same shape, columns in another order)?"""
     expected = np.asarray(expected, dtype=np.float64)
     if got is None or got.ndim != 2 or got.shape != expected.shape or not np.all(np.isfinite(got)):
@@ -108,12 +109,12 @@ def same_inner_products(got, expected):
     return bool(np.allclose(got @ got.T, expected @ expected.T, rtol=RTOL, atol=ATOL))
 
 
-def expect(expected, **options):
+def expect(expected: object, **options: Any) -> Expect:
     """The check that a call returned `expected` (options: rtol, atol, mistakes)."""
     return Expect(expected, **options)
 
 
-def with_diagnosis(verdict, got, mistakes):
+def with_diagnosis(verdict: Verdict, got: np.ndarray | None, mistakes: dict[str, np.ndarray]) -> Verdict:
     """A failed verdict gets the catalogued mistake its output equals, if any."""
     if not verdict.passed and got is not None:
         verdict.diagnosis = next((words for words, value in mistakes.items()

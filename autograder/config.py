@@ -31,6 +31,6 @@ class GraderConfig(BaseModel):
                                                      "below it, the case is not run")
     worker_grace: float = Field(10.0, description="seconds the parent waits past a case's timeout before it declares the warm worker dead")
 
-    def limits(self, timeout):
+    def limits(self, timeout: float) -> dict:
         """The per-case resource limits a worker child applies."""
         return {"memory_mb": self.memory_mb, "cpu_seconds": int(timeout + self.cpu_margin) + 1, "file_mb": self.file_mb, "processes": self.processes}

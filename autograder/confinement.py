@@ -32,17 +32,17 @@ def _check(result, what):
         raise OSError(code, f"{what}: {os.strerror(code)}")
 
 
-def unshare(flags):
+def unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
-def mount(source, target, fstype, flags, data=None):
+def mount(source: str | Path | None, target: str | Path, fstype: str | None, flags: int, data: str | None = None) -> None:
     encode = lambda text: None if text is None else str(text).encode()  # noqa: E731
     done = _libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
     _check(done, f"mount {target}")
 
 
-def prctl(option, value):
+def prctl(option: int, value: int) -> None:
     zero = ctypes.c_ulong(0)
     _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(value), zero, zero, zero), "prctl")
 
@@ -57,7 +57,7 @@ SECCOMP_TABLE = {
 }
 
 
-def filter_program(machine=None):
+def filter_program(machine: str | None = None) -> list[tuple[int, int, int, int]]:
     """The classic-BPF program of deny_sockets_and_foreign_abis, as (code, jt, jf, k) tuples.
 
     Any call made through another ABI than the machine's own (i386 `int 0x80` or x32 on x86_64,
@@ -81,7 +81,7 @@ def filter_program(machine=None):
     return program
 
 
-def deny_sockets_and_foreign_abis():
+def deny_sockets_and_foreign_abis() -> None:
     """Install the seccomp filter: no socket of any family, no other ABI, no reading another process's memory."""
     program = filter_program()
     code = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
@@ -92,7 +92,7 @@ def deny_sockets_and_foreign_abis():
     _check(done, "seccomp")
 
 
-def sockets_are_refused():
+def sockets_are_refused() -> bool:
     """True when this process can create no socket: internet, local (abstract included) or a socket pair."""
     for family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX, socket.AF_NETLINK):
         try:
@@ -111,7 +111,7 @@ def sockets_are_refused():
         return True
 
 
-def network_is_blocked():
+def network_is_blocked() -> bool:
     """True when this process cannot open an internet socket or reach the loopback address."""
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -147,7 +147,7 @@ def _bind(source, new_root, read_only):
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def enter_minimal_root(new_root, read_only_paths, writable_paths, proc_options=None):
+def enter_minimal_root(new_root: str, read_only_paths: list[str], writable_paths: list[str], proc_options: str | None = None) -> None:
     """chroot into an empty tmpfs holding only the given paths, each at its usual place.
 
     Nothing else of the machine exists there: no project checkout (wherever it lies, however
@@ -178,7 +178,7 @@ def enter_minimal_root(new_root, read_only_paths, writable_paths, proc_options=N
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent():
+def die_with_parent() -> None:
     """Have the kernel kill this process (SIGKILL) when the thread that started it ends: a warm worker whose grading
     process was killed runs no case on (its cases' user may then be given to another grader, and hidden folders
     reopened). Forked children do not inherit it. Elsewhere than on Linux, nothing (no worker user there)."""
@@ -188,7 +188,7 @@ def die_with_parent():
         pass
 
 
-def cover_paths(paths):
+def cover_paths(paths: list[str]) -> bool:
     """Enter a mount namespace of this process's own and lay an empty read-only tmpfs over every folder of `paths`
     (/dev/null over every file): here and in every child, nothing is there; elsewhere nothing changed. True when
     all were covered; False (nothing to rely on) when any step failed."""
@@ -212,7 +212,7 @@ SHARED_TEMP_FOLDERS = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock"]  # writable 
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def remove_files_of(uid, folders=SHARED_TEMP_FOLDERS, depth=3):
+def remove_files_of(uid: int, folders: list[str] = SHARED_TEMP_FOLDERS, depth: int = 3) -> int:
     """Remove everything `uid` owns in the shared temporary folders (and in folders there anyone may write,
     `depth` levels down); returns how many entries went. Never follows a link: every step opens the
     next folder relative to the last one's descriptor, with O_NOFOLLOW. Call it once no process of
@@ -266,14 +266,14 @@ def _remove_tree(folder_fd, name, info):
 # ----------------------------------------------------------------------------- users and processes
 
 
-def become(uid, gid):
+def become(uid: int, gid: int) -> None:
     """Drop every privilege: no supplementary groups, then the worker's group and user."""
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
 
 
-def kill_all_processes_of(uid, gid, rounds=1000):
+def kill_all_processes_of(uid: int, gid: int, rounds: int = 1000) -> None:
     """Kill every process of `uid` (a daemon that left its session included); returns after they are gone.
 
     A forked helper takes the worker's identity and signals everything it may signal, that is
@@ -292,7 +292,7 @@ def kill_all_processes_of(uid, gid, rounds=1000):
     os.waitpid(pid, 0)
 
 
-def read_proc_file(path):
+def read_proc_file(path: str) -> bytes:
     """A /proc file's bytes (os-level: this runs after every case)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -301,7 +301,7 @@ def read_proc_file(path):
         os.close(fd)
 
 
-def own_children():
+def own_children() -> list[int]:
     """The children of this process (of every one of its threads), from /proc/self/task/*/children."""
     found = []
     for task in os.listdir("/proc/self/task"):
@@ -312,7 +312,7 @@ def own_children():
     return found
 
 
-def processes(uid):
+def processes(uid: int | None) -> tuple[list[int], list[int]]:
     """(processes of `uid`, children of this process), read from /proc; without a uid, only the children's
     files are read, not every process's."""
     if uid is None:
@@ -333,7 +333,7 @@ def processes(uid):
     return of_user, children
 
 
-def clean_up(uid, gid, rounds=100):
+def clean_up(uid: int | None, gid: int | None, rounds: int = 100) -> int | None:
     """Kill every process a case left: all of the worker user's (when it has its own user), and
     every child of this process, which as a subreaper inherits the case's orphans. Reaps them all,
     then removes what the worker user left in the shared temporary folders (remove_files_of), so
@@ -381,7 +381,7 @@ def _try_in_child(action):
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def first_closed_folder(path, uid, gid):
+def first_closed_folder(path: str, uid: int, gid: int) -> str | None:
     """The first folder on the way to `path` that `uid`/`gid` may not enter (mode bits alone), or None."""
     current = Path(path)
     for folder in [*reversed(current.parents), current]:
@@ -395,7 +395,7 @@ def first_closed_folder(path, uid, gid):
     return None
 
 
-def why_root_only(settings, readable_paths, namespaces_tried):
+def why_root_only(settings: dict, readable_paths: list[str], namespaces_tried: bool) -> str:
     """A sentence for course staff: why student code cannot run as another user here, and what would fix it."""
     uid, gid = settings.get("uid"), settings.get("gid")
     if uid is None:
@@ -411,7 +411,7 @@ def why_root_only(settings, readable_paths, namespaces_tried):
     return f"{namespaces}, and the worker user could not import from {', '.join(readable_paths)}"
 
 
-def probe_protections(settings, readable_paths):
+def probe_protections(settings: dict, readable_paths: list[str]) -> dict:
     """What this machine allows, tried once in throwaway children. `settings` comes from the parent.
 
     As root, student code must run as another user or not at all: when neither namespaces nor
@@ -460,7 +460,7 @@ def probe_protections(settings, readable_paths):
     return found
 
 
-def confine_child(protections, settings, readable_paths, scratch, submission):
+def confine_child(protections: dict, settings: dict, readable_paths: list[str], scratch: str, submission: str) -> None:
     """Apply, in a freshly forked child, every protection the probe found; called before student code.
 
     Raises RefusedToRunAsRoot, before anything else, when the grader is root and the child could

@@ -16,6 +16,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -69,7 +70,7 @@ class Entry:
     lateness: str = ""  # the metadata's :lateness: (or :late:), as written there; "" when it says nothing
 
 
-def printable(text) -> str:
+def printable(text: object) -> str:
     """Student or export text fit for a CSV cell, a terminal and JSON: odd bytes escaped, control characters gone."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "backslashreplace")
@@ -89,7 +90,7 @@ def printable(text) -> str:
 
 # ---------------------------------------------------------------- output names
 
-def output_name(name) -> str:
+def output_name(name: str | bytes) -> str:
     """The folder under --out for an export folder `name` (str or bytes): the name itself when it is plainly safe,
     else its sanitized stem, a dash and 12 hex digits of the original's hash (so two names never meet)."""
     raw = name if isinstance(name, bytes) else str(name).encode("utf-8", "surrogateescape")
@@ -101,7 +102,7 @@ def output_name(name) -> str:
     return f"{stem}-{hashlib.sha256(raw).hexdigest()[:12]}"
 
 
-def output_folder(out: Path, name: str) -> Path:
+def output_folder(out: str | Path, name: str) -> Path:
     """out/name, after checking that it is one plain component right under `out` and not a link."""
     if (not name or name in (".", "..") or any(c in name for c in "/\\\0") or os.path.isabs(name)
             or name.startswith(".") or name.lower() in CLASS_FILES):
@@ -126,14 +127,14 @@ TextLoader.yaml_implicit_resolvers = {
 }
 
 
-def field_of(mapping, key):
+def field_of(mapping: object, key: str) -> Any:
     """mapping[":key"] or mapping["key"] (Gradescope writes Ruby symbols, which YAML reads as ':key')."""
     if not isinstance(mapping, dict):
         return None
     return mapping.get(f":{key}", mapping.get(key))
 
 
-def person(entry) -> dict:
+def person(entry: object) -> dict:
     """One submitter as {"name", "email", "sid"} of printable text; anything that is not plain text becomes ""."""
     fields = {}
     for key in ("name", "email", "sid"):
@@ -142,12 +143,12 @@ def person(entry) -> dict:
     return fields
 
 
-def scalar_text(value) -> str:
+def scalar_text(value: object) -> str:
     """A metadata scalar (text, number, date) as printable text; anything else (a list, a mapping) is ""."""
     return printable(value)[:100] if isinstance(value, (str, int, float)) else ""
 
 
-def read_metadata(folder, notes, limits=Limits(), times=None) -> dict:
+def read_metadata(folder: str | Path, notes: list[str], limits: Limits = Limits(), times: dict | None = None) -> dict:
     """export key -> [submitter], from submission_metadata.yml; {} (and a note) when it is missing or unusable.
 
     When a dict is given as `times`, it receives export key -> {"submitted_at", "lateness"} (text, "" when absent).
@@ -181,7 +182,7 @@ def read_metadata(folder, notes, limits=Limits(), times=None) -> dict:
     return people
 
 
-def read_regular_file(path, cap) -> bytes:
+def read_regular_file(path: str | Path, cap: int) -> bytes:
     """A file's bytes, opened without following a link or blocking; ValueError when not regular or too large."""
     handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
@@ -198,7 +199,7 @@ def read_regular_file(path, cap) -> bytes:
 
 # ---------------------------------------------------------------- the submissions of an export
 
-def list_submissions(folder, people, notes, times=None) -> list:
+def list_submissions(folder: str | Path, people: dict, notes: list[str], times: dict | None = None) -> list[Entry]:
     """Every submission: each real folder of the export, plus each metadata key with no folder (as a problem).
 
     `times` (export key -> {"submitted_at", "lateness"}, from read_metadata) fills those fields of the entries."""
@@ -228,7 +229,7 @@ def list_submissions(folder, people, notes, times=None) -> list:
     return entries
 
 
-def content_hash(folder, skip=frozenset(), max_entries=Limits.entries_per_submission) -> str:
+def content_hash(folder: str | Path, skip: set[str] | frozenset[str] = frozenset(), max_entries: int = Limits.entries_per_submission) -> str:
     """sha256 over a folder's tree: every name, kind and file content; a link is hashed as its text, never followed."""
     digest = hashlib.sha256()
     root, pending, count = os.fsencode(folder), [b""], 0
@@ -259,7 +260,7 @@ def content_hash(folder, skip=frozenset(), max_entries=Limits.entries_per_submis
     return digest.hexdigest()
 
 
-def file_digest(path) -> bytes:
+def file_digest(path: str | bytes | Path) -> bytes:
     handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     digest = hashlib.sha256()
     with os.fdopen(handle, "rb") as reader:
@@ -301,7 +302,7 @@ def member_problem(member: zipfile.ZipInfo, limits: Limits) -> str:
     return ""
 
 
-def unpack_zip(archive, target, notes, limits=Limits()) -> None:
+def unpack_zip(archive: str | Path, target: str | Path, notes: list[str], limits: Limits = Limits()) -> None:
     """Extract `archive` into the fresh folder `target` member by member; refused members are noted and skipped."""
     target = Path(target)
     try:
@@ -327,7 +328,7 @@ def unpack_zip(archive, target, notes, limits=Limits()) -> None:
                 notes.append(f"zip member {printable(member.filename)!r} skipped: {printable(error)[:200]}")
 
 
-def write_member(bundle, member, target) -> int:
+def write_member(bundle: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path) -> int:
     """Write one checked member under target (folders made as needed); return the bytes written."""
     parts = [part for part in member.filename.split("/") if part not in ("", ".")]
     if not parts:
@@ -352,7 +353,7 @@ def write_member(bundle, member, target) -> int:
     return written
 
 
-def export_root(folder) -> Path:
+def export_root(folder: str | Path) -> Path:
     """The folder that holds the submissions: `folder`, or its one subfolder when the metadata lives there."""
     folder = Path(folder)
     if (folder / METADATA).exists():
@@ -363,7 +364,7 @@ def export_root(folder) -> Path:
     return folder
 
 
-def check_apart(export, out) -> None:
+def check_apart(export: str | Path, out: str | Path) -> None:
     """Refuse an --out that is the export folder, inside it or around it: submissions must never see regrade's files."""
     export, out = Path(export).resolve(), Path(out).resolve()
     if export.is_dir() and (out == export or export in out.parents or out in export.parents):

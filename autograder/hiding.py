@@ -17,6 +17,7 @@ import secrets
 import stat
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from autograder.confinement import first_closed_folder, kill_all_processes_of
 from autograder.identity import LOCK_FOLDER, held_elsewhere, lock_folder
@@ -149,7 +150,7 @@ def restore_left_modes(folder: Path = LOCK_FOLDER, own_uid: int | None = None) -
 class ModeHold:
     """One grader's share of the hiding: alive as long as its lock file is locked (it dies with the process)."""
 
-    def __init__(self, handle, name: str, folder: Path, identity: tuple[int, int]):
+    def __init__(self, handle: IO[str], name: str, folder: Path, identity: tuple[int, int]):
         self._handle, self.name, self.folder, self.identity = handle, name, folder, identity
 
     @classmethod

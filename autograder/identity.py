@@ -7,8 +7,10 @@ import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from autograder import PROJECT_ROOT
+from autograder.config import GraderConfig
 
 # What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
 PRIVATE_PATHS = [PROJECT_ROOT / name for name in ("reference", "autograder", "tests", "bench", ".git")]
@@ -47,7 +49,7 @@ def held_elsewhere(fd: int) -> bool:
         return True
 
 
-def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
+def claim_worker_identity(slots: int = 1000, folder: Path = LOCK_FOLDER) -> tuple[int, int, IO[str]]:
     """A (uid, gid) no other live warm worker uses, and the open lock file that holds it.
 
     After every case a worker kills all processes of its user, so two workers (regrade's jobs,
@@ -79,7 +81,7 @@ def claim_worker_identity(slots=1000, folder: Path = LOCK_FOLDER):
     raise RuntimeError("no free worker identity")
 
 
-def worker_settings(config, workspace):
+def worker_settings(config: GraderConfig, workspace: Path) -> dict:
     """What the worker needs to confine its children (hidden_paths: what it must keep its children from reading;
     how is hiding.py's and the worker's, once the probe has told what this machine allows)."""
     extra = [Path(p).resolve() for p in config.hidden_paths]

@@ -101,7 +101,7 @@ class SelfCheck:
     __repr__ = __str__
 
 
-def problem_number(problem) -> str | None:
+def problem_number(problem: int | str | None) -> str | None:
     """`problem` as PROBLEM_TITLES names it ("2"), None for every problem; ValueError for one that does not exist."""
     if problem is None:
         return None
@@ -110,7 +110,7 @@ def problem_number(problem) -> str | None:
     return str(problem).strip()
 
 
-def check(problem=None, folder=None, verbose: bool = False, timeout: float = TIMEOUT_SECONDS) -> SelfCheck:
+def check(problem: int | str | None = None, folder: str | Path | None = None, verbose: bool = False, timeout: float = TIMEOUT_SECONDS) -> SelfCheck:
     """Run the public cases of `problem` (1-6; None: all) on the files in `folder` (default: the notebook's folder).
 
     Never raises for anything the code under test does; only a `problem` that does not exist is a ValueError.

@@ -17,11 +17,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from autograder import STUDENT_BUNDLE
 from autograder.config import GraderConfig
 from autograder.protocol import Capture, CaseReply, ProtocolError, case_end_marker
-from autograder.sandbox import CONTROL, Outcome, WarmWorker, WorkerStartFailed, caps_of
+from autograder.sandbox import CONTROL, Job, Outcome, WarmWorker, WorkerStartFailed, caps_of
 
 PORTABLE_SCRIPT = Path(__file__).with_name("portable_worker.py")
 LINUX_ONLY_MODULES = ("fcntl", "pwd", "grp", "resource")
@@ -45,7 +46,7 @@ def needs_portable() -> bool:
     return False
 
 
-def make_worker(config=None):
+def make_worker(config: GraderConfig | None = None) -> "PortableWorker | WarmWorker":
     """The worker grade() uses: the Linux warm worker where it works, the portable one elsewhere."""
     return PortableWorker(config) if needs_portable() else WarmWorker(config)
 
@@ -62,12 +63,12 @@ class Splitter:
     """One stream of the portable worker, cut at the batch's marker into what each case printed (head and tail
     kept); on stdout, the line after each marker is that case's reply."""
 
-    def __init__(self, end, cap, replies, line_cap):
+    def __init__(self, end: bytes, cap: int, replies: bool, line_cap: int):
         self.end, self.cap, self.replies, self.line_cap = end, cap, replies, line_cap
         self.pending, self.capture, self.line, self.printed = b"", Capture(cap), None, ""
         self.parts = []  # (what the case printed, its reply line or None), one per marker
 
-    def feed(self, chunk: bytes):
+    def feed(self, chunk: bytes) -> None:
         data, self.pending = self.pending + chunk, b""
         while data:
             if self.line is not None:  # inside a reply line
@@ -100,7 +101,7 @@ class Splitter:
         return self.capture.text()
 
 
-def pump(stream, name, events):
+def pump(stream: IO[bytes], name: str, events: queue.Queue) -> None:
     """A reader thread: every chunk of one pipe into the queue, then b"" at its end."""
     fd = stream.fileno()
     while True:
@@ -116,7 +117,7 @@ def pump(stream, name, events):
 class BatchProcess:
     """One portable worker process running one batch, its two streams split per case."""
 
-    def __init__(self, workspace, end, printed_cap, line_cap):
+    def __init__(self, workspace: Path, end: bytes, printed_cap: int, line_cap: int):
         env = {key: value for key, value in os.environ.items() if key.upper() in KEPT_ENV}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
         self.process = subprocess.Popen([sys.executable, "-I", str(PORTABLE_SCRIPT)], stdin=subprocess.PIPE,
@@ -126,11 +127,11 @@ class BatchProcess:
         for name, stream in (("out", self.process.stdout), ("err", self.process.stderr)):
             threading.Thread(target=pump, args=(stream, name, self.events), daemon=True).start()
 
-    def send(self, line: bytes):
+    def send(self, line: bytes) -> None:
         self.process.stdin.write(line + b"\n")
         self.process.stdin.close()
 
-    def wait_for(self, name, count, seconds):
+    def wait_for(self, name: str, count: int, seconds: float) -> bool:
         """True once stream `name` holds `count` parts; False at the deadline, or when that stream or the process
         ended first."""
         deadline = time.monotonic() + seconds
@@ -149,12 +150,12 @@ class BatchProcess:
                 self.ended.add(which)
         return True
 
-    def printed(self, index):
+    def printed(self, index: int) -> tuple[str, ...]:
         """(stdout, stderr) of case `index` (part 0 is the worker's start-up): its own part, or what came so far."""
         return tuple(stream.parts[index + 1][0] if len(stream.parts) > index + 1 else stream.unfinished()
                      for stream in self.streams.values())
 
-    def kill(self):
+    def kill(self) -> None:
         """End the process (Popen.kill: SIGKILL, or TerminateProcess on Windows) and take in what it printed."""
         if self.process.poll() is None:
             self.process.kill()
@@ -173,7 +174,7 @@ class BatchProcess:
                 self.ended.add(which)
         self.ended.update(("out", "err"))  # what comes later (from a process it left) is not waited for again
 
-    def exit_reason(self):
+    def exit_reason(self) -> str:
         self.kill()
         code = self.process.returncode
         return f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
@@ -183,7 +184,7 @@ class PortableWorker(WarmWorker):
     """WarmWorker's interface (start, stop, run, run_batch, protections, a context manager) over one plain
     subprocess per batch; requests and reply checks are WarmWorker's own."""
 
-    def __init__(self, config=None):
+    def __init__(self, config: GraderConfig | None = None):
         self.config = config or GraderConfig()
         self.caps = caps_of(self.config)
         self.workspace = Path(tempfile.mkdtemp(prefix="hw9-check-"))
@@ -191,10 +192,10 @@ class PortableWorker(WarmWorker):
         self.settings, self._shared_copy = {}, None
         self.protections = portable_protections()
 
-    def start(self):
+    def start(self) -> "PortableWorker":
         return self  # each batch starts its own process
 
-    def stop(self):
+    def stop(self) -> None:
         self._kill()
         shutil.rmtree(self.workspace, ignore_errors=True)
 
@@ -203,7 +204,7 @@ class PortableWorker(WarmWorker):
             self.process.kill()
             self.process = None
 
-    def run_batch(self, jobs, submission_root):
+    def run_batch(self, jobs: list[Job], submission_root: str | Path | None) -> list[Outcome]:
         """Run jobs in order in a fresh process; after a timeout, a crash or a thread left running, the rest
         run in another fresh process. One Outcome each."""
         if not jobs:

@@ -11,7 +11,9 @@ import enum
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,7 +52,7 @@ class Caps:
     printed_bytes: int = 64 * 1024  # stdout and stderr each: first half and last half kept
 
 
-def check_output_sizes(values: dict, caps: Caps):
+def check_output_sizes(values: dict, caps: Caps) -> None:
     """A case's outputs (name -> float64 array or None) within the caps, before they are sent; else UnsupportedReturn."""
     if len(values) > caps.output_count:
         raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
@@ -69,10 +71,10 @@ def case_end_marker(batch_id: str) -> bytes:
 class Capture:
     """What a case printed on one stream: the first and the last halves of the cap, the middle dropped."""
 
-    def __init__(self, cap):
+    def __init__(self, cap: int):
         self.half, self.head, self.tail, self.dropped = cap // 2, bytearray(), bytearray(), 0
 
-    def add(self, chunk):
+    def add(self, chunk: bytes) -> None:
         room = self.half - len(self.head)
         if room > 0:
             self.head += chunk[:room]
@@ -82,7 +84,7 @@ class Capture:
             self.dropped += len(self.tail) - self.half
             del self.tail[: len(self.tail) - self.half]
 
-    def text(self):
+    def text(self) -> str:
         cut = f"\n[... output cut at {2 * self.half // 1024} KiB: {self.dropped} bytes left out here ...]\n"
         middle = cut if self.dropped else ""
         return self.head.decode("utf-8", errors="replace") + middle + self.tail.decode("utf-8", errors="replace")
@@ -179,7 +181,7 @@ def kept_name(value: str) -> str | None:
     return name
 
 
-def encode_arg(value, spill=None) -> dict:
+def encode_arg(value: object, spill: Callable[[bytes], str] | None = None) -> dict:
     """A case's argument: {"array": base64 .npy} for a small ndarray, {"file": name} for a large one (written by
     spill(npy bytes) -> file name), {"callable": name} as given, {"value": ...} for plain JSON."""
     if isinstance(value, np.ndarray):
@@ -193,7 +195,7 @@ def encode_arg(value, spill=None) -> dict:
     return {"value": value}
 
 
-def decode_arg(spec: dict, callables: dict, cap: int, read_file=None):
+def decode_arg(spec: dict, callables: dict, cap: int, read_file: Callable[[str, int], bytes] | None = None) -> Any:
     """The inverse of encode_arg: a callable looked up among the grader's own, a file read by read_file(name, cap)."""
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ProtocolError(f"bad argument {spec!r:.80}")
@@ -230,6 +232,9 @@ def _checked(cls, data):
 _TYPES = {str: str, int: int, bool: bool, float: (int, float), dict: dict, list: list, dict | None: (dict, type(None))}
 
 
+M = TypeVar("M", bound="Message")  # the class a from_json or from_dict is called on
+
+
 class Message:
     """One JSON line each way."""
 
@@ -241,7 +246,7 @@ class Message:
         return json.dumps(self.plain(), allow_nan=False)
 
     @classmethod
-    def from_json(cls, line):
+    def from_json(cls: type[M], line: str | bytes) -> M:
         try:
             data = json.loads(line)
         except (ValueError, RecursionError) as error:
@@ -249,7 +254,7 @@ class Message:
         return cls.from_dict(data)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls: type[M], data: object) -> M:
         return _checked(cls, data)
 
 
@@ -281,7 +286,7 @@ class BatchRequest(Message):
     caps: dict
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls: type[M], data: object) -> M:
         batch = _checked(cls, data)
         batch.cases = [CaseRequest.from_dict(case) for case in batch.cases]
         if [case.index for case in batch.cases] != list(range(len(batch.cases))):
@@ -349,7 +354,7 @@ class ChildReport(Message):
         return self
 
 
-def check_outputs(outputs: dict, caps: Caps, encoded: bool):
+def check_outputs(outputs: dict, caps: Caps, encoded: bool) -> None:
     """The caps on a case's outputs, checked before anything is loaded."""
     if len(outputs) > caps.output_count:
         raise ProtocolError(f"{len(outputs)} outputs, more than {caps.output_count}")

@@ -16,7 +16,7 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-def open_folder(path, dir_fd=None) -> int:
+def open_folder(path: str | os.PathLike, dir_fd: int | None = None) -> int:
     """A descriptor of the folder `path` (relative to dir_fd when given); a link in its last part is refused."""
     try:
         return os.open(path, FOLDER_FLAGS, dir_fd=dir_fd)

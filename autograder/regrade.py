@@ -26,19 +26,24 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
+from types import FrameType
 
 from autograder import PROJECT_ROOT, checks
-from autograder.attempt import inspect_upload
+from autograder.attempt import Attempt, inspect_upload
 from autograder.cases import PROBLEM_POINTS, all_cases
-from autograder.export import (METADATA, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
+from autograder.export import (METADATA, Entry, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
                                export_root, list_submissions, output_folder, printable, read_metadata,
                                read_regular_file, unpack_zip)
 from autograder.grade import grade, problem_scores
 from autograder.lateness import lateness_text
 from autograder.report import FLAGGED, write_report
-from autograder.results import grader_failure, to_gradescope_dict, write_results
+from autograder.results import Results, grader_failure, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
 from autograder.student_page import write_student_page
 
@@ -52,7 +57,7 @@ __all__ = ["regrade", "ExportError", "METADATA"]
 
 # ---------------------------------------------------------------- rows
 
-def submission_notes(results, attempt):
+def submission_notes(results: Results, attempt: Attempt | None) -> list[str]:
     """What the report flags about the files themselves: Python files that do not parse, a log handed in but invalid."""
     notes = [f"syntax error in {name}" for name in (attempt.syntax_errors if attempt else [])]
     log_handed_in = attempt is None or attempt.has_log  # the grader says "invalid" of a missing log too
@@ -61,7 +66,7 @@ def submission_notes(results, attempt):
     return notes
 
 
-def attempt_status(results, attempt):
+def attempt_status(results: Results, attempt: Attempt | None) -> str:
     """The attempt column: "no attempt" for an empty upload or the untouched template scoring nothing, else "attempted";
     "" when the files could not be read or nothing was graded."""
     if attempt is None or results.max_score == 0:
@@ -69,7 +74,7 @@ def attempt_status(results, attempt):
     return "no attempt" if not attempt.attempted and results.score == 0 else "attempted"
 
 
-def export_fields(entry):
+def export_fields(entry: Entry) -> dict:
     """The row's cells that come from the export's metadata, not from grading: refreshed on every run."""
     return {"students": "; ".join(p.get("name", "") for p in entry.people),
             "emails": "; ".join(p.get("email", "") for p in entry.people),
@@ -77,7 +82,7 @@ def export_fields(entry):
             "submitted_at": entry.submitted_at, "lateness": entry.lateness}
 
 
-def summarise(entry, results, attempt=None):
+def summarise(entry: Entry, results: Results, attempt: Attempt | None = None) -> dict:
     """The CSV row of one graded submission (student text already printable)."""
     flagged = Counter(t.category for t in results.tests if t.status == "failed" and t.category in FLAGGED)
     flagged.update("left a process running" for t in results.tests if t.behaviour)
@@ -100,7 +105,7 @@ def summarise(entry, results, attempt=None):
     }
 
 
-def case_details(results, attempt=None):
+def case_details(results: Results, attempt: Attempt | None = None) -> dict:
     """What the class report needs beyond the CSV row: each failed case's category, diagnosis and odd behaviour,
     whether anything was attempted and what is wrong with the files themselves."""
     return {
@@ -113,7 +118,7 @@ def case_details(results, attempt=None):
     }
 
 
-def record(entry, results, out, attempt=None):
+def record(entry: Entry, results: Results, out: str | Path, attempt: Attempt | None = None) -> dict:
     """Write out/<entry.output>/results.json, summary.json and index.html (the student's view); return the summary."""
     summary = {**summarise(entry, results, attempt), "details": case_details(results, attempt)}
     target = output_folder(out, entry.output)
@@ -123,7 +128,7 @@ def record(entry, results, out, attempt=None):
     return summary
 
 
-def could_not_grade(entry, out, reason):
+def could_not_grade(entry: Entry, out: str | Path, reason: str) -> dict:
     """The results of a submission the grader could not grade, written if its folder allows; the summary either way."""
     results = grader_failure(f"regrade could not grade export entry {entry.name!r}: {reason}")
     try:
@@ -132,7 +137,7 @@ def could_not_grade(entry, out, reason):
         return {**summarise(entry, results), "details": case_details(results)}
 
 
-def grade_one(entry, out, worker):
+def grade_one(entry: Entry, out: str | Path, worker: WarmWorker | None) -> dict:
     """Grade one submission into out/<entry.output>/; whatever fails, a summary comes back."""
     if entry.problem:
         return could_not_grade(entry, out, entry.problem)
@@ -152,7 +157,7 @@ def grade_one(entry, out, worker):
 
 # ---------------------------------------------------------------- state
 
-def write_atomically(path, text):
+def write_atomically(path: str | Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -165,7 +170,7 @@ def write_atomically(path, text):
         raise
 
 
-def load_state(out, notes):
+def load_state(out: str | Path, notes: list[str]) -> dict:
     """output name -> {"content", "grader", "summary"} from out/.regrade-state.json ({} when absent or unusable)."""
     path = Path(out) / STATE
     if not os.path.lexists(path):
@@ -182,11 +187,11 @@ def load_state(out, notes):
         return {}
 
 
-def save_state(out, graded):
+def save_state(out: str | Path, graded: dict) -> None:
     write_atomically(Path(out) / STATE, json.dumps({"format": 1, "submissions": graded}))
 
 
-def grader_version():
+def grader_version() -> str:
     """A hash of the grader's own sources and the reference: changing either regrades every submission."""
     folders = [PROJECT_ROOT / name for name in ("autograder", "reference")]  # the cases live in autograder/cases
     parts = [content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
@@ -201,32 +206,32 @@ class Progress:
     and for how long, and an estimate of the time left ("unknown" until one is graded, or while a submission runs
     past the estimate)."""
 
-    def __init__(self, total, already):
+    def __init__(self, total: int, already: int):
         self.total, self.done, self.already = total, already, already
         self.started = self.last_done = self.last_shown = time.monotonic()
         self.running = {}  # index -> (printable name, when it started)
 
-    def start(self, index, name):
+    def start(self, index: int, name: str) -> None:
         self.running[index] = (printable(name)[:60], time.monotonic())
         self.show()
 
-    def advance(self, index=None):
+    def advance(self, index: int | None = None) -> None:
         self.running.pop(index, None)
         self.done += 1
         self.last_done = time.monotonic()
         self.show()
 
-    def tick(self):
+    def tick(self) -> None:
         """Refresh the line about once a second, so that the time of the running submission moves."""
         if time.monotonic() - self.last_shown >= 1:
             self.show()
 
-    def show(self):
+    def show(self) -> None:
         self.last_shown = time.monotonic()
         sys.stderr.write("\r" + self.line(self.last_shown) + "\x1b[K")
         sys.stderr.flush()
 
-    def line(self, now):
+    def line(self, now: float) -> str:
         """The progress line at time `now` (time.monotonic())."""
         filled = int(30 * self.done / max(self.total, 1))
         text = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}"
@@ -236,7 +241,7 @@ class Progress:
             text += f"  grading {name} ({now - since:.0f} s){more}"
         return f"{text}  ETA {self.eta(now)}"
 
-    def eta(self, now):
+    def eta(self, now: float) -> str:
         fresh = self.done - self.already
         if self.done >= self.total:
             return "0 s"
@@ -246,7 +251,7 @@ class Progress:
         return f"{left:.0f} s" if left >= 1 else "unknown"
 
 
-def job_slot(work, done, out):
+def job_slot(work: Queue, done: Queue, out: str | Path) -> None:
     """One job slot, in its own process (sharing no lock): a warm worker, then submissions until told to stop.
 
     Ctrl-C is the main process's to handle: it ends the slots with SIGTERM, which unwinds the grading under way, so
@@ -260,13 +265,13 @@ def job_slot(work, done, out):
             done.put(("graded", index, grade_one(entry, out, worker)))
 
 
-def leave_slot(signum, frame):
+def leave_slot(signum: int, frame: FrameType | None) -> None:
     """SIGTERM in a job slot: unwind once (a second signal must not cut the clean-up short)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
 
 
-def stop_slots(processes, seconds=30.0):
+def stop_slots(processes: Sequence[BaseProcess], seconds: float = 30.0) -> None:
     """End the job slots (their clean-up included) and wait for them; a slot still there after `seconds` is killed."""
     for process in processes:
         if process.is_alive():
@@ -280,7 +285,7 @@ def stop_slots(processes, seconds=30.0):
 
 
 @contextmanager
-def unpacked(export, out, notes, limits):
+def unpacked(export: str | Path, out: str | Path, notes: list[str], limits: Limits) -> Iterator[Path]:
     """The export as a folder: itself, or its zip unpacked into a fresh hidden folder of out (removed afterwards)."""
     export = Path(export)
     if export.is_dir():
@@ -297,7 +302,7 @@ def unpacked(export, out, notes, limits):
         shutil.rmtree(target, ignore_errors=True)
 
 
-def regrade(export, out, jobs=1, force=False, limits=Limits(), due=None):
+def regrade(export: str | Path, out: str | Path, jobs: int = 1, force: bool = False, limits: Limits = Limits(), due: datetime | None = None) -> tuple[int, int]:
     """Grade every submission of an export not graded yet (all with `force`); write grades.csv and report.html.
 
     `due` (an aware datetime) gives each submission whose metadata states no lateness one computed from its time.
@@ -332,7 +337,7 @@ def regrade(export, out, jobs=1, force=False, limits=Limits(), due=None):
     return len(entries) - skipped, skipped
 
 
-def fingerprint_of(entry, version, limits):
+def fingerprint_of(entry: Entry, version: str, limits: Limits) -> str | None:
     """The grader's version and the submission's content hash; an unreadable folder becomes the entry's problem."""
     if entry.problem:
         return None
@@ -343,7 +348,7 @@ def fingerprint_of(entry, version, limits):
         return None
 
 
-def usable(known, entry, out):
+def usable(known: dict, entry: Entry, out: str | Path) -> bool:
     """A remembered grade is reused only when it is for this output folder and its results.json and page are still there."""
     summary, folder = known["summary"], Path(out) / entry.output
     paths = [folder / "results.json", folder / "index.html"]
@@ -351,7 +356,7 @@ def usable(known, entry, out):
         not path.is_symlink() and path.is_file() for path in paths)
 
 
-def take(done, keep, progress):
+def take(done: Queue, keep: Callable[[int, dict], None], progress: Progress) -> None:
     """Take the slots' next message, if one comes soon: a submission started, or its summary."""
     try:
         kind, index, what = done.get(timeout=0.2)
@@ -364,7 +369,7 @@ def take(done, keep, progress):
         keep(index, what)
 
 
-def run_jobs(todo, out, jobs, graded, progress):
+def run_jobs(todo: list[tuple[int, Entry, str | None]], out: str | Path, jobs: int, graded: dict, progress: Progress) -> None:
     """Grade `todo` in `jobs` forked slots; each summary lands in `graded` (and the state file) as it arrives."""
     fingerprints = {index: (entry, fingerprint) for index, entry, fingerprint in todo}
 
@@ -421,14 +426,14 @@ def run_jobs(todo, out, jobs, graded, progress):
 
 # ---------------------------------------------------------------- class files
 
-def neutralised(cell):
+def neutralised(cell: object) -> object:
     """A CSV cell that no spreadsheet runs as a formula (OWASP's CSV injection advice); numbers stay numbers."""
     if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
         return "'" + cell
     return cell
 
 
-def write_csv(out, summaries):
+def write_csv(out: str | Path, summaries: list[dict]) -> None:
     """grades.csv: one row per submission, every text cell neutralised and quoted, numbers left bare."""
     rows = [{key: neutralised(value) for key, value in s.items() if key != "details"} for s in summaries]
     if not rows:
@@ -442,7 +447,7 @@ def write_csv(out, summaries):
     os.replace(temporary, Path(out) / "grades.csv")
 
 
-def write_notes(out, notes):
+def write_notes(out: str | Path, notes: list[str]) -> None:
     """What was refused or odd in the export, for the TA: on stderr and in out/regrade-notes.txt."""
     path = Path(out) / NOTES
     if not notes:

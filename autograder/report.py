@@ -36,41 +36,41 @@ svg line { stroke: #222; }
 """
 
 
-def read_summaries(out_dir, names):
+def read_summaries(out_dir: str | Path, names: list[str]) -> list[dict]:
     """Every submission's summary.json (the CSV row plus "details"), in the order of `names`; missing ones are left out."""
     paths = [Path(out_dir) / name / "summary.json" for name in names]
     return [json.loads(path.read_text()) for path in paths if path.exists()]
 
 
-def details(summary):
+def details(summary: dict) -> dict:
     """A summary's "details", with defaults for a summary written before they existed."""
     found = summary.get("details") or {}
     return {"failed": found.get("failed", {}), "diagnoses": found.get("diagnoses", {}), "behaviour": found.get("behaviour", {}),
             "max_total": found.get("max_total"), "no_attempt": bool(found.get("no_attempt")), "notes": found.get("notes", [])}
 
 
-def attempted(summaries):
+def attempted(summaries: list[dict]) -> list[dict]:
     """The summaries that count in the class statistics: all but those with no attempt."""
     return [s for s in summaries if not details(s)["no_attempt"]]
 
 
-def points(value):
+def points(value: float | str) -> str:
     """A score as a reader wants it: at most two decimals, no trailing zeros."""
     return f"{round(float(value), 2):g}"
 
 
-def case_order(number):
+def case_order(number: str) -> tuple[int, ...]:
     """Sort key of a case number such as "4.10"."""
     return tuple(int(part) for part in str(number).split(".") if part.isdigit())
 
 
-def max_total(summaries):
+def max_total(summaries: list[dict]) -> float:
     """The most a submission can score: the largest graded maximum, or the sum of the problems' points."""
     graded = [details(s)["max_total"] for s in summaries if details(s)["max_total"]]
     return max(graded) if graded else sum(PROBLEM_POINTS.values())
 
 
-def histogram(scores, top, bins=BINS):
+def histogram(scores: list[float], top: float, bins: int = BINS) -> list[tuple[float, float, int]]:
     """[(low, high, count)] over [0, top] in `bins` equal bins; the last bin includes `top` itself."""
     width = top / bins
     counts = [0] * bins
@@ -79,7 +79,7 @@ def histogram(scores, top, bins=BINS):
     return [(i * width, (i + 1) * width, count) for i, count in enumerate(counts)]
 
 
-def most_failed(summaries, case_names):
+def most_failed(summaries: list[dict], case_names: dict[str, str]) -> list[tuple[str, str, int, str]]:
     """[(case number, case name, submissions that failed it, most common category)], most failed first."""
     failures = defaultdict(Counter)
     for summary in summaries:
@@ -92,7 +92,7 @@ def most_failed(summaries, case_names):
     return sorted(rows, key=lambda row: (-row[2], case_order(row[0])))
 
 
-def pass_rates(summaries, cases):
+def pass_rates(summaries: list[dict], cases: list) -> list[tuple[str, str, int, int]]:
     """[(case number, case name, submissions that passed it, submissions graded)] for every case worth points, in order.
 
     Only submissions the grader could grade count (a run that graded nothing records no failed case)."""
@@ -105,7 +105,7 @@ def pass_rates(summaries, cases):
     return rows
 
 
-def diagnosed_mistakes(summaries):
+def diagnosed_mistakes(summaries: list[dict]) -> list[tuple[str, int, list[str]]]:
     """[(diagnosis, submissions that made it, the cases that found it)], most common first."""
     who, where = defaultdict(set), defaultdict(set)
     for summary in summaries:
@@ -116,7 +116,7 @@ def diagnosed_mistakes(summaries):
     return sorted(rows, key=lambda row: (-row[1], row[0]))
 
 
-def flags_of(summary):
+def flags_of(summary: dict) -> dict[str, list[str]]:
     """flagged category -> the case numbers that ended in it; a run that graded no case is a grader error."""
     found = defaultdict(list)
     for number, category in details(summary)["failed"].items():
@@ -130,29 +130,29 @@ def flags_of(summary):
     return {**flags, **{note: [] for note in details(summary)["notes"]}}  # syntax errors, an invalid log: no case number
 
 
-def flagged_submissions(summaries):
+def flagged_submissions(summaries: list[dict]) -> list[tuple[dict, dict[str, list[str]]]]:
     """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error, process left running,
     syntax error or invalid log."""
     return [(summary, flags_of(summary)) for summary in summaries if flags_of(summary)]
 
 
-def class_statistics(summaries):
+def class_statistics(summaries: list[dict]) -> dict:
     """Number of submissions, of those with no attempt, mean and median total of the others (None when none), and the maximum."""
     totals = [float(s["total"]) for s in attempted(summaries)]
     return {"count": len(summaries), "no_attempt": len(summaries) - len(totals), "mean": statistics.fmean(totals) if totals else None,
             "median": statistics.median(totals) if totals else None, "max": max_total(summaries)}
 
 
-def page_link(name):
+def page_link(name: str) -> str:
     """The relative link to a submission's page (the folder name quoted, so it stays a relative path)."""
     return f"{quote(str(name), safe='')}/index.html"
 
 
-def plural(count, word):
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def render_header(stats):
+def render_header(stats: dict) -> str:
     apart = (f' {plural(stats["no_attempt"], "submission")} with no attempt (empty, or the template untouched) '
              "left out of every statistic below." if stats["no_attempt"] else "")
     if stats["mean"] is None:
@@ -163,7 +163,7 @@ def render_header(stats):
             f'{apart} {totals}</p>')
 
 
-def render_histogram(problem, scores):
+def render_histogram(problem: str, scores: list[float]) -> str:
     """One problem's histogram as an inline <svg>: a <rect> per bin, its count above it, the bin edges below."""
     top = PROBLEM_POINTS[problem]
     bins = histogram(scores, top)
@@ -188,12 +188,12 @@ def render_histogram(problem, scores):
     return f'<figure>{"".join(parts)}<figcaption>{caption}</figcaption></figure>'
 
 
-def render_histograms(summaries):
+def render_histograms(summaries: list[dict]) -> str:
     figures = [render_histogram(p, [float(s.get(f"problem {p}", 0)) for s in summaries]) for p in sorted(PROBLEM_POINTS, key=int)]
     return '<h2>Scores per problem</h2>\n<div class="histograms">' + "\n".join(figures) + "</div>"
 
 
-def render_table(headers, rows, empty):
+def render_table(headers: list[str], rows: list[str], empty: str) -> str:
     """A plain table of `rows`, each a finished <tr> element; `empty` is said instead when there are none."""
     if not rows:
         return f'<p class="none">{empty}</p>'
@@ -202,7 +202,7 @@ def render_table(headers, rows, empty):
     return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
-def render_most_failed(summaries, case_names):
+def render_most_failed(summaries: list[dict], case_names: dict[str, str]) -> str:
     failed = most_failed(summaries, case_names)
     rows = [f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{count} of {len(summaries)}</td><td>{escape(category)}</td></tr>'
             for number, name, count, category in failed[:MOST_FAILED_SHOWN]]
@@ -210,14 +210,14 @@ def render_most_failed(summaries, case_names):
     return "<h2>Cases failed most often</h2>\n" + shown + render_table(["case", "name", "failed by", "most common reason"], rows, "No case was failed.")
 
 
-def render_pass_rates(summaries):
+def render_pass_rates(summaries: list[dict]) -> str:
     rows = [f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{passed} of {graded}</td>'
             f'<td class="number">{round(100 * passed / graded) if graded else 0}%</td></tr>'
             for number, name, passed, graded in pass_rates(summaries, all_cases())]
     return "<h2>Pass rate of every case</h2>\n" + render_table(["case", "name", "passed by", "pass rate"], rows, "No case.")
 
 
-def render_diagnoses(summaries, case_names):
+def render_diagnoses(summaries: list[dict], case_names: dict[str, str]) -> str:
     rows = []
     for diagnosis, count, numbers in diagnosed_mistakes(summaries):
         cases = ", ".join(f'<span title="{escape(case_names.get(n, ""))}">{escape(n)}</span>' for n in numbers)
@@ -225,7 +225,7 @@ def render_diagnoses(summaries, case_names):
     return "<h2>Diagnosed mistakes</h2>\n" + render_table(["how many", "mistake", "found by cases"], rows, "No catalogued mistake was recognised.")
 
 
-def render_flags(summaries):
+def render_flags(summaries: list[dict]) -> str:
     rows = []
     for summary, flags in flagged_submissions(summaries):
         said = "; ".join(escape(f"{category}: {', '.join(numbers)}" if numbers else category) for category, numbers in flags.items())
@@ -237,7 +237,7 @@ def render_flags(summaries):
                            "syntax error or invalid log."))
 
 
-def render_submissions(summaries):
+def render_submissions(summaries: list[dict]) -> str:
     problems = sorted(PROBLEM_POINTS, key=int)
     headers = (["submission", "students", "submitted", "lateness", "total"] + [f"P{p} ({PROBLEM_POINTS[p]})" for p in problems]
                + ["attempt", "flags"])
@@ -252,7 +252,7 @@ def render_submissions(summaries):
             "the submission time and lateness are the export's.</p>\n" + render_table(headers, rows, "No submission."))
 
 
-def render_report(summaries):
+def render_report(summaries: list[dict]) -> str:
     """The whole page as a string."""
     case_names = {c.number: c.name for c in all_cases()}
     counted = attempted(summaries)
@@ -263,7 +263,7 @@ def render_report(summaries):
             f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-def write_report(out_dir, names, summaries=None):
+def write_report(out_dir: str | Path, names: list[str], summaries: list[dict] | None = None) -> None:
     """DIR/report.html from the given summaries, or DIR/<name>/summary.json of every name; nothing is written when there is none."""
     summaries = read_summaries(out_dir, names) if summaries is None else summaries
     if summaries:

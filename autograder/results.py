@@ -71,15 +71,15 @@ class Results(CleanText):
     execution_time: float = 0.0
 
     @property
-    def score(self):
+    def score(self) -> float:
         return round(sum(test.score for test in self.tests), 6)
 
     @property
-    def max_score(self):
+    def max_score(self) -> float:
         return round(sum(test.max_score for test in self.tests), 6)
 
 
-def to_gradescope_dict(results):
+def to_gradescope_dict(results: Results) -> dict:
     """The JSON object Gradescope reads; the only place that knows its field names."""
     return {
         "score": results.score,
@@ -105,7 +105,7 @@ def to_gradescope_dict(results):
     }
 
 
-def grader_failure(details):
+def grader_failure(details: str) -> Results:
     """The results of a run in which the grader itself failed: a visible notice and the details for staff."""
     return Results(tests=[
         TestResult(number="0.1", name="Autograder error", score=0, max_score=0, status="failed",
@@ -115,7 +115,7 @@ def grader_failure(details):
     ], output="The autograder failed. Please contact course staff.")
 
 
-def write_results(results, path):
+def write_results(results: Results, path: str | Path) -> None:
     """Write results.json atomically: a temporary file in the same folder, then a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ class Job:
     seed: int = 0
 
 
-def describe_protections(protections):
+def describe_protections(protections: dict) -> list[str]:
     """What the probe found, in sentences for course staff (and for a student running check)."""
     if not protections:
         return ["protections unknown: the worker never started"]
@@ -112,7 +112,7 @@ def describe_protections(protections):
     return lines
 
 
-def caps_of(config):
+def caps_of(config: GraderConfig) -> protocol.Caps:
     """How much of a case the grading process takes in, from the config."""
     return protocol.Caps(output_count=config.output_count_cap, output_bytes=config.output_file_cap_mb * 2**20,
                          case_bytes=config.case_output_cap_mb * 2**20, printed_bytes=config.output_cap_kb * 1024)
@@ -121,7 +121,7 @@ def caps_of(config):
 class WarmWorker:
     """A worker process that has imported numpy and torch and forks children that run batches of cases."""
 
-    def __init__(self, config=None):
+    def __init__(self, config: GraderConfig | None = None):
         from autograder.identity import make_workspace, worker_settings  # Linux only: portable.py never gets here
 
         self.config = config or GraderConfig()
@@ -136,7 +136,7 @@ class WarmWorker:
         self._hiding = None  # a hiding.ModeHold while the project's private folders are closed by their modes
 
     # --------------------------------------------------------------- lifecycle
-    def start(self):
+    def start(self) -> "WarmWorker":
         """Start the worker without waiting for its imports; run() waits for it when first needed."""
         env = {key: value for key, value in os.environ.items() if key in ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR")}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
@@ -174,7 +174,7 @@ class WarmWorker:
                 raise WorkerStartFailed(f"the warm worker did not start: {error}") from None
             self._ready = True
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the worker and whatever still runs as its user (a case under way when grading was interrupted: it
         outlives the worker, in its own session), remove every scratch folder, give the worker identity back."""
         self._kill()
@@ -229,11 +229,11 @@ class WarmWorker:
         return line
 
     # --------------------------------------------------------------- cases
-    def run(self, job, submission_root):
+    def run(self, job: Job, submission_root: str | Path | None) -> Outcome:
         """Run one job on a submission folder (or None); always returns an Outcome."""
         return self.run_batch([job], submission_root)[0]
 
-    def run_batch(self, jobs, submission_root):
+    def run_batch(self, jobs: list[Job], submission_root: str | Path | None) -> list[Outcome]:
         """Run jobs in order on a submission folder (or None), in as few children as isolation allows; one Outcome each.
 
         Callers put cases whose feedback is visible and hidden cases in separate batches, so no
@@ -374,6 +374,6 @@ class WarmWorker:
         finally:
             os.close(folder)
 
-    def redact(self, text):
+    def redact(self, text: str) -> str:
         """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""
         return text.replace(str(self.workspace), "<sandbox>").replace(str(PROJECT_ROOT), "<grader>")

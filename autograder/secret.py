@@ -30,12 +30,12 @@ class SecretUnavailable(Exception):
     """The grader has no secret and cannot make one (a read-only checkout): hidden inputs cannot be drawn."""
 
 
-def new_secret():
+def new_secret() -> str:
     """A fresh secret, as `build gradescope` writes it."""
     return secrets.token_hex(32)
 
 
-def load_secret(path=SECRET_FILE):
+def load_secret(path: str | Path = SECRET_FILE) -> bytes:
     """The grader's secret as bytes: HW9_SECRET, else the key file, made (mode 0600) when it does not exist yet."""
     if os.environ.get(SECRET_ENV):
         return os.environ[SECRET_ENV].encode()
@@ -48,7 +48,7 @@ def load_secret(path=SECRET_FILE):
     return text
 
 
-def make_secret_file(path):
+def make_secret_file(path: Path) -> None:
     """Write a new secret to `path` whole or not at all: two graders starting at once end up sharing one."""
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
@@ -65,7 +65,7 @@ def make_secret_file(path):
             os.unlink(draft)
 
 
-def read_no_follow(path, cap):
+def read_no_follow(path: str | Path, cap: int) -> tuple[bytes, int] | None:
     """The first `cap` bytes of our own regular file and its size, never through a link; None for anything else."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -78,7 +78,7 @@ def read_no_follow(path, cap):
         return stream.read(cap), info.st_size
 
 
-def student_file(root, name):
+def student_file(root: str | Path, name: str) -> bytes | None:
     """The bytes of a student file through the one reader of student folders; None for a link, a special or no file."""
     try:
         return read_file(root, name, READ_CAP)
@@ -88,7 +88,7 @@ def student_file(root, name):
         return None
 
 
-def submission_digest(root):
+def submission_digest(root: str | Path | None) -> bytes:
     """A SHA-256 of the student files' names and bytes in `root` (links and missing files count as absent)."""
     digest = hashlib.sha256()
     for name in sorted(STUDENT_FILES):
@@ -113,7 +113,7 @@ class InputDraws:
 ONE_OFF = secrets.token_bytes(32)  # this process's stand-in when the grader has no secret it may read
 
 
-def draws_for(root) -> tuple[InputDraws, str]:
+def draws_for(root: str | Path | None) -> tuple[InputDraws, str]:
     """The draws of the submission located at `root` (None: nothing was found), and a note for staff when the
     grader had to draw from a one-off secret (a user who cannot read or create the key file)."""
     try:

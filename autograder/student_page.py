@@ -6,9 +6,13 @@ as their Markdown source."""
 import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 from markupsafe import Markup
+
+if TYPE_CHECKING:  # markdown-it-py is optional (requirements-dev.txt): only the type is needed here
+    from markdown_it import MarkdownIt
 
 PAGE_MODE = 0o644  # the page holds only what the student is shown: readable by the TA who ran regrade
 SHOWN_LATER = {"after_due_date": "shown to the student after the due date",
@@ -60,7 +64,7 @@ PAGE = Environment(autoescape=True).from_string(TEMPLATE)
 
 
 @cache
-def markdown_renderer():
+def markdown_renderer() -> "MarkdownIt | None":
     """markdown-it-py's CommonMark parser with tables, raw HTML escaped, links and images left as text; None without it."""
     try:
         from markdown_it import MarkdownIt
@@ -77,7 +81,7 @@ def rendered(markdown: str) -> Markup:
     return Markup('<div class="markdown">') + Markup(renderer.render(markdown)) + Markup("</div>")
 
 
-def points(value) -> str:
+def points(value: float | str) -> str:
     return f"{round(float(value), 2):g}"
 
 

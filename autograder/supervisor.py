@@ -16,10 +16,13 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 
-def load_sibling(name):
+def load_sibling(name: str) -> ModuleType:
     """A module of the grader's folder, loaded by path once: that folder never goes on a worker's sys.path."""
     key = f"_grader_{name}"
     if key not in sys.modules:
@@ -46,7 +49,7 @@ CONFINEMENT = "confinement"  # a set-up error there holds for every case of the 
 # ----------------------------------------------------------------------------- in the child
 
 
-def apply_limits(limits):
+def apply_limits(limits: dict) -> None:
     """Resource limits of one child: address space, CPU seconds, file size, process count."""
     vm_now = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
     caps = [
@@ -64,7 +67,7 @@ def apply_limits(limits):
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the cap raises instead of killing
 
 
-def only_stdio(stdout_fd, stderr_fd):
+def only_stdio(stdout_fd: int, stderr_fd: int) -> None:
     """Make 0 /dev/null, 1 and 2 the given pipes, and close every other descriptor of this process."""
     null = os.open(os.devnull, os.O_RDONLY)
     for target, source in ((0, null), (1, stdout_fd), (2, stderr_fd)):
@@ -87,7 +90,7 @@ def _write_new(folder, name, data):
         handle.write(data)
 
 
-def save_outputs(case, values, caps):
+def save_outputs(case: "protocol.CaseRequest", values: dict, caps: "protocol.Caps") -> dict:
     """Save a case's outputs (name -> float64 array or None) as .npy files in its folder; the report's outputs field."""
     protocol.check_output_sizes(values, caps)
     saved = {}
@@ -98,7 +101,7 @@ def save_outputs(case, values, caps):
     return saved
 
 
-def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readable_paths, runner):
+def child_main(batch: "protocol.BatchRequest", start: int, stdout_fd: int, stderr_fd: int, protections: dict, settings: dict, readable_paths: list[str], runner: Any) -> None:
     """All a batch's child does: confine itself, prepare case `start`, stop (ready), run its cases; never returns."""
     caps, step = protocol.Caps(**batch.caps), CONFINEMENT
     try:
@@ -137,7 +140,7 @@ def child_main(batch, start, stdout_fd, stderr_fd, protections, settings, readab
     os._exit(0)
 
 
-def prepare(batch, case, runner):
+def prepare(batch: "protocol.BatchRequest", case: "protocol.CaseRequest", runner: Any) -> Any:
     """Into the case's folder, HOME and TMPDIR there; its arguments decoded and its generators seeded."""
     os.chdir(case.scratch)
     os.environ.update(HOME=case.scratch, TMPDIR=case.scratch)
@@ -173,16 +176,16 @@ def _report(batch, index, status, stop=True, **details):
 class Streams:
     """The child's stdout and stderr pipes, drained into the running case's Captures."""
 
-    def __init__(self, fds, cap):
+    def __init__(self, fds: list[int], cap: int):
         self.order, self.fds, self.cap = list(fds), list(fds), cap  # fds: those not at their end yet
         for fd in self.fds:
             os.set_blocking(fd, False)
         self.new_case()
 
-    def new_case(self):
+    def new_case(self) -> None:
         self.captures = {fd: Capture(self.cap) for fd in self.order}
 
-    def drain(self, fd):
+    def drain(self, fd: int) -> None:
         """Read what `fd` holds now; close it at its end."""
         while fd in self.fds:
             try:
@@ -195,15 +198,15 @@ class Streams:
                 return
             self.captures[fd].add(chunk)
 
-    def drain_all(self):
+    def drain_all(self) -> None:
         for fd in list(self.fds):
             self.drain(fd)
 
-    def printed(self):
+    def printed(self) -> list[str]:
         """What the running case printed: stdout, stderr."""
         return [self.captures[fd].text() for fd in self.order]
 
-    def close(self):
+    def close(self) -> None:
         for fd in self.fds:
             os.close(fd)
         self.fds = []
@@ -220,7 +223,7 @@ class Wakeup:
         self.old_fd = signal.set_wakeup_fd(self.write_fd)
         return self
 
-    def clear(self):
+    def clear(self) -> None:
         try:
             while os.read(self.read_fd, 4096):
                 pass
@@ -234,7 +237,7 @@ class Wakeup:
         os.close(self.write_fd)
 
 
-def wait_for(pid, deadline, streams, wakeup):
+def wait_for(pid: int, deadline: float, streams: Streams, wakeup: Wakeup) -> tuple[str, int | None]:
     """("stopped" | "exited" | "timeout", wait status): the next thing the child does, draining its output meanwhile."""
     while True:
         done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
@@ -248,7 +251,7 @@ def wait_for(pid, deadline, streams, wakeup):
             wakeup.clear() if fd == wakeup.read_fd else streams.drain(fd)
 
 
-def leftovers(child, uid):
+def leftovers(child: int, uid: int | None) -> str:
     """What of the case runs beside its stopped child: threads, children, orphans, its user's processes ("": none)."""
     try:
         mine = [str(pid) for pid in confinement.own_children()]
@@ -263,7 +266,7 @@ def leftovers(child, uid):
     return ", ".join(text for text in found if text)
 
 
-def read_report(case, batch_id, caps, keep=None):
+def read_report(case: "protocol.CaseRequest", batch_id: str, caps: "protocol.Caps", keep: Callable[[int, bytes], str] | None = None) -> tuple["protocol.ChildReport", dict]:
     """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader.
 
     Raises ProtocolError or readback.ReadBackError for anything but a valid report of this case.
@@ -276,7 +279,7 @@ def read_report(case, batch_id, caps, keep=None):
         raise ProtocolError(f"unreadable report: {type(error).__name__}: {error}"[:500]) from None
 
 
-def keep_output(batch, index, number, data):
+def keep_output(batch: "protocol.BatchRequest", index: int, number: int, data: bytes) -> str:
     """A large output's bytes, already read and checked, written to the batch's kept folder (the worker's alone, so
     nothing of the case can change them afterwards); its reply value names the file instead of carrying base64."""
     batch_fd = readback.open_folder(batch.scratch)
@@ -320,7 +323,7 @@ def _read_report(case, batch_id, caps, keep=None):
     return report, outputs
 
 
-def exit_reason(status):
+def exit_reason(status: int) -> str:
     code = os.waitstatus_to_exitcode(status)
     return f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
@@ -332,7 +335,7 @@ NOT_RETURNED = {Status.TIMEOUT.value, Status.GRADER_ERROR.value}
 class ChildRun:
     """One child running batch.cases[start:], watched from the worker: its replies, and where to retry from."""
 
-    def __init__(self, batch, start, protections, settings, wakeup, send):
+    def __init__(self, batch: "protocol.BatchRequest", start: int, protections: dict, settings: dict, wakeup: Wakeup, send: Callable[["protocol.CaseReply"], None]):
         self.batch, self.start, self.index, self.wakeup, self.send = batch, start, start, wakeup, send
         self.protections, self.settings = protections, settings
         self.caps = protocol.Caps(**batch.caps)
@@ -343,7 +346,7 @@ class ChildRun:
         self.scan_uid = None if protections.get("subreaper") else self.uid
         self.answered, self.held, self.retry, self.pid, self.streams = 0, None, None, None, None
 
-    def fork(self, readable_paths, runner):
+    def fork(self, readable_paths: list[str], runner: Any) -> None:
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         self.pid = os.fork()
@@ -357,7 +360,7 @@ class ChildRun:
         os.close(stderr_w)
         self.streams = Streams([stdout_r, stderr_r], self.caps.printed_bytes)
 
-    def reply(self, status, **details):
+    def reply(self, status: str, **details: Any) -> None:
         """Answer the running case; what it printed since the last stop goes with it."""
         self.streams.drain_all()
         stdout, stderr = self.streams.printed()
@@ -370,7 +373,7 @@ class ChildRun:
         else:
             self.send(reply)  # at once, so that the grading process's clock runs case by case
 
-    def watch(self):
+    def watch(self) -> tuple[int, int | None]:
         """Follow the child until its cases are done or one ends it; then end it and everything it left.
 
         Returns (how many cases were answered, the case to retry in a fresh child or None).
@@ -388,7 +391,7 @@ class ChildRun:
             self.send(self.held)
         return self.answered, self.retry
 
-    def until_ready(self):
+    def until_ready(self) -> bool:
         """Before any student code, whatever goes wrong is the grader's; True once the child stopped, ready."""
         event, status = wait_for(self.pid, time.monotonic() + SETUP_SECONDS, self.streams, self.wakeup)
         if event == "stopped":
@@ -403,7 +406,7 @@ class ChildRun:
             self.index += 1
         return False
 
-    def setup_error(self, status):
+    def setup_error(self, status: int | None) -> tuple[str, bool]:
         """What a child that ended before it was ready said (trusted: no student code ran in it), and whether
         it holds for every case (confinement failed) or for this case only (preparing it failed)."""
         try:
@@ -412,7 +415,7 @@ class ChildRun:
         except (ProtocolError, OSError) as error:
             return f"the child {exit_reason(status)} before it was ready, without a report ({error})", True
 
-    def next_case(self):
+    def next_case(self) -> bool:
         """Wait for the running case to end; answer it; True if the child goes on to the next case."""
         case = self.batch.cases[self.index]
         event, status = wait_for(self.pid, time.monotonic() + case.timeout, self.streams, self.wakeup)
@@ -448,7 +451,7 @@ class ChildRun:
         return True
 
 
-def end_child(pid, protections, settings):
+def end_child(pid: int | None, protections: dict, settings: dict) -> int | None:
     """Kill the child's group and every process the case left; returns how many processes were left beside the child."""
     if pid is not None:
         try:
@@ -463,7 +466,7 @@ def end_child(pid, protections, settings):
     return confinement.clean_up(uid, settings.get("gid"))
 
 
-def supervise_batch(batch, protections, settings, readable_paths, runner, send=None):
+def supervise_batch(batch: "protocol.BatchRequest", protections: dict, settings: dict, readable_paths: list[str], runner: Any, send: Callable[["protocol.CaseReply"], None] | None = None) -> list["protocol.CaseReply"]:
     """Every case of a batch, in as few children as possible: one CaseReply per case, in order, each
     passed to `send` as soon as it is known (and all returned at the end).
 

@@ -11,6 +11,7 @@ boundary exists there, so the race it leaves open gains nothing.
 import errno
 import os
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,7 +112,7 @@ class Folder:
         self.path, self.fd = Path(path), fd
 
     @classmethod
-    def open(cls, path) -> "Folder":
+    def open(cls, path: str | Path) -> "Folder":
         """Open a folder the caller chose; only its last component must not be a link."""
         path = Path(path)
         try:
@@ -140,7 +141,7 @@ class Folder:
             raise NotRegular(kind_of(after) if not stat.S_ISDIR(after.st_mode) else "link")
         return cls(path, fd)
 
-    def close(self):
+    def close(self) -> None:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
@@ -217,7 +218,7 @@ class Folder:
             os.close(fd)
 
 
-def open_path(root, relative: str) -> tuple[Folder, str]:
+def open_path(root: str | Path, relative: str) -> tuple[Folder, str]:
     """The open folder holding `relative` (a '/'-separated path below `root`) and the last name; close the folder."""
     parts = [part for part in str(relative).split("/") if part]
     if not parts:
@@ -234,14 +235,14 @@ def open_path(root, relative: str) -> tuple[Folder, str]:
     return current, parts[-1]
 
 
-def read_file(root, relative: str, cap: int) -> bytes:
+def read_file(root: str | Path, relative: str, cap: int) -> bytes:
     """The bytes of the regular file `relative` below `root`, never through a link; raises an UntrustedPathError."""
     folder, name = open_path(root, relative)
     with folder:
         return folder.read(name, cap)
 
 
-def file_kind(root, relative: str) -> str | None:
+def file_kind(root: str | Path, relative: str) -> str | None:
     """What `relative` below `root` is (file, folder, link, fifo, ...); None when it or a folder on its way is missing.
 
     When something on its way is no real folder (a link, say), that is what is reported.
@@ -315,8 +316,8 @@ def plain_name(name: str) -> bool:
     return name.isprintable()
 
 
-def copy_tree(source, destination, limits: CopyLimits | None = None, first=(), skip_names=(), file_mode=0o644,
-              folder_mode=0o755) -> CopyReport:
+def copy_tree(source: str | Path, destination: str | Path, limits: CopyLimits | None = None, first: Iterable[str] = (),
+              skip_names: Iterable[str] = (), file_mode: int = 0o644, folder_mode: int = 0o755) -> CopyReport:
     """Copy the regular files and folders of `source` into the new folder `destination`, never following a link.
 
     Links, FIFOs, sockets, devices and names that are not UTF-8 are skipped and reported; so is

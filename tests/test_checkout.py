@@ -20,11 +20,12 @@ import pytest
 from autograder import confinement
 from autograder.hiding import ModeHold, closed_to, restore_left_modes
 from tests.conditions_script import cover
-from tests.test_conditions import closed_folder, kept_under
 from tests.helpers import ROOT, project_copies
+from tests.optional_tools import needs
+from tests.test_conditions import closed_folder, kept_under
 
 WORKER = (64999, 64999)  # an id no file here belongs to
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hiding is root's business (CI runs the suite as root)")
+pytestmark = needs(os.geteuid() == 0, "hiding is root's business (CI runs the suite as root)")
 
 
 def modes(folder: Path) -> dict:

@@ -14,7 +14,6 @@ machine changes. Each condition runs in a child process (tests/conditions_script
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from autograder.confinement import first_closed_folder
 from autograder.identity import FALLBACK_ID
 from tests.corpus import items
 from tests.helpers import ROOT, project_copies
+from tests.optional_tools import can_be_a_student, is_root, require
 
 SCRIPT = ROOT / "tests" / "conditions_script.py"
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
@@ -61,15 +61,13 @@ def run_condition(request, prefix=(), namespaces=True, timeout=400):
 
 @pytest.fixture(scope="module")
 def with_namespaces():
-    if os.geteuid() != 0:
-        pytest.fail("the conditions need root (CI runs the suite as root)")
+    require(is_root(), "the conditions need root (CI runs the suite as root)")
     return run_condition({"items": ATTACKS, "together": TOGETHER})
 
 
 @pytest.fixture(scope="module")
 def without_namespaces():
-    if os.geteuid() != 0:
-        pytest.fail("the conditions need root (CI runs the suite as root)")
+    require(is_root(), "the conditions need root (CI runs the suite as root)")
     closed = closed_folder()
     cover = [closed, "0755", kept_under(closed)] if closed else None  # a readable Python, as on Gradescope
     request = {"items": EVERY_ITEM, "together": TOGETHER, "cover": cover, "hide": project_copies(except_for=ROOT)}
@@ -78,8 +76,7 @@ def without_namespaces():
 
 @pytest.fixture(scope="module")
 def as_a_student():
-    if shutil.which("unshare") is None or subprocess.run([*AS_A_STUDENT, "true"], capture_output=True).returncode != 0:
-        pytest.fail("this test needs `unshare --user` (util-linux, and user namespaces enabled)")
+    require(can_be_a_student(), "this test needs `unshare --user` (util-linux, and user namespaces enabled)")
     # as test_not_root.py does, the default timeout: as a plain user fork_bomb's forks take longer than the corpus's 3 s
     items_ = [item for item in EVERY_ITEM if item not in SLOW_AS_A_STUDENT]
     return run_condition({"items": items_, "case_timeout": 10.0}, prefix=AS_A_STUDENT, namespaces=False, timeout=900)
@@ -87,8 +84,7 @@ def as_a_student():
 
 @pytest.fixture(scope="module")
 def python_unreadable():
-    if os.geteuid() != 0:
-        pytest.fail("the conditions need root (CI runs the suite as root)")
+    require(is_root(), "the conditions need root (CI runs the suite as root)")
     MARKER.unlink(missing_ok=True)
     cover = None
     if closed_folder() is None:  # close the folder that holds the standard library, keeping all it holds

@@ -19,6 +19,7 @@ import pytest
 from autograder import confinement
 from autograder.identity import claim_worker_identity
 from autograder.sandbox import describe_protections
+from tests.optional_tools import needs, require
 
 IS_ROOT = os.geteuid() == 0
 X86_64 = platform.machine() == "x86_64"
@@ -201,7 +202,7 @@ def identity():
     lock.close()
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="failing closed is about running as root")
+@needs(IS_ROOT, "failing closed is about running as root")
 def test_probe_refuses_when_the_worker_user_cannot_read_python(tmp_path, identity):
     uid, gid = identity
     closed = tmp_path / "home"
@@ -219,14 +220,14 @@ def test_probe_refuses_when_the_worker_user_cannot_read_python(tmp_path, identit
         confinement.confine_child(found, settings, [str(closed / "python")], str(tmp_path), str(tmp_path))
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="failing closed is about running as root")
+@needs(IS_ROOT, "failing closed is about running as root")
 def test_confine_child_never_lets_root_through():
     for protections in ({"root": True}, {"root": True, "namespaces": True, "seccomp": True}):
         with pytest.raises(confinement.RefusedToRunAsRoot):
             confinement.confine_child(protections, {}, [], "/nonexistent", "/nonexistent")
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="namespaces need root")
+@needs(IS_ROOT, "namespaces need root")
 def test_probe_honours_the_namespaces_switch(tmp_path, identity):
     uid, gid = identity
     (tmp_path / "root").mkdir()
@@ -235,14 +236,14 @@ def test_probe_honours_the_namespaces_switch(tmp_path, identity):
     on = confinement.probe_protections(settings, readable)
     off = confinement.probe_protections({**settings, "namespaces": False}, readable)
     if not on["namespaces"]:
-        pytest.fail("this machine has no namespaces: the switch cannot be told apart (CI has them)")
+        require(False, "this machine has no namespaces: the switch cannot be told apart (CI has them)")
     assert not off["namespaces"] and not off["private_proc"] and not off["namespaces_allowed"]
 
 
 # ----------------------------------------------------------------------------- the sweep of shared folders
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="files of another user need root to make")
+@needs(IS_ROOT, "files of another user need root to make")
 def test_remove_files_of_removes_only_that_users_files_and_follows_no_link(tmp_path):
     shared, outside = tmp_path / "shared", tmp_path / "outside"
     shared.mkdir(mode=0o777)
@@ -285,7 +286,7 @@ def test_remove_files_of_never_enters_a_linked_folder(tmp_path):
 # ----------------------------------------------------------------------------- what a confined child sees
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="namespaces and another user need root")
+@needs(IS_ROOT, "namespaces and another user need root")
 def test_confined_child_sees_only_its_processes_and_small_private_temp_folders(tmp_path, identity):
     uid, gid = identity
     (tmp_path / "root").mkdir()
@@ -296,7 +297,7 @@ def test_confined_child_sees_only_its_processes_and_small_private_temp_folders(t
     readable = [os.path.dirname(os.__file__)]
     protections = confinement.probe_protections(settings, readable)
     if not protections["namespaces"]:
-        pytest.fail("this machine has no namespaces (CI has them)")
+        require(False, "this machine has no namespaces (CI has them)")
     marker = Path("/tmp") / f"hw9-host-marker-{os.getpid()}"
     marker.touch()
 
@@ -326,7 +327,7 @@ def test_confined_child_sees_only_its_processes_and_small_private_temp_folders(t
     assert seen["temp"] == {folder: "ENOSPC" for folder in confinement.PRIVATE_TEMP_FOLDERS}
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root")
+@needs(IS_ROOT, "network namespaces need root")
 def test_network_namespaces_alone_keep_two_children_apart():
     """Without the filter, two children in network namespaces of their own cannot meet on an abstract socket."""
     name = f"\0hw9-apart-{os.getpid()}"

@@ -3,7 +3,6 @@ every signature of the course's spec, each the reference's own."""
 import ast
 import inspect
 import re
-from pathlib import Path
 
 import pytest
 
@@ -93,6 +92,6 @@ def test_student_api_names_every_signature_of_the_spec():
     ours = (ROOT / "docs" / "STUDENT_API.md").read_text()
     signatures = spec_signatures(SPEC.read_text())
     assert len(signatures) >= 20  # the regex found the spec's functions, not nothing
-    for module, owner, name, text in signatures:
+    for _module, _owner, name, text in signatures:
         assert re.search(rf"\b{name}\({re.escape(text)}\)", ours), f"docs/STUDENT_API.md lacks {name}({text})"
     assert_the_reference_has(signatures)

@@ -2,7 +2,6 @@
 import os
 import stat
 import zipfile
-from pathlib import Path
 
 import pytest
 

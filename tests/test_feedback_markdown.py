@@ -13,7 +13,7 @@ from autograder import grader_callables
 from autograder.cases import Case, public_cases, rng
 from autograder.cases.frozen import never_reads_the_submission
 from autograder.cases.problem2 import judged_weights
-from autograder.checks import compare_arrays, expect, show
+from autograder.checks import expect, show
 from autograder.config import GraderConfig
 from autograder.grade import judge_case
 from autograder.results import fence

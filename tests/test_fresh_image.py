@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.optional_tools import needs
 
 SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"  # bookworm's python3 is 3.11: the wheel below must be cp311
 CACHE = Path("/var/cache/hw9-fresh-image")  # the root file system, kept between runs (debootstrap takes a while)
@@ -25,8 +26,8 @@ SCHEMA_KEYS = {"name", "number", "score", "max_score", "status", "output", "visi
 STAFF = "contact course staff"
 
 pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap and chroot need root"),
-    pytest.mark.skipif(DEBOOTSTRAP is None, reason="debootstrap is not installed (setup.sh installs it as root)"),
+    needs(os.geteuid() == 0, "debootstrap and chroot need root"),
+    needs(DEBOOTSTRAP, "debootstrap is not installed (setup.sh installs it as root)"),
 ]
 TIMINGS = {}
 

@@ -5,7 +5,6 @@ The grader runs in a user namespace where it is uid 1000 (`unshare --user --map-
 takes the path it takes for a student: no worker user, no namespaces, process isolation only.
 """
 import json
-import shutil
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import pytest
 from autograder.cases import PROBLEM_POINTS
 from tests.corpus import items, make_submission
 from tests.helpers import ROOT
+from tests.optional_tools import can_be_a_student, require
 
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
 GRADED = ["nested_reference", "kills_the_worker", "leaves_a_process_behind", "exits_in_functions", "fork_bomb", "p5_no_sqrt2"]
@@ -36,8 +36,7 @@ print(json.dumps(found))
 
 @pytest.fixture(scope="module")
 def graded_as_a_student(tmp_path_factory):
-    if shutil.which("unshare") is None or subprocess.run([*AS_A_STUDENT, "true"], capture_output=True).returncode != 0:
-        pytest.fail("this test needs `unshare --user` (util-linux, and user namespaces enabled)")
+    require(can_be_a_student(), "this test needs `unshare --user` (util-linux, and user namespaces enabled)")
     parent = tmp_path_factory.mktemp("not_root")
     folders = {name: str(make_submission(name, parent)) for name in GRADED}
     done = subprocess.run([*AS_A_STUDENT, sys.executable, "-c", GRADE_ALL, *folders.values()], cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -3,7 +3,6 @@ of the code under test (or of the self-check itself) ever reaching the calling p
 import os
 import re
 import signal
-import sys
 
 import nbclient
 import nbformat

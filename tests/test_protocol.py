@@ -7,6 +7,7 @@ import pytest
 
 from autograder import identity, protocol, readback
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ChildReport, ProtocolError, Status
+from tests.optional_tools import needs
 
 CAPS = protocol.Caps(output_count=4, output_bytes=1024, case_bytes=2048, printed_bytes=1024)
 
@@ -187,7 +188,7 @@ def test_the_safe_reader_reads_a_plain_file_and_refuses_a_linked_folder(folder, 
 # ----------------------------------------------------------------------------- the identity lock
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="worker identities are claimed only as root")
+@needs(os.geteuid() == 0, "worker identities are claimed only as root")
 def test_a_planted_lock_link_is_never_followed(tmp_path):
     locks, victim = tmp_path / "locks", tmp_path / "victim"
     locks.mkdir(mode=0o700)
@@ -198,7 +199,7 @@ def test_a_planted_lock_link_is_never_followed(tmp_path):
     assert victim.read_text() == "untouched"
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="worker identities are claimed only as root")
+@needs(os.geteuid() == 0, "worker identities are claimed only as root")
 def test_a_lock_folder_others_may_write_is_refused(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()

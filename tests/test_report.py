@@ -8,12 +8,19 @@ from html.parser import HTMLParser
 
 import pytest
 
-from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES
-from autograder.cases import all_cases
-from autograder.report import (diagnosed_mistakes, flagged_submissions, histogram, most_failed, pass_rates, read_summaries,
-                               write_report)
+from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases
+from autograder.report import (
+    diagnosed_mistakes,
+    flagged_submissions,
+    histogram,
+    most_failed,
+    pass_rates,
+    read_summaries,
+    write_report,
+)
 from tests.corpus import make_submission
 from tests.helpers import ROOT
+from tests.optional_tools import require
 
 HOSTILE = "<script>alert(1)</script>"
 SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
@@ -226,8 +233,7 @@ unscaled_b:
 def browser_command():
     """Debian's chromium, headless, with no network: in a fresh network namespace when we may make one."""
     chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    if chromium is None:
-        pytest.fail("chromium is not installed: run ./setup.sh (it installs Debian's chromium for this test)")
+    require(chromium, "chromium is not installed: run ./setup.sh as root (it installs Debian's chromium for this test)")
     isolated = shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
     return (["unshare", "-n"] if isolated else []) + [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",

@@ -199,7 +199,7 @@ def test_failing_sequences():
     failures = H.failing_sequences(broken_content, "content", T.NumpyTransformer)
     # every sequence with two distinct letters fails; single-letter-type sequences (3 per length) pass
     assert len(failures) == 1092 - 3 * 6
-    for letters, expected, produced in failures:
+    for letters, _expected, _produced in failures:
         assert not np.allclose(attend(one_hot(letters), np.eye(3), np.eye(3), np.eye(3)), one_hot(letters), rtol=1e-3)
     # Broken position weights: the first position's key weight 1 instead of a large c.
     broken_position = {k: np.array(v, dtype=float) for k, v in T.attention_by_position().items()}
