@@ -1,4 +1,4 @@
-"""Test cases: declared with @case next to their siblings, collected here, never known to the runner.
+"""The case registry: cases declared with @case in the homework's case modules, collected here, never known to the runner.
 
 A case builder receives the Submission and a numpy Generator, and returns either (job, check), a
 job for the worker and a check of the Outcome it produces, or a Verdict straight away (checks
@@ -10,28 +10,13 @@ passes too. `constant_answer` says why a stub (None, 0, zeros, its input) may pa
 `weight`, `number` and `visibility` follow gradescope-utils' vocabulary; `public` marks the cases
 that ship to students and whose failures show inputs and expected values.
 """
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from autograder import STUDENT_BUNDLE
+from autograder.homework import STUDENT_BUNDLE, homework_module, manifest
 from autograder.sandbox import Job
-
-PROBLEM_MODULES = ("problem1", "problem2", "problem2_hidden", "problem2_log", "problem34", "problem56")
-BUNDLE_MODULES = ("problem2", "problem2_log")  # the students' bundle: these, and the frozen public cases of the others
-
-# Points of each homework problem: the sum of its cases' weights must match (tests check it).
-PROBLEM_POINTS = {"1": 10, "2": 20, "3": 5, "4": 5, "5": 10, "6": 10}
-PROBLEM_TITLES = {
-    "1": "Self-supervised linear purification",
-    "2": "Hand-designed transformers",
-    "3": "Argmax attention",
-    "4": "Scaled dot-product attention",
-    "5": "Kernelized linear attention I",
-    "6": "Kernelized linear attention II",
-}
 
 
 @dataclass
@@ -111,13 +96,28 @@ def add_case(new_case):
 def all_cases():
     """Every registered case, in number order (in the students' bundle: the public ones)."""
     if STUDENT_BUNDLE and not _REGISTRY:
-        from autograder.cases.frozen import register_frozen_cases
+        from autograder.frozen import register_frozen_cases
 
         register_frozen_cases()
-    for name in BUNDLE_MODULES if STUDENT_BUNDLE else PROBLEM_MODULES:
-        importlib.import_module(f"autograder.cases.{name}")
+    modules = manifest().cases
+    for name in modules.bundle if STUDENT_BUNDLE else modules.modules:
+        homework_module(name)
     return sorted(_REGISTRY, key=lambda c: c.sort_key)
 
 
 def public_cases():
     return [c for c in all_cases() if c.public]
+
+
+def problem_titles() -> dict[str, str]:
+    """Problem number -> title, in the manifest's order."""
+    return manifest().titles
+
+
+def problem_points() -> dict[str, float]:
+    """Problem number -> its points: the sum of its cases' weights (in the students' bundle, its public cases')."""
+    points = dict.fromkeys(manifest().titles, 0.0)
+    for graded in all_cases():
+        if graded.problem in points:
+            points[graded.problem] += graded.weight
+    return points

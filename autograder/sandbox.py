@@ -87,7 +87,7 @@ def describe_protections(protections):
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
     else:
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ ("
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, homework/, autograder/ or tests/ ("
                      + ("covered in the worker's own mount namespace" if protections.get("covered") else
                         "closed by their modes for this grade only, unless out of its reach already") + "), "
                      "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "

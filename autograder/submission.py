@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from autograder.homework import manifest
 from autograder.log_file import LOG_NAME, LogKeyError, LogUnreadable, read_log
 from autograder.untrusted_fs import (CopyLimits, Folder, NotFound, NotRegular, UntrustedPathError, copy_tree, file_kind,
                                      not_used, readable_name)
 
-STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
+STUDENT_FILES = manifest().submission_files  # the homework's student files, then its log
 SKIP_NAMES = (".git", "__pycache__", ".ipynb_checkpoints", ".venv")  # never copied, never mentioned; .venv: see the bundle README
 MAX_NOTES = 20  # notes shown to the student; the rest are counted
 BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span in the notes
@@ -175,6 +176,8 @@ class Submission:
     @cached_property
     def log(self):
         """(Log, None) when readable, (None, reason) otherwise."""
+        if LOG_NAME is None:
+            return None, "this homework has no log"
         why = self.why_not_used(LOG_NAME)
         if why:
             return None, f"{LOG_NAME} {why}"

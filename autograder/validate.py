@@ -6,20 +6,20 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
 import numpy as np
 
-from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
 from autograder.grade import grade, plan_case
+from autograder.homework import PACKAGE, REFERENCE, TEMPLATE, homework_path, manifest
 from autograder.log_file import LOG_NAME
-from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
+from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
+from autograder.registry import all_cases, problem_points, problem_titles
 from autograder.sandbox import Outcome, WarmWorker
 from autograder.secret import draws_for
 from autograder.submission import Submission
 
-EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
+EQUIVALENT = homework_path(manifest().mutants.equivalent if manifest().mutants else "equivalent_mutants.json")  # mutant id -> why no test can tell it apart
 TARGET = 0.95
 SAMPLE_PER_MODULE = 8
 
@@ -41,8 +41,9 @@ class MutantReport:
 def check_reference_and_template(worker, config):
     """Problems found: the reference must score full marks, the template zero, with no grader error."""
     problems = []
-    for folder, expected in (("reference", sum(PROBLEM_POINTS.values())), ("student_template", 0)):
-        results = grade(PROJECT_ROOT / folder, config, worker=worker)
+    for folder, expected in ((REFERENCE, sum(problem_points().values())), (TEMPLATE, 0)):
+        results = grade(folder, config, worker=worker)
+        folder = folder.name
         if results.score != expected:
             problems.append(f"{folder} scores {results.score:g}, expected {expected}")
         errors = [t.number for t in results.tests if t.category == GRADER_ERROR]
@@ -98,7 +99,7 @@ def stub_passes(plan, stub):
         return False
 
 
-def stub_points(root=PROJECT_ROOT / "student_template", draws=None):
+def stub_points(root=TEMPLATE, draws=None):
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log)."""
     submission = Submission(root)
     draws = draws or draws_for(root)[0]
@@ -140,12 +141,13 @@ def run_mutants(worker, config, everything=False, seed=0):
             original = original_source(module)
             for mutant in mutants:
                 folder = Path(scratch) / mutant.id.replace(":", "_")
-                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", *manifest().mutants.left_out))
                 (folder / f"{module}.py").write_text(mutant.source)
                 cases = [c for c in all_cases() if c.problem == mutant.problem]
-                if module == "transformer":  # judge transformer.py alone: the reference's log would be graded instead
+                if module in manifest().mutants.without_log:  # judged alone: the reference's log would be graded instead
                     (folder / LOG_NAME).unlink()
-                    cases = [c for c in cases if not c.build.__module__.endswith("problem2_log")]
+                    left_out = {f"{PACKAGE}.{name}" for name in manifest().mutants.without_log[module]}
+                    cases = [c for c in cases if c.build.__module__ not in left_out]
                 results = grade(folder, config, worker=worker, cases=cases)
                 if any(t.status == "failed" and t.max_score > 0 for t in results.tests):
                     report.caught[mutant.problem] = report.caught.get(mutant.problem, 0) + 1
@@ -175,7 +177,7 @@ def validate(everything=False):
     if report.stale_equivalents:
         print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")
     shown = set()
-    for problem in sorted(PROBLEM_POINTS):
+    for problem in sorted(problem_titles()):
         caught, survivors = report.caught.get(problem, 0), report.survivors.get(problem, [])
         status = "ok" if report.rate(problem) >= TARGET else f"BELOW {TARGET:.0%}"
         print(f"  problem {problem}: {caught} of {caught + len(survivors)} caught ({report.rate(problem):.0%}) {status}")
@@ -184,5 +186,5 @@ def validate(everything=False):
             if mutant.id not in shown:
                 shown.add(mutant.id)
                 print(f"\nsurvivor {mutant.id}\n{diff}")
-    below = [p for p in PROBLEM_POINTS if report.rate(p) < TARGET]
+    below = [p for p in problem_titles() if report.rate(p) < TARGET]
     return 1 if problems or below else 0

@@ -29,7 +29,7 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
         return tests, ""
     # Imported here, once the cases are: in the students' bundle an early import of a case module would keep
     # all_cases() from registering the frozen public cases.
-    from autograder.cases.problem2 import SOURCE_PARTS
+    from .cases.problem2 import SOURCE_PARTS
 
     by_number = {test.number: test for test in tests}
     falling_short = {}

@@ -13,13 +13,15 @@ from functools import cache
 
 import numpy as np
 
-from autograder.cases import call, case
-from autograder.cases.weights_feedback import explain_failure
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok, shown
-from autograder.log_file import LogKeyError, logged_weights
-from autograder.reference_model import notebook_helpers, numpy_transformer
+from autograder.log_file import LogKeyError
+from autograder.registry import call, case
 from autograder.sandbox import Job
 from autograder.submission import NoTransformerClass
+
+from ..logged import logged_weights
+from ..reference_model import notebook_helpers, numpy_transformer
+from .weights_feedback import explain_failure
 
 helpers = notebook_helpers()
 
