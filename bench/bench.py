@@ -61,7 +61,8 @@ def trusted_side_seconds():
 
     import numpy as np
 
-    from autograder.cases import problem2
+    from autograder.homework import homework_module
+    problem2 = homework_module("cases.problem2")
     from autograder.log_file import read_log
 
     data = json.loads((ROOT / "reference" / "submission_log.json").read_text())

@@ -10,15 +10,17 @@ import pytest
 from markdown_it import MarkdownIt
 
 from autograder import grader_callables
-from autograder.cases import Case, public_cases, rng
-from autograder.cases.frozen import never_reads_the_submission
-from autograder.cases.problem2 import judged_weights
+from autograder.registry import Case, public_cases, rng
+from autograder.frozen import never_reads_the_submission
 from autograder.checks import compare_arrays, expect, show
 from autograder.config import GraderConfig
 from autograder.grade import judge_case
 from autograder.results import fence
 from autograder.sandbox import Job, Outcome
 from tests.helpers import ROOT
+from autograder.homework import homework_module
+
+judged_weights = homework_module("cases.problem2").judged_weights
 
 COMMONMARK = MarkdownIt("commonmark")  # Gradescope renders outputs marked "md" as Markdown; CommonMark is its core
 PRE_BLOCK = re.compile(r"<pre><code[^>]*>(.*?)</code></pre>", re.S)

@@ -6,8 +6,11 @@ import threading
 import numpy as np
 import pytest
 
-from autograder.log_file import LogKeyError, LogUnreadable, infer_matrix, logged_weights, read_log
+from autograder.homework import homework_module
+from autograder.log_file import LogKeyError, LogUnreadable, infer_matrix, read_log
 from tests.helpers import ROOT
+
+logged_weights = homework_module("logged").logged_weights
 
 REFERENCE_LOG = json.loads((ROOT / "reference" / "submission_log.json").read_text())
 CAP = 1 << 20

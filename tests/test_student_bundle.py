@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.cases import all_cases, public_cases
+from autograder.registry import all_cases, public_cases
 from autograder.grade import grade
 from autograder.results import to_gradescope_dict
 from autograder.secret import InputDraws, submission_digest

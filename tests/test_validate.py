@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autograder.cases import all_cases
+from autograder.registry import all_cases
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
 from autograder.secret import InputDraws, submission_digest
 from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems
