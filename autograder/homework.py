@@ -6,6 +6,7 @@ package PACKAGE from that folder's files, never through sys.path, so a second ho
 runs on the same engine with no edit of it.
 """
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -127,8 +128,11 @@ def _load_package(name: str, folder: Path) -> ModuleType:
     """The folder as package `name` (its __init__.py, if any), imported from its files, once."""
     if name not in sys.modules:
         init = folder / "__init__.py"
-        spec = importlib.util.spec_from_file_location(name, init if init.exists() else None,
-                                                      submodule_search_locations=[str(folder)])
+        if init.exists():
+            spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(folder)])
+        else:  # a folder of modules without __init__.py: a package of nothing but its search location
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = [str(folder)]
         package = importlib.util.module_from_spec(spec)
         sys.modules[name] = package
         if init.exists():

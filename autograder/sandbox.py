@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT, protocol
 from autograder.config import GraderConfig
+from autograder.homework import HOMEWORK, REFERENCE
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -375,5 +376,8 @@ class WarmWorker:
             os.close(folder)
 
     def redact(self, text):
-        """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""
-        return text.replace(str(self.workspace), "<sandbox>").replace(str(PROJECT_ROOT), "<grader>")
+        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's, whoever printed them."""
+        text = text.replace(str(self.workspace), "<sandbox>")
+        for folder in (HOMEWORK, REFERENCE, PROJECT_ROOT):  # the homework may live outside the project (AUTOGRADER_HOMEWORK)
+            text = text.replace(str(folder), "<grader>")
+        return text
