@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from autograder import grader_callables
 from autograder.registry import Case, public_cases, rng
 from autograder.frozen import never_reads_the_submission
 from autograder.checks import compare_arrays, expect, show
@@ -18,7 +17,7 @@ from autograder.grade import judge_case
 from autograder.results import fence
 from autograder.sandbox import Job, Outcome
 from tests.helpers import ROOT
-from autograder.homework import homework_module
+from autograder.homework import grader_callables, homework_module
 
 judged_weights = homework_module("cases.problem2").judged_weights
 
@@ -102,7 +101,7 @@ def snippet_call(output):
     saved = sys.modules.get(module)
     sys.modules[module] = fake
     try:
-        namespace = {name: getattr(grader_callables, name) for name in dir(grader_callables) if not name.startswith("_")}
+        namespace = dict(grader_callables())
         exec(code.replace(f"{function}(", "shown = " + f"{function}(", 1), namespace)
     finally:
         if saved is None:
