@@ -92,7 +92,7 @@ def worker_settings(config, workspace):
     (workspace / ".root").mkdir()  # where each child mounts its own minimal root
     settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
                 "new_root": str(workspace / ".root"), "processes": config.processes, "namespaces": config.namespaces,
-                "homework_files": worker_files()}  # loaded by path by the worker before it covers the private folders
+                "homework_files": worker_files(), "user": WORKER_USER}  # loaded by path by the worker before it covers the private folders
     if os.geteuid() == 0:
         settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
         os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others

@@ -11,7 +11,8 @@ from typing import Callable
 
 from autograder.checks import GRADER_ERROR
 from autograder.results import TestResult
-from autograder.submission import WithoutTransformerFile
+
+from .logged import WithoutTransformerFile
 
 FROM_LOG = "Graded from submission_log.json"  # how each such case's output begins (check shows that paragraph)
 ERROR_LINE_CAP = 200  # characters of the student's error message quoted in the top-level note

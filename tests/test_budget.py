@@ -236,9 +236,6 @@ class FakeSubmission:
     def has(self, name):
         return False
 
-    def transformer_source(self):
-        return None
-
 
 @pytest.mark.parametrize("number", ["2.8", "2.12"])
 def test_huge_logged_matrices_are_refused_before_any_arithmetic(monkeypatch, number):
@@ -276,7 +273,8 @@ def test_a_huge_output_is_judged_by_its_shape_alone(check):
 
 
 def test_layer_facts_of_a_huge_shape_are_not_listed():
-    job, check = CASES["2.7"].build(FakeSubmission({}), rng("2.7"))
+    logged_class = {"torch_transformer_init": "def __init__(self): pass", "torch_transformer_forward": "def forward(self): pass"}
+    job, check = CASES["2.7"].build(FakeSubmission(logged_class), rng("2.7"))
     verdict = check(Outcome("ok", outputs={"0:Km": huge((4000, 4000))}))
     assert verdict.category == checks.WRONG_VALUE and "Km should be nn.Linear" in verdict.message
 

@@ -17,9 +17,8 @@ from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Ex
 from autograder.log_file import LogKeyError
 from autograder.registry import call, case
 from autograder.sandbox import Job
-from autograder.submission import NoTransformerClass
 
-from ..logged import logged_weights
+from ..logged import NoTransformerClass, logged_weights, transformer_source
 from ..reference_model import notebook_helpers, numpy_transformer
 from .weights_feedback import explain_failure
 
@@ -51,7 +50,7 @@ def from_either_source(part, number):
 def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
-        return {"transformer_source": submission.transformer_source()}
+        return {"transformer_source": transformer_source(submission)}
     except NoTransformerClass as error:
         return fail(MISSING, str(error))
 
