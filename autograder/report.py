@@ -181,7 +181,7 @@ def render_histogram(problem, scores):
         parts.append(f'<text class="tick" x="{x}" y="{bottom + 13}" text-anchor="middle">{points(low)}</text>')
     parts.append(f'<text class="tick" x="{left + bar * BINS}" y="{bottom + 13}" text-anchor="middle">{points(top)}</text>')
     parts.append(f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>')
-    parts.append(f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top})</text>')
+    parts.append(f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top:g})</text>')
     parts.append(f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" transform="rotate(-90 12 {bottom - height / 2})">submissions</text>')
     parts.append("</svg>")
     full = sum(1 for score in scores if score >= top - 1e-9)

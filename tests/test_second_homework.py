@@ -136,3 +136,20 @@ def test_check_takes_its_problem_numbers(problem, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     other = {"1": "2", "2": "1"}[problem]
     assert f"Problem {problem}:" in done.stdout and f"Problem {other}:" not in done.stdout
+
+
+def test_its_folders_are_kept_from_student_code_like_homework_9s():
+    code = "from autograder.identity import PRIVATE_PATHS; print('\\n'.join(map(str, PRIVATE_PATHS)))"
+    env = {**os.environ, "AUTOGRADER_HOMEWORK": str(TINY / "homework")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    private = set(done.stdout.split())
+    assert {str(TINY / "homework"), str(TINY / "reference"), str(ROOT / "homework"), str(ROOT / "autograder")} <= private
+
+
+def test_a_manifest_with_an_unknown_key_is_refused(tmp_path):
+    copy = tmp_path / "homework"
+    shutil.copytree(TINY / "homework", copy)
+    (copy / "manifest.yaml").write_text((copy / "manifest.yaml").read_text() + "studnet_files: [typo.py]\n")
+    shutil.copytree(TINY / "reference", tmp_path / "reference")
+    done = engine("grade", TINY / "reference", "--results", tmp_path / "r.json", homework=copy)
+    assert done.returncode != 0 and "studnet_files" in done.stderr and "Extra inputs are not permitted" in done.stderr
