@@ -37,6 +37,9 @@ def test_zip_holds_the_scripts_at_its_root_and_nothing_it_does_not_need(bundle):
     for script in ("setup.sh", "run_autograder"):
         assert script in infos and (infos[script].external_attr >> 16) & stat.S_IXUSR
     assert "requirements.txt" in infos and "reference/transformer.py" in infos and "autograder/worker.py" in infos
+    homework = {f"homework/{path.relative_to(ROOT / 'homework').as_posix()}" for pattern in ("*.py", "*.yaml")
+                for path in (ROOT / "homework").rglob(pattern) if "__pycache__" not in path.parts}
+    assert "homework/manifest.yaml" in homework and homework <= set(infos)  # the whole homework package, hidden cases included
     assert not any(name.startswith(("tests/", "student_template/", ".git", "docs/", ".venv")) or "__pycache__" in name for name in infos)
 
 
