@@ -13,7 +13,7 @@ import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,10 +81,13 @@ class Manifest(Strict):
     log: LogSpec | None = None
     cases: CaseModules
     worker: WorkerFiles = WorkerFiles()
-    hooks: dict[str, str] = {}  # hook name -> "module:function" of the package
+    hooks: dict[Literal["after_grading", "bundle_public_files"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]] = {}
+    # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9: problem 2
+    # from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks need
     bundle: BundleSpec
     mutants: MutantSpec | None = None
-    worker_user: str | None = None  # the unprivileged user of student code (None: identity.py's default)
+    worker_user: str | None = None  # the unprivileged user of student code (None: identity.py's, hw9worker, which
+    # setup.sh creates; another name must be created on the image too)
 
     @property
     def titles(self) -> dict[str, str]:
