@@ -33,7 +33,7 @@ REQUIREMENTS_HEADER = """\
 def reference_member() -> str:
     """Where the reference goes in a zip: the manifest's path from homework/, which must stay inside the zip."""
     where = posixpath.normpath(posixpath.join("homework", manifest().reference))
-    if where.startswith("..") or where.startswith("/") or where in (".", "homework"):
+    if where.startswith(("..", "/")) or where in (".", "homework"):
         raise ValueError(f"the manifest's reference ({manifest().reference}) must be a folder beside homework/")
     return where
 

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from autograder.checks import Expect, FeatureGram
+
 from .grader_callables import GRADER_CALLABLES
 
 
