@@ -4,6 +4,7 @@ Every command runs in a subprocess, as a course would run it. The tiny homework'
 here from its case modules' @case lines (ast), not from the engine, and its files from its folder.
 """
 import ast
+import csv
 import json
 import os
 import shutil
@@ -153,3 +154,19 @@ def test_a_manifest_with_an_unknown_key_is_refused(tmp_path):
     shutil.copytree(TINY / "reference", tmp_path / "reference")
     done = engine("grade", TINY / "reference", "--results", tmp_path / "r.json", homework=copy)
     assert done.returncode != 0 and "studnet_files" in done.stderr and "Extra inputs are not permitted" in done.stderr
+
+
+def test_regrade_reports_its_problems_and_titles(tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(TINY / "reference", export / "solved", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(TINY / "student_template", export / "untouched")
+    done = engine("regrade", export, "--jobs", 1, "--out", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "out" / "grades.csv") as handle:
+        rows = {row["submission"]: row for row in csv.DictReader(handle)}
+    assert float(rows["solved"]["total"]) == sum(declared_points().values()) and float(rows["untouched"]["total"]) == 0
+    assert rows["untouched"]["attempt"] == "no attempt"  # the template's stubs, as the manifest's template folder has them
+    for problem, points in declared_points().items():
+        assert float(rows["solved"][f"problem {problem}"]) == points
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert TINY_MANIFEST["title"] in report and all(problem["title"] in report for problem in TINY_MANIFEST["problems"])
