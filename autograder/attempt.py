@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from autograder import PROJECT_ROOT
-
+from autograder.homework import TEMPLATE
 from autograder.log_file import LOG_NAME
 from autograder.submission import STUDENT_FILES, find_student_folder
 from autograder.untrusted_fs import NotFound, UntrustedPathError, read_file
@@ -52,7 +51,7 @@ def functions_of(tree: ast.Module) -> list:
 def given_functions() -> frozenset:
     """The template's functions as handed out (the given NumpyTransformer, the stubs), as ast dumps."""
     dumps = set()
-    for path in (PROJECT_ROOT / "student_template").glob("*.py"):
+    for path in TEMPLATE.glob("*.py"):
         dumps.update(ast.dump(function) for function in functions_of(ast.parse(path.read_text(encoding="utf-8"))))
     return frozenset(dumps)
 

@@ -1,29 +1,27 @@
 """Bundles: the zip Gradescope's autograder settings take, and the students' starter bundle with the self-check."""
+import posixpath
 import stat
 import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, REFERENCE
-from autograder.reference_model import numpy_transformer_source
+from autograder import PROJECT_ROOT
+from autograder.homework import HOMEWORK, MANIFEST_NAME, REFERENCE, TEMPLATE, homework_path, hook, manifest
 from autograder.secret import SECRET_FILE, new_secret
 
-# What Gradescope needs: its two scripts at the root, the pins, the grader and the reference it computes from.
+# What Gradescope needs: its two scripts at the root, the pins, the engine, the homework and the reference it computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
-GRADESCOPE_FOLDERS = {"autograder": ("*.py",), "reference": ("*.py",)}
+HOMEWORK_PATTERNS = ("*.py", "*.yaml")  # the homework package: its code and its manifest
 EXECUTABLE = {"setup.sh", "run_autograder"}
 SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seeding hidden inputs; never for students
 
-# What students get, under hw9/: the template, and the grader's modules that `check` needs.
-STUDENT_ROOT = "hw9"
+# What students get, under the manifest's bundle folder: the template, and the engine's modules that `check` needs.
 STUDENT_RUNTIME = (
     "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity", "hiding",
     "case_runner", "portable", "portable_worker",
     "confinement", "config", "checks", "results",
-    "log_file", "submission", "untrusted_fs", "reference_model", "grader_callables", "secret",
-    "cases/__init__", "cases/frozen", "cases/problem2", "cases/problem2_log", "cases/weights_feedback",
+    "log_file", "submission", "untrusted_fs", "secret", "homework", "registry", "frozen",
     "check_summary", "notebook",  # the report `check` prints, and check() in a notebook cell
-    "source_choice",  # problem 2 from the better of transformer.py and the log
 )
 STUDENT_REQUIREMENTS = ("requirements.txt", "requirements-notebook.txt")  # the grader's pins, then the notebook's
 REQUIREMENTS_HEADER = """\
@@ -32,30 +30,42 @@ REQUIREMENTS_HEADER = """\
 """
 
 
+def reference_member() -> str:
+    """Where the reference goes in a zip: the manifest's path from homework/, which must stay inside the zip."""
+    where = posixpath.normpath(posixpath.join("homework", manifest().reference))
+    if where.startswith(("..", "/")) or where in (".", "homework"):
+        raise ValueError(f"the manifest's reference ({manifest().reference}) must be a folder beside homework/")
+    return where
+
+
+def folder_members(folder: Path, inside: str, patterns) -> list:
+    """(path in the zip under `inside`, file) for the files of `folder` matching `patterns`, caches left out."""
+    return [(f"{inside}/{path.relative_to(folder).as_posix()}", path) for pattern in patterns for path in folder.rglob(pattern)
+            if "__pycache__" not in path.parts]
+
+
 def gradescope_members():
-    """(path in the zip, file on disk) for every member of the Gradescope bundle, sorted."""
+    """(path in the zip, file on disk) for every member of the Gradescope bundle, sorted: the engine as `autograder/`,
+    the homework as `homework/` and its reference where the manifest says, whatever folders they come from."""
     members = [(name, PROJECT_ROOT / name) for name in GRADESCOPE_FILES]
-    for folder, patterns in GRADESCOPE_FOLDERS.items():
-        for pattern in patterns:
-            for path in (PROJECT_ROOT / folder).rglob(pattern):
-                if "__pycache__" not in path.parts:
-                    members.append((str(path.relative_to(PROJECT_ROOT)), path))
+    members += folder_members(PROJECT_ROOT / "autograder", "autograder", ("*.py",))
+    members += folder_members(HOMEWORK, "homework", HOMEWORK_PATTERNS)
+    members += folder_members(REFERENCE, reference_member(), ("*.py",))
     return sorted(members)
 
 
 def student_members(public_folder):
     """(path in the zip, file or bytes) of the students' bundle; `public_folder` holds the frozen cases."""
-    template = PROJECT_ROOT / "student_template"
-    members = [(f"{STUDENT_ROOT}/{path.name}", path) for path in sorted(template.iterdir())
-               if path.is_file()]  # notebook_helpers.py is a link: its content goes in
-    members.append((f"{STUDENT_ROOT}/requirements.txt", student_requirements().encode()))
-    members += [(f"{STUDENT_ROOT}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME]
-    public = {
-        "notebook_helpers.py": (REFERENCE / "notebook_helpers.py").read_bytes(),
-        "numpy_transformer.py": f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n{numpy_transformer_source()}\n'.encode(),
-        **{path.name: path for path in sorted(Path(public_folder).iterdir())},
-    }
-    members += [(f"{STUDENT_ROOT}/autograder/public/{name}", content) for name, content in public.items()]
+    root = manifest().bundle.folder
+    members = [(f"{root}/{path.name}", path) for path in sorted(TEMPLATE.iterdir())
+               if path.is_file()]  # a link (HW9's notebook_helpers.py) gives its content
+    members.append((f"{root}/requirements.txt", student_requirements().encode()))
+    members += [(f"{root}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME]
+    homework_files = [MANIFEST_NAME, *manifest().bundle.homework_files]
+    members += [(f"{root}/homework/{name}", homework_path(name)) for name in homework_files]
+    public_files = hook("bundle_public_files")  # the homework's public helpers the checks need, as bytes
+    public = {**(public_files() if public_files else {}), **{path.name: path for path in sorted(Path(public_folder).iterdir())}}
+    members += [(f"{root}/autograder/public/{name}", content) for name, content in public.items()]
     return sorted(members, key=lambda member: member[0])
 
 
@@ -82,15 +92,15 @@ def write_zip(out, members):
 
 
 def build_gradescope(out):
-    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the grader, the reference, a secret."""
+    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the engine, the homework, its reference, a secret."""
     members = [*gradescope_members(), (SECRET_MEMBER, new_secret().encode())]
     return write_zip(out, sorted(members, key=lambda member: member[0]))
 
 
 def build_student(out):
     """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden case)."""
-    from autograder.cases import public_cases
-    from autograder.cases.frozen import never_reads_the_submission, write_frozen
+    from autograder.frozen import never_reads_the_submission, write_frozen
+    from autograder.registry import public_cases
 
     frozen = [case for case in public_cases() if never_reads_the_submission(case)]
     with tempfile.TemporaryDirectory() as folder:

@@ -1,15 +1,14 @@
 """What runs one case in a worker's process: the recipes, the reduction of what they return, and Runner.
 
 Both workers load this file by path (worker.py on Linux, portable_worker.py elsewhere), so it imports
-nothing Linux-only: the standard library, numpy, torch, and the grader's protocol and callables.
+nothing Linux-only: the standard library, numpy, torch, and the grader's protocol; the homework's recipes
+and callables come by path too (load_homework).
 """
 import importlib
 import importlib.util
-import math
 import os
 import random
 import sys
-import textwrap
 import traceback
 from pathlib import Path
 
@@ -29,7 +28,6 @@ def load_sibling(name):
 
 
 protocol = load_sibling("protocol")
-GRADER_CALLABLES = load_sibling("grader_callables").GRADER_CALLABLES
 Status, UnsupportedReturn = protocol.Status, protocol.UnsupportedReturn
 
 
@@ -61,17 +59,6 @@ def reduce_output(value):
     return np.array(array.astype(np.float64), dtype=np.float64, copy=True), kind
 
 
-def transformer_class(job):
-    """PytorchTransformer: from the submitted transformer.py, or rebuilt from the log's source text."""
-    source = job.transformer_source
-    if source is None:
-        return importlib.import_module("transformer").PytorchTransformer
-    body = textwrap.indent(textwrap.dedent(source["init"]), "    ") + "\n" + textwrap.indent(textwrap.dedent(source["forward"]), "    ")
-    namespace = {"torch": torch, "nn": torch.nn, "math": math, "np": np, "__name__": "submission_log"}
-    exec(compile("class PytorchTransformer(nn.Module):\n" + body, "submission_log.json", "exec"), namespace)  # student code, in this child only
-    return namespace["PytorchTransformer"]
-
-
 def seed_all(seed):
     random.seed(seed)
     np.random.seed(seed)
@@ -92,56 +79,25 @@ def recipe_call(job, args):
     return {f"dict:{key}": item for key, item in result.items()}
 
 
-def recipe_torch_forward(job, args):
-    """Build PytorchTransformer(*dims), copy in Km, Qm, Vm (and pos), run forward on seq."""
-    dims, Km, Qm, Vm, pos, seq = args
-    model = transformer_class(job)(*dims)
-    with torch.no_grad():
-        for name, matrix in (("Km", Km.T), ("Qm", Qm.T), ("Vm", Vm.T), ("pos", pos)):
-            if matrix is None:
-                continue
-            weight = getattr(model, name).weight
-            if tuple(weight.shape) != matrix.shape:
-                raise ValueError(f"{name}.weight has shape {tuple(weight.shape)}, expected {matrix.shape}")
-            weight.copy_(torch.as_tensor(matrix))
-    return {"value": model(torch.as_tensor(seq, dtype=torch.float32))}
+# Every recipe returns a dict of named outputs: name -> anything reduce_output accepts. The homework adds its own
+# (load_homework), from its worker files the grading process names: never from a path student code could change.
+RECIPES = {"call": recipe_call}
+GRADER_CALLABLES = {}
 
 
-def recipe_torch_attributes(job, args):
-    """Facts about fresh models PytorchTransformer(*dims), one per dims in args[0].
-
-    Key "i:layer" holds [is the spec's type, has a bias, *weight shape]; [-1] when the
-    attribute is None and [0] when it is missing or of another type.
-    """
-    facts = {}
-    for index, dims in enumerate(args[0]):
-        model = transformer_class(job)(*dims)
-        for name, layer_type in (("Km", torch.nn.Linear), ("Qm", torch.nn.Linear), ("Vm", torch.nn.Linear), ("pos", torch.nn.Embedding)):
-            layer = getattr(model, name, "missing")
-            if layer is None:
-                facts[f"{index}:{name}"] = np.array([-1.0])
-            elif not isinstance(layer, layer_type):
-                facts[f"{index}:{name}"] = np.array([0.0])
-            else:
-                has_bias = float(getattr(layer, "bias", None) is not None)
-                facts[f"{index}:{name}"] = np.array([1.0, has_bias, *layer.weight.shape], dtype=np.float64)
-    return facts
-
-
-def recipe_torch_seeded(job, args):
-    """The notebook's logged run: PytorchTransformer(7, 4, 3, 2, 9) on torch.randn(8, 7) after seeding 1998."""
-    seed_all(1998)
-    out = transformer_class(job)(7, 4, 3, 2, 9)(torch.randn(8, 7))
-    return {"shape": np.array(list(out.shape), dtype=np.float64), "value": out.reshape(-1)[2:7]}
-
-
-# Every recipe returns a dict of named outputs: name -> anything reduce_output accepts.
-RECIPES = {
-    "call": recipe_call,
-    "torch_forward": recipe_torch_forward,
-    "torch_attributes": recipe_torch_attributes,
-    "torch_seeded": recipe_torch_seeded,
-}
+def load_homework(files):
+    """Add the homework's recipes and grader callables, each file loaded by path (files: kind -> absolute path)."""
+    loaded = {}
+    for kind, path in files.items():
+        key = f"_homework_worker_{kind}"
+        spec = importlib.util.spec_from_file_location(key, path)
+        loaded[kind] = module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    if "recipes" in loaded:
+        RECIPES.update(loaded["recipes"].recipes(sys.modules[__name__]))
+    if "callables" in loaded:
+        GRADER_CALLABLES.update(loaded["callables"].GRADER_CALLABLES)
 
 
 def student_traceback(error, submission):

@@ -1,10 +1,11 @@
 """The self-check's report as data: what `check` prints and what the notebook renders, built once from the results."""
 from dataclasses import dataclass, field
 
-from autograder.cases import PROBLEM_TITLES
+from autograder.registry import problem_titles
 from autograder.grade import problem_scores
 from autograder.results import Results, printable
-from autograder.source_choice import FROM_LOG
+
+GRADED_FROM = "Graded from "  # a passing case's output that begins so says where its answer came from (HW9: the log)
 
 WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a "
                          "public case counts only if it also passes on fresh inputs of the same kind, which this "
@@ -88,11 +89,11 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
     for test in (test for test in results.tests if test.visibility != "hidden"):
         problem = test.number.split(".")[0]
         if not problems or problems[-1].number != problem:
-            problems.append(ProblemBlock(problem, PROBLEM_TITLES.get(problem, "grader")))
+            problems.append(ProblemBlock(problem, problem_titles().get(problem, "grader")))
         # The models clean student text already; the report cleans it again, a second guard for terminals.
         line = CaseLine(test.number, printable(test.name), test.score, test.max_score, test.status == "passed",
                         attempted=test.status is not None)
-        if line.passed and test.output.startswith(FROM_LOG):
+        if line.passed and test.output.startswith(GRADED_FROM):
             line.note = printable(test.output.split("\n\n", 1)[0])
         if line.verdict == "fail" and (expand == "all" or (expand == "first" and problem not in expanded)):
             expanded.add(problem)
@@ -100,11 +101,11 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
         elif line.verdict == "fail" and expand == "first":
             line.folded = True
         problems[-1].cases.append(line)
-    scores = [ScoreLine(number, PROBLEM_TITLES[number], score, top)
+    scores = [ScoreLine(number, problem_titles()[number], score, top)
               for number, (score, top) in sorted(problem_scores(results.tests).items())]
     failed = sum(test.status == "failed" and test.max_score > 0 for test in results.tests)
     optional_failed = sum(test.status == "failed" and test.max_score == 0 and test.visibility != "hidden"
-                          and test.number.split(".")[0] in PROBLEM_TITLES for test in results.tests)
+                          and test.number.split(".")[0] in problem_titles() for test in results.tests)
     return CheckReport(problems, scores, results.score, results.max_score, failed, optional_failed)
 
 

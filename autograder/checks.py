@@ -28,7 +28,7 @@ class Verdict:
     category: str
     message: str
     credit: float = 0.0
-    diagnosis: str = ""  # the catalogued mistake the output equals (autograder/mistakes.py), visible cases only
+    diagnosis: str = ""  # the catalogued mistake the output equals (the homework's mistakes module), visible cases only
     details: str = ""  # a grader error's traceback or reason, for course staff only (never shown to the student)
 
     @property

@@ -6,9 +6,9 @@ import signal
 import sys
 import traceback
 
-from autograder import STUDENT_BUNDLE
-from autograder.cases import PROBLEM_TITLES
 from autograder.check_summary import WHAT_CHECK_CANNOT_SEE
+from autograder.homework import STUDENT_BUNDLE, manifest
+from autograder.registry import problem_titles
 
 
 def use_colour(choice):
@@ -62,7 +62,7 @@ def grade_command(folder, results_path):
 def check_command(folder, verbose=False, colour_choice="auto", problem=None, results_path=None):
     """A student's self-check: the public cases only (of one problem, or all), the first failure of each problem
     explained; with `results_path`, also their results.json. Exit 1 when a public case fails."""
-    from autograder.cases import public_cases
+    from autograder.registry import public_cases
     from autograder.check_summary import build_report, report_text
     from autograder.grade import grade
     from autograder.results import write_results
@@ -86,13 +86,13 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m autograder", description="Autograder for EECS 182 Homework 9 (Gradescope-style).")
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=f"Autograder for {manifest().title} (Gradescope-style).")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
     check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
     check_parser.add_argument("--verbose", "-v", action="store_true", help="explain every failure, not only the first of each problem")
     check_parser.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the output (auto: on a terminal, unless NO_COLOR is set)")
-    check_parser.add_argument("--problem", choices=sorted(PROBLEM_TITLES), metavar="N", help="run only problem N's public cases (N: 1 to 6)")
+    check_parser.add_argument("--problem", choices=sorted(problem_titles()), metavar="N", help=f"run only problem N's public cases (N: {', '.join(problem_titles())})")
     check_parser.add_argument("--results", metavar="FILE", help="also write the results of the public cases to FILE (Gradescope's results.json format)")
     if STUDENT_BUNDLE:  # the students' bundle has the public cases only: nothing to grade for real, nothing to build
         return parser

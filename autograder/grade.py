@@ -6,15 +6,15 @@ import zlib
 
 import numpy as np
 
-from autograder import checks, grader_callables
-from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases, public_cases, rng
-from autograder.cases.frozen import never_reads_the_submission
+from autograder import checks
 from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
+from autograder.frozen import never_reads_the_submission
+from autograder.homework import grader_callables, hook
+from autograder.registry import all_cases, problem_titles, public_cases, rng
 from autograder.results import Results, TestResult, fence
 from autograder.portable import make_worker
 from autograder.sandbox import Outcome, describe_protections
-from autograder.source_choice import better_source_of_problem2
 from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission
 from autograder.untrusted_fs import CopyLimits
@@ -59,9 +59,11 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
     staff_notes = []
     draws = None if public_only else submission_draws(submission.root, staff_notes)  # the private copy: no link in it
     tests = judged_tests(cases, submission, config, public_only, worker, deadline, staff_notes, draws)
-    tests, chosen_notes = better_source_of_problem2(
-        cases, tests, submission,
-        lambda some_cases, view: judged_tests(some_cases, view, config, public_only, worker, deadline, staff_notes, draws))
+    after_grading, chosen_notes = hook("after_grading"), ""  # the homework's last word, e.g. HW9's better source of problem 2
+    if after_grading is not None:
+        tests, chosen_notes = after_grading(
+            cases, tests, submission,
+            lambda some_cases, view: judged_tests(some_cases, view, config, public_only, worker, deadline, staff_notes, draws))
     if worker.protections.get("root_only"):  # failing closed: no student code ran, so nothing of it earns a point
         tests = [refused(test) for test in tests]
     not_run = sum(test.category == checks.NOT_RUN for test in tests)
@@ -369,8 +371,8 @@ def shown_inputs(job):
     lines += [f"    {python_literal(value, '    ')}," for value in job.args]
     lines.append(")")
     helpers = [value["callable"] for value in job.args if isinstance(value, dict) and set(value) == {"callable"}]
-    notes = [f"`{name}` is the grader's own: {getattr(grader_callables, name).__doc__.strip().splitlines()[0]}"
-             for name in helpers if hasattr(grader_callables, name)]
+    own = grader_callables()
+    notes = [f"`{name}` is the grader's own: {own[name].__doc__.strip().splitlines()[0]}" for name in helpers if name in own]
     return "\n\nInputs: the call this case makes, to run yourself:\n" + fence("\n".join(lines), "python") + \
         "".join(f"\n\n{note}" for note in notes)
 
@@ -399,7 +401,7 @@ def problem_scores(tests):
     totals = {}
     for test in tests:
         problem = test.number.split(".")[0]
-        if problem in PROBLEM_POINTS:
+        if problem in problem_titles():
             score, top = totals.get(problem, (0.0, 0.0))
             totals[problem] = (score + test.score, top + test.max_score)
     return totals
@@ -409,7 +411,7 @@ def summary_table(tests):
     """The per-problem markdown table shown at the top of the results."""
     rows = ["| problem | | score |", "|---|---|---|"]
     for problem, (score, top) in sorted(problem_scores(tests).items()):
-        rows.append(f"| {problem} | {PROBLEM_TITLES[problem]} | {score:g} / {top:g} |")
+        rows.append(f"| {problem} | {problem_titles()[problem]} | {score:g} / {top:g} |")
     total = sum(t.score for t in tests)
     rows.append(f"| | **total** | **{total:g} / {sum(t.max_score for t in tests):g}** |")
     return "\n".join(rows)

@@ -1,7 +1,7 @@
-"""Read and validate submission_log.json without trusting it: size cap, regular file, strict JSON, per-key types.
+"""Read and validate the homework's log (submission_log.json) without trusting it: size cap, regular file, strict JSON, per-key types.
 
-Each key is validated on its own, so one bad key costs only the checks that need it. The
-matrices' shapes are not stored in the log; they are inferred from the lengths here.
+The keys and their types are the manifest's (log.keys). Each key is validated on its own, so one bad key
+costs only the checks that need it. Matrices are stored flat; infer_matrix gives them back their shape.
 """
 import json
 from dataclasses import dataclass, field
@@ -11,28 +11,24 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
 
+from autograder.homework import LogKey, manifest
 from autograder.untrusted_fs import KINDS, NotRegular, UntrustedPathError, read_file
 
-LOG_NAME = "submission_log.json"
+LOG_NAME = manifest().log_name  # None: the homework has no log
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # ints are accepted, bools and strings are not
-Numbers = Annotated[list[Number], Field(min_length=1, max_length=100_000)]
-Source = Annotated[StrictStr, Field(min_length=1, max_length=50_000)]
+ITEM_TYPES = {"ints": StrictInt, "numbers": Number}  # a key's list items; "source" is one string
+LENGTH_CAPS = {"ints": 100_000, "numbers": 100_000, "source": 50_000}  # items, or characters of source
 
-KEY_TYPES = {
-    "torch_transformer_shape": Annotated[list[StrictInt], Field(min_length=1, max_length=8)],
-    "torch_transformer_value": Annotated[list[Number], Field(min_length=5, max_length=5)],
-    "torch_transformer_init": Source,
-    "torch_transformer_forward": Source,
-    "attention_by_content": Numbers,
-    "attention_by_content_Q": Numbers,
-    "attention_by_content_K": Numbers,
-    "attention_by_content_V": Numbers,
-    "attention_by_position": Numbers,
-    "attention_by_position_pos": Numbers,
-    "attention_by_position_Q": Numbers,
-    "attention_by_position_K": Numbers,
-    "attention_by_position_V": Numbers,
-}
+
+def key_type(key: LogKey):
+    """The pydantic type of a log key the manifest declares: a list of ints or finite numbers, or source text."""
+    bounds = Field(min_length=key.min_length, max_length=key.max_length or LENGTH_CAPS[key.type])
+    if key.type == "source":
+        return Annotated[StrictStr, bounds]
+    return Annotated[list[ITEM_TYPES[key.type]], bounds]
+
+
+KEY_TYPES = {name: key_type(key) for name, key in (manifest().log.keys if manifest().log else {}).items()}
 ADAPTERS = {key: TypeAdapter(kind) for key, kind in KEY_TYPES.items()}
 
 
@@ -127,22 +123,3 @@ def infer_matrix(flat, rows=None, cols=None, name="matrix"):
         raise ValueError(f"{name} has {flat.size} entries, which is not a multiple of its {known} {side}")
     other = flat.size // known
     return flat.reshape((known, other) if rows is not None else (other, known))
-
-
-def logged_weights(log, task):
-    """The hand-designed matrices a log records for 'content' or 'position', shapes inferred from lengths."""
-    key = f"attention_by_{task}"
-    if task == "content":
-        Q, K, V = log.get(f"{key}_Q", f"{key}_K", f"{key}_V")
-        weights = {"Qm": infer_matrix(Q, rows=3, name=f"{key}_Q"), "Km": infer_matrix(K, rows=3, name=f"{key}_K")}
-        weights["Vm"] = infer_matrix(V, rows=3, cols=3, name=f"{key}_V")
-        return weights
-    pos, Q, K, V = log.get(f"{key}_pos", f"{key}_Q", f"{key}_K", f"{key}_V")
-    pos = infer_matrix(pos, rows=4, name=f"{key}_pos")
-    in_dim = 3 + pos.shape[1]
-    return {
-        "pos": pos,
-        "Qm": infer_matrix(Q, rows=in_dim, name=f"{key}_Q"),
-        "Km": infer_matrix(K, rows=in_dim, name=f"{key}_K"),
-        "Vm": infer_matrix(V, rows=in_dim, cols=3, name=f"{key}_V"),
-    }

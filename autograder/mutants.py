@@ -9,15 +9,12 @@ import copy
 import difflib
 from dataclasses import dataclass
 
-from autograder import REFERENCE
+from autograder.homework import REFERENCE, manifest
 
-MODULE_PROBLEMS = {"purification": "1", "transformer": "2", "attention": "34", "kernel_attention": "56"}
-FUNCTION_PROBLEM = {  # where a module serves two problems, the problem of each function
-    "argmax_attention": "3", "softmax": "4", "softmax_attention": "4", "dot_product_mean": "4", "dot_product_variance": "4", "attention_scale": "4",
-    "similarity_attention": "5", "softmax_similarity": "5", "quadratic_kernel_similarity": "5", "quadratic_feature_map": "5", "kernel_attention": "5",
-    "random_feature_map": "6", "softmax_random_feature_map": "6", "causal_kernel_attention": "6",
-}
-NOT_GRADED = {"attention_unique", "sample_softmax_random_features"}  # the optional 0-point task; the grader draws W itself
+MUTATED = manifest().mutants  # which reference modules are mutated, and the problem each mutant counts for
+MODULE_PROBLEMS = dict(MUTATED.modules) if MUTATED else {}
+FUNCTION_PROBLEM = dict(MUTATED.functions) if MUTATED else {}  # where a module serves several problems, each function's
+NOT_GRADED = set(MUTATED.not_graded) if MUTATED else set()  # functions no case grades
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
          ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
 DROPPABLE_CALLS = {"sqrt", "exp", "sum", "tril"}  # f(x) -> x

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import jinja2
 
-from autograder.cases import PROBLEM_TITLES
+from autograder.registry import problem_titles
 
 BUNDLE_ROOT = Path(__file__).resolve().parent.parent  # the folder holding the autograder package
 TIMEOUT_SECONDS = 900  # above the grader's own time budget for a whole run (540 s), with room for a slow laptop
@@ -102,11 +102,11 @@ class SelfCheck:
 
 
 def problem_number(problem: int | str | None) -> str | None:
-    """`problem` as PROBLEM_TITLES names it ("2"), None for every problem; ValueError for one that does not exist."""
+    """`problem` as problem_titles() names it ("2"), None for every problem; ValueError for one that does not exist."""
     if problem is None:
         return None
-    if isinstance(problem, bool) or str(problem).strip() not in PROBLEM_TITLES:
-        raise ValueError(f"problem must be one of {', '.join(PROBLEM_TITLES)} (or None for all), not {problem!r}")
+    if isinstance(problem, bool) or str(problem).strip() not in problem_titles():
+        raise ValueError(f"problem must be one of {', '.join(problem_titles())} (or None for all), not {problem!r}")
     return str(problem).strip()
 
 

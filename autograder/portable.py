@@ -8,6 +8,7 @@ cases after either run in a fresh process, as sandbox.WarmWorker.run_batch does.
 confined: this path never runs student code as root outside the students' bundle (it fails closed).
 """
 import importlib
+import json
 import os
 import queue
 import shutil
@@ -19,8 +20,8 @@ import time
 from pathlib import Path
 from typing import IO
 
-from autograder import STUDENT_BUNDLE
 from autograder.config import GraderConfig
+from autograder.homework import STUDENT_BUNDLE, worker_files
 from autograder.protocol import Capture, CaseReply, ProtocolError, case_end_marker
 from autograder.sandbox import CONTROL, Job, Outcome, WarmWorker, WorkerStartFailed, caps_of
 
@@ -120,7 +121,7 @@ class BatchProcess:
     def __init__(self, workspace: Path, end: bytes, printed_cap: int, line_cap: int):
         env = {key: value for key, value in os.environ.items() if key.upper() in KEPT_ENV}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-        self.process = subprocess.Popen([sys.executable, "-I", str(PORTABLE_SCRIPT)], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-I", str(PORTABLE_SCRIPT), json.dumps(worker_files())], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workspace, env=env)
         self.events, self.ended = queue.Queue(), set()
         self.streams = {"out": Splitter(end, printed_cap, True, line_cap), "err": Splitter(end, printed_cap, False, 0)}

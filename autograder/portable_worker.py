@@ -108,6 +108,7 @@ def serve():
     replies, notes = os.dup(1), os.dup(2)  # the student may close or replace 1 and 2; these stay ours
     line = sys.stdin.buffer.readline()
     case_runner = _load_case_runner()
+    case_runner.load_homework(json.loads(sys.argv[1]) if len(sys.argv) > 1 else {})  # the homework's recipes, by path
     protocol, Status = case_runner.protocol, case_runner.protocol.Status
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)  # nothing more comes on stdin: a case that reads it gets end of file

@@ -36,7 +36,8 @@ from types import FrameType
 
 from autograder import PROJECT_ROOT, checks
 from autograder.attempt import Attempt, inspect_upload
-from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.homework import HOMEWORK, REFERENCE
+from autograder.registry import all_cases, problem_titles
 from autograder.export import (METADATA, Entry, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
                                export_root, list_submissions, output_folder, printable, read_metadata,
                                read_regular_file, unpack_zip)
@@ -96,7 +97,7 @@ def summarise(entry: Entry, results: Results, attempt: Attempt | None = None) ->
         "folder": entry.name,
         **{key: fields[key] for key in ("students", "emails", "sids")},
         "total": results.score,
-        **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(PROBLEM_POINTS)},
+        **{f"problem {p}": scores.get(p, (0, 0))[0] for p in sorted(problem_titles())},
         "flags": ", ".join(f"{flag} x{count}" for flag, count in flagged.items()),
         "seconds": round(results.execution_time, 2),
         "submitted_at": fields["submitted_at"],
@@ -193,7 +194,7 @@ def save_state(out: str | Path, graded: dict) -> None:
 
 def grader_version() -> str:
     """A hash of the grader's own sources and the reference: changing either regrades every submission."""
-    folders = [PROJECT_ROOT / name for name in ("autograder", "reference")]  # the cases live in autograder/cases
+    folders = [PROJECT_ROOT / "autograder", HOMEWORK, REFERENCE]  # the engine, the homework's cases, its reference
     parts = [content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
              for folder in folders]
     return "-".join(part[:16] for part in parts)

@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from autograder import checks
-from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases
+from autograder.homework import manifest
+from autograder.registry import all_cases, problem_points, problem_titles
 
 FLAGGED = (checks.TIMEOUT, checks.CRASH, checks.MEMORY, checks.GRADER_ERROR)
 BINS = 10  # bars per histogram
@@ -67,7 +68,7 @@ def case_order(number: str) -> tuple[int, ...]:
 def max_total(summaries: list[dict]) -> float:
     """The most a submission can score: the largest graded maximum, or the sum of the problems' points."""
     graded = [details(s)["max_total"] for s in summaries if details(s)["max_total"]]
-    return max(graded) if graded else sum(PROBLEM_POINTS.values())
+    return max(graded) if graded else sum(problem_points().values())
 
 
 def histogram(scores: list[float], top: float, bins: int = BINS) -> list[tuple[float, float, int]]:
@@ -159,13 +160,13 @@ def render_header(stats: dict) -> str:
         totals = "No submission was attempted."
     else:
         totals = f'Total: mean {points(stats["mean"])} / {points(stats["max"])}, median {points(stats["median"])} / {points(stats["max"])}.'
-    return (f'<h1>Homework 9: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
+    return (f'<h1>{escape(manifest().title)}: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
             f'{apart} {totals}</p>')
 
 
 def render_histogram(problem: str, scores: list[float]) -> str:
     """One problem's histogram as an inline <svg>: a <rect> per bin, its count above it, the bin edges below."""
-    top = PROBLEM_POINTS[problem]
+    top = problem_points()[problem]
     bins = histogram(scores, top)
     left, bottom, bar, height = 40, 170, 28, 130  # plot origin, bar width and the tallest bar, in pixels
     tallest = max(count for _, _, count in bins) or 1
@@ -180,16 +181,16 @@ def render_histogram(problem: str, scores: list[float]) -> str:
         parts.append(f'<text class="tick" x="{x}" y="{bottom + 13}" text-anchor="middle">{points(low)}</text>')
     parts.append(f'<text class="tick" x="{left + bar * BINS}" y="{bottom + 13}" text-anchor="middle">{points(top)}</text>')
     parts.append(f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>')
-    parts.append(f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top})</text>')
+    parts.append(f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top:g})</text>')
     parts.append(f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" transform="rotate(-90 12 {bottom - height / 2})">submissions</text>')
     parts.append("</svg>")
     full = sum(1 for score in scores if score >= top - 1e-9)
-    caption = f"Problem {problem}: {escape(PROBLEM_TITLES[problem])}<br>mean {points(statistics.fmean(scores)) if scores else '-'}, full marks: {full}"
+    caption = f"Problem {problem}: {escape(problem_titles()[problem])}<br>mean {points(statistics.fmean(scores)) if scores else '-'}, full marks: {full}"
     return f'<figure>{"".join(parts)}<figcaption>{caption}</figcaption></figure>'
 
 
 def render_histograms(summaries: list[dict]) -> str:
-    figures = [render_histogram(p, [float(s.get(f"problem {p}", 0)) for s in summaries]) for p in sorted(PROBLEM_POINTS, key=int)]
+    figures = [render_histogram(p, [float(s.get(f"problem {p}", 0)) for s in summaries]) for p in sorted(problem_titles(), key=int)]
     return '<h2>Scores per problem</h2>\n<div class="histograms">' + "\n".join(figures) + "</div>"
 
 
@@ -238,8 +239,8 @@ def render_flags(summaries: list[dict]) -> str:
 
 
 def render_submissions(summaries: list[dict]) -> str:
-    problems = sorted(PROBLEM_POINTS, key=int)
-    headers = (["submission", "students", "submitted", "lateness", "total"] + [f"P{p} ({PROBLEM_POINTS[p]})" for p in problems]
+    problems, top = sorted(problem_titles(), key=int), problem_points()
+    headers = (["submission", "students", "submitted", "lateness", "total"] + [f"P{p} ({top[p]:g})" for p in problems]
                + ["attempt", "flags"])
     rows = []
     for s in summaries:
@@ -259,7 +260,7 @@ def render_report(summaries: list[dict]) -> str:
     sections = [render_header(class_statistics(summaries)), render_histograms(counted), render_most_failed(counted, case_names),
                 render_pass_rates(counted), render_diagnoses(counted, case_names), render_flags(summaries), render_submissions(summaries)]
     body = "\n".join(sections)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Homework 9: class report</title>\n'
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(manifest().title)}: class report</title>\n'
             f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from autograder import PROJECT_ROOT, protocol
 from autograder.config import GraderConfig
+from autograder.homework import HOMEWORK, REFERENCE
 from autograder.protocol import BatchRequest, CaseReply, CaseRequest, ProtocolError, Status
 
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -87,7 +88,7 @@ def describe_protections(protections: dict) -> list[str]:
         lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
                      "student code runs as this user and could read the project's files")
     else:
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, autograder/ or tests/ ("
+        lines.append("student code runs as an unprivileged user: it cannot read reference/, homework/, autograder/ or tests/ ("
                      + ("covered in the worker's own mount namespace" if protections.get("covered") else
                         "closed by their modes for this grade only, unless out of its reach already") + "), "
                      "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
@@ -375,5 +376,8 @@ class WarmWorker:
             os.close(folder)
 
     def redact(self, text: str) -> str:
-        """Student-visible text names neither the grader's folder nor the sandbox's, whoever printed them."""
-        return text.replace(str(self.workspace), "<sandbox>").replace(str(PROJECT_ROOT), "<grader>")
+        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's, whoever printed them."""
+        text = text.replace(str(self.workspace), "<sandbox>")
+        for folder in (HOMEWORK, REFERENCE, PROJECT_ROOT):  # the homework may live outside the project (AUTOGRADER_HOMEWORK)
+            text = text.replace(str(folder), "<grader>")
+        return text

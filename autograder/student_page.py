@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 if TYPE_CHECKING:  # markdown-it-py is optional (requirements-dev.txt): only the type is needed here
     from markdown_it import MarkdownIt
+from autograder.homework import manifest
 
 PAGE_MODE = 0o644  # the page holds only what the student is shown: readable by the TA who ran regrade
 SHOWN_LATER = {"after_due_date": "shown to the student after the due date",
@@ -38,12 +39,12 @@ TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>Homework 9: {{ submission }}</title>
+<title>{{ title }}: {{ submission }}</title>
 <style>{{ style }}</style>
 </head>
 <body>
 <p><a href="../report.html">Class report</a></p>
-<h1>Homework 9: {{ submission }}</h1>
+<h1>{{ title }}: {{ submission }}</h1>
 <p>{{ students or "No student named in the export." }}</p>
 <p class="score"><strong>Autograder score: {{ score }} / {{ max_score }}</strong></p>
 <p class="none">What the student sees on Gradescope: tests marked hidden are left out; {{ how_outputs_show }}.</p>
@@ -109,7 +110,7 @@ def shown_tests(results: dict) -> list:
 def render_student_page(submission: str, students: str, results: dict) -> str:
     """The page of one submission from its results.json dict (as Gradescope reads it); every string is escaped."""
     max_score = sum(float(test.get("max_score", 0)) for test in results.get("tests", []))
-    return PAGE.render(style=STYLE, submission=submission, students=students, score=points(results.get("score", 0)),
+    return PAGE.render(style=STYLE, title=manifest().title, submission=submission, students=students, score=points(results.get("score", 0)),
                        max_score=points(max_score), output=rendered(str(results.get("output", ""))) if results.get("output") else "",
                        tests=shown_tests(results), how_outputs_show=(
                            "outputs are rendered as CommonMark, as Gradescope renders Markdown" if markdown_renderer()

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from autograder.log_file import LOG_NAME, LogKeyError, LogUnreadable, read_log
+from autograder.homework import manifest
+from autograder.log_file import LOG_NAME, LogUnreadable, read_log
 from autograder.untrusted_fs import (CopyLimits, Folder, NotFound, NotRegular, UntrustedPathError, copy_tree, file_kind,
                                      not_used, readable_name)
 
-STUDENT_FILES = ("purification.py", "transformer.py", "attention.py", "kernel_attention.py", LOG_NAME)
+STUDENT_FILES = manifest().submission_files  # the homework's student files, then its log
 SKIP_NAMES = (".git", "__pycache__", ".ipynb_checkpoints", ".venv")  # never copied, never mentioned; .venv: see the bundle README
 MAX_NOTES = 20  # notes shown to the student; the rest are counted
 BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span in the notes
@@ -23,10 +24,6 @@ BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span 
 
 class SubmissionNotFound(Exception):
     """The folder does not exist or holds none of the files a submission may contain."""
-
-
-class NoTransformerClass(Exception):
-    """Neither transformer.py nor the log's source text is there to build PytorchTransformer from."""
 
 
 @dataclass
@@ -175,6 +172,8 @@ class Submission:
     @cached_property
     def log(self):
         """(Log, None) when readable, (None, reason) otherwise."""
+        if LOG_NAME is None:
+            return None, "this homework has no log"
         why = self.why_not_used(LOG_NAME)
         if why:
             return None, f"{LOG_NAME} {why}"
@@ -184,38 +183,3 @@ class Submission:
             return read_log(self.root / LOG_NAME, self.log_cap_bytes), None
         except LogUnreadable as error:
             return None, f"{LOG_NAME} cannot be used: {error}"
-
-    def transformer_source(self):
-        """How to get PytorchTransformer: None to import transformer.py, or the log's {'init', 'forward'} text.
-
-        Raises NoTransformerClass, with the reason, when neither is available.
-        """
-        if self.has("transformer.py"):
-            return None
-        log, problem = self.log
-        try:
-            if log is None:
-                raise LogKeyError(problem)
-            init, forward = log.get("torch_transformer_init", "torch_transformer_forward")
-        except LogKeyError as error:
-            raise NoTransformerClass(f"transformer.py is missing, and the class cannot be rebuilt from the log: {error}") from None
-        return {"init": init, "forward": forward}
-
-
-class WithoutTransformerFile:
-    """The submission as if transformer.py were left out: problem 2's class and weights then come from the log.
-
-    Everything but `has` and `transformer_source` is the submission's own (its private copy, its log).
-    """
-
-    def __init__(self, submission: Submission):
-        self._submission = submission
-
-    def has(self, name) -> bool:
-        return name != "transformer.py" and self._submission.has(name)
-
-    def transformer_source(self):
-        return Submission.transformer_source(self)  # with this view's `has`: the log's source, or NoTransformerClass
-
-    def __getattr__(self, name):
-        return getattr(self._submission, name)

@@ -110,7 +110,7 @@ def child_main(batch: "protocol.BatchRequest", start: int, stdout_fd: int, stder
         os.setsid()
         only_stdio(stdout_fd, stderr_fd)
         confinement.confine_child(protections, settings, readable_paths, batch.scratch, batch.submission)
-        os.environ.update(USER="hw9worker")
+        os.environ.update(USER=settings.get("user", "worker"))
         apply_limits(batch.limits)
         sys.path.insert(0, batch.submission)
         step = "preparing the case"

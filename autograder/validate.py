@@ -12,20 +12,21 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import PROJECT_ROOT, checks
+from autograder import checks
 import numpy as np
 
-from autograder.cases import PROBLEM_POINTS, all_cases
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
 from autograder.grade import grade, grader_errors, plan_case
+from autograder.homework import PACKAGE, REFERENCE, TEMPLATE, homework_path, manifest
 from autograder.log_file import LOG_NAME
-from autograder.mutants import MODULE_PROBLEMS, REFERENCE, mutants_of, original_source
+from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
+from autograder.registry import all_cases, problem_titles
 from autograder.sandbox import Outcome, WarmWorker
 from autograder.secret import draws_for
 from autograder.submission import Submission
 
-EQUIVALENT = Path(__file__).with_name("equivalent_mutants.json")  # mutant id -> why no test can tell it apart
+EQUIVALENT = homework_path(manifest().mutants.equivalent if manifest().mutants else "equivalent_mutants.json")  # mutant id -> why no test can tell it apart
 TARGET = 0.95
 SAMPLE_PER_MODULE = 8
 # A mutant is caught only by a failure that is the submission's doing; never by a grader error or the time budget.
@@ -78,9 +79,10 @@ def check_reference_and_template(worker, config, errors: GraderErrors, cases=Non
     """Problems found: the reference must score full marks (every point its cases offer), the template zero, with no
     grader error (those go to `errors`, with their tracebacks)."""
     problems = []
-    for folder in ("reference", "student_template"):
-        results = grade(PROJECT_ROOT / folder, config, worker=worker, cases=cases)
-        expected = results.max_score if folder == "reference" else 0
+    for path in (REFERENCE, TEMPLATE):
+        results = grade(path, config, worker=worker, cases=cases)
+        folder = path.name
+        expected = results.max_score if path == REFERENCE else 0
         if results.score != expected or not results.max_score:
             problems.append(f"{folder} scores {results.score:g} of {results.max_score:g}, expected {expected:g}")
         errors.add_results(folder, results)
@@ -141,7 +143,7 @@ def stub_passes(plan, stub, number="", errors=None):
         return False
 
 
-def stub_points(root=PROJECT_ROOT / "student_template", draws=None, errors=None, cases=None):
+def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log); the plans and checks
     that fail go to `errors` (a GraderErrors; without one, they raise AssertionError)."""
     own_errors = errors is None
@@ -197,12 +199,13 @@ def run_mutants(worker, config, everything=False, seed=0, errors=None, modules=M
             original = original_source(module)
             for mutant in mutants:
                 folder = Path(scratch) / mutant.id.replace(":", "_")
-                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", *manifest().mutants.left_out))
                 (folder / f"{module}.py").write_text(mutant.source)
                 own = [c for c in cases if c.problem == mutant.problem]
-                if module == "transformer":  # judge transformer.py alone: the reference's log would be graded instead
+                if module in manifest().mutants.without_log:  # judged alone: the reference's log would be graded instead
                     (folder / LOG_NAME).unlink()
-                    own = [c for c in own if not c.build.__module__.endswith("problem2_log")]
+                    left_out = {f"{PACKAGE}.{name}" for name in manifest().mutants.without_log[module]}
+                    own = [c for c in own if c.build.__module__ not in left_out]
                 results = grade(folder, config, worker=worker, cases=own)
                 errors.add_results(f"mutant {mutant.id}", results)
                 if caught(results):
@@ -234,7 +237,7 @@ def validate(everything=False):
     if report.stale_equivalents:
         print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")
     shown = set()
-    for problem in sorted(PROBLEM_POINTS):
+    for problem in sorted(problem_titles()):
         caught, survivors = report.caught.get(problem, 0), report.survivors.get(problem, [])
         status = "ok" if report.rate(problem) >= TARGET else f"BELOW {TARGET:.0%}"
         print(f"  problem {problem}: {caught} of {caught + len(survivors)} caught ({report.rate(problem):.0%}) {status}")
@@ -243,7 +246,7 @@ def validate(everything=False):
             if mutant.id not in shown:
                 shown.add(mutant.id)
                 print(f"\nsurvivor {mutant.id}\n{diff}")
-    below = [p for p in PROBLEM_POINTS if report.rate(p) < TARGET]
+    below = [p for p in problem_titles() if report.rate(p) < TARGET]
     if errors.found:
         print(f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate")
         print(*(f"\n{paragraph}" for paragraph in errors.report()), sep="\n")

@@ -42,7 +42,8 @@ def _load_supervisor():
 
 supervisor = _load_supervisor()
 protocol, confinement = supervisor.protocol, supervisor.confinement
-Runner = supervisor.load_sibling("case_runner").Runner  # what runs each case in a child
+case_runner = supervisor.load_sibling("case_runner")
+Runner = case_runner.Runner  # what runs each case in a child
 # What student code must be able to read: the standard library and the installed packages.
 READABLE_PATHS = sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__)), os.path.dirname(os.path.dirname(torch.__file__))})
 
@@ -74,6 +75,7 @@ def serve():
     control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
     os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process
     settings = json.loads(sys.stdin.readline())
+    case_runner.load_homework(settings.get("homework_files", {}))  # the homework's recipes, by path, before any covering
     confinement.die_with_parent()  # killed with its grading process, so that no orphan runs cases on
     protections = confinement.probe_protections(settings, READABLE_PATHS)
     # the project's private folders, covered in this worker's own mount namespace (the checkout is not changed)

@@ -6,8 +6,8 @@ autograder/public/) and, for problem 2, from problem2.py's public case (the bund
 """
 import numpy as np
 
-from autograder.cases import public_cases, rng
-from autograder.cases.frozen import decode, decode_check, freeze, never_reads_the_submission
+from autograder.registry import public_cases, rng
+from autograder.frozen import decode, decode_check, freeze, never_reads_the_submission
 from autograder.checks import FeatureGram
 from autograder.submission import Submission
 from tests.corpus import CORPUS

@@ -10,20 +10,24 @@ import numpy as np
 import pytest
 
 from autograder import checks
-from autograder.cases import all_cases, rng
-from autograder.cases import problem2, problem2_log
+from autograder.registry import all_cases, rng
 from autograder.checks import Expect, FeatureGram
 from autograder.cli import print_report
 from autograder.config import GraderConfig
 from autograder import grade as grade_module
 from autograder.grade import CASE_OVERHEAD, fitting_batch, grade
 from autograder.log_file import Log
-from autograder.reference_model import notebook_helpers, numpy_transformer
 from autograder import results as models
 from autograder.results import Results, printable, write_results
 from autograder.sandbox import Job, Outcome, WarmWorker
 from reference import transformer as reference_transformer
 from tests.helpers import ROOT
+from autograder.homework import homework_module
+
+problem2 = homework_module("cases.problem2")
+problem2_log = homework_module("cases.problem2_log")
+reference_model = homework_module("reference_model")
+notebook_helpers, numpy_transformer = reference_model.notebook_helpers, reference_model.numpy_transformer
 
 CASES = {case.number: case for case in all_cases()}
 HELPERS = notebook_helpers()
@@ -232,9 +236,6 @@ class FakeSubmission:
     def has(self, name):
         return False
 
-    def transformer_source(self):
-        return None
-
 
 @pytest.mark.parametrize("number", ["2.8", "2.12"])
 def test_huge_logged_matrices_are_refused_before_any_arithmetic(monkeypatch, number):
@@ -272,7 +273,8 @@ def test_a_huge_output_is_judged_by_its_shape_alone(check):
 
 
 def test_layer_facts_of_a_huge_shape_are_not_listed():
-    job, check = CASES["2.7"].build(FakeSubmission({}), rng("2.7"))
+    logged_class = {"torch_transformer_init": "def __init__(self): pass", "torch_transformer_forward": "def forward(self): pass"}
+    job, check = CASES["2.7"].build(FakeSubmission(logged_class), rng("2.7"))
     verdict = check(Outcome("ok", outputs={"0:Km": huge((4000, 4000))}))
     assert verdict.category == checks.WRONG_VALUE and "Km should be nn.Linear" in verdict.message
 

@@ -9,7 +9,10 @@ import zipfile
 
 import pytest
 
+from autograder.registry import problem_points
 from tests.helpers import ROOT
+
+FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,9 @@ def test_zip_holds_the_scripts_at_its_root_and_nothing_it_does_not_need(bundle):
     for script in ("setup.sh", "run_autograder"):
         assert script in infos and (infos[script].external_attr >> 16) & stat.S_IXUSR
     assert "requirements.txt" in infos and "reference/transformer.py" in infos and "autograder/worker.py" in infos
+    homework = {f"homework/{path.relative_to(ROOT / 'homework').as_posix()}" for pattern in ("*.py", "*.yaml")
+                for path in (ROOT / "homework").rglob(pattern) if "__pycache__" not in path.parts}
+    assert "homework/manifest.yaml" in homework and homework <= set(infos)  # the whole homework package, hidden cases included
     assert not any(name.startswith(("tests/", "student_template/", ".git", "docs/", ".venv")) or "__pycache__" in name for name in infos)
 
 
@@ -45,7 +51,7 @@ def test_unpacked_bundle_grades_the_reference_to_full_marks(bundle, tmp_path):
     done = subprocess.run([str(tmp_path / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
-    assert results["score"] == 60 and not any(t["status"] == "failed" and t["max_score"] > 0 for t in results["tests"])
+    assert results["score"] == FULL_MARKS and not any(t["status"] == "failed" and t["max_score"] > 0 for t in results["tests"])
 
 
 def test_zip_carries_a_fresh_private_secret_that_the_students_never_get(bundle, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.build import student_requirements
-from autograder.cases import PROBLEM_TITLES
+from autograder.registry import problem_titles
 from tests.helpers import ROOT, unpacked_student_bundle
 
 README = ROOT / "student_template" / "README.md"
@@ -92,7 +92,7 @@ def test_readme_linux_commands_install_and_check_the_template(installed):
     assert MARK in output, output[-3000:]  # every set-up command succeeded
     check = output.split(MARK, 1)[1]
     assert status == 1, check[-3000:]  # the stubs fail
-    for number, title in PROBLEM_TITLES.items():
+    for number, title in problem_titles().items():
         block = check.split(f"Problem {number}: {title}", 1)[1].split("\nProblem ", 1)[0]
         assert "FAIL" in block and "PASS" not in block, number
         assert "NotImplementedError" in block, number
@@ -115,7 +115,7 @@ def test_notebook_check_runs_in_the_venv(installed):
     code = "from autograder.notebook import check; print(check(1))"
     done = subprocess.run([str(hw9 / ".venv/bin/python"), "-c", code], cwd=hw9, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"Problem 1: {PROBLEM_TITLES['1']}" in done.stdout and "NotImplementedError" in done.stdout
+    assert f"Problem 1: {problem_titles()['1']}" in done.stdout and "NotImplementedError" in done.stdout
     assert "Problem 2:" not in done.stdout and "could not run" not in done.stdout
 
 

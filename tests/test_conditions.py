@@ -22,9 +22,12 @@ import pytest
 
 from autograder.confinement import first_closed_folder
 from autograder.identity import FALLBACK_ID
+from autograder.registry import problem_points
 from tests.corpus import items
 from tests.helpers import ROOT, project_copies
 from tests.optional_tools import can_be_a_student, is_root, require
+
+FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
 
 SCRIPT = ROOT / "tests" / "conditions_script.py"
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
@@ -138,7 +141,7 @@ def test_proc_without_namespaces_shows_command_lines_but_no_environment(without_
 @pytest.mark.parametrize("condition", ["with_namespaces", "without_namespaces"])
 def test_two_submissions_graded_at_once_cannot_talk(condition, request):
     together = request.getfixturevalue(condition)["together"]
-    assert together["abstract_socket_server"]["score"] == together["abstract_socket_client"]["score"] == 60
+    assert together["abstract_socket_server"]["score"] == together["abstract_socket_client"]["score"] == FULL_MARKS
     assert "heard 0 messages" in together["abstract_socket_server"]["printed"]
     assert "reached the other submission: False" in together["abstract_socket_client"]["printed"]
 
@@ -158,4 +161,4 @@ def test_fails_closed_when_the_worker_user_cannot_read_python(python_unreadable)
 def test_two_submissions_graded_at_once_cannot_read_each_others_folders(condition, request):
     together = request.getfixturevalue(condition)["together"]
     for key in ("reads_other_workspaces#0", "reads_other_workspaces#1"):
-        assert together[key]["score"] == 60 and "read 0 files of other submissions" in together[key]["printed"], key
+        assert together[key]["score"] == FULL_MARKS and "read 0 files of other submissions" in together[key]["printed"], key

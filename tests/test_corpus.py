@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.cases import PROBLEM_POINTS, all_cases
+from autograder.registry import all_cases, problem_points
 from autograder.config import GraderConfig
 from autograder.grade import grade, problem_scores
 from autograder.results import printable, to_gradescope_dict, write_results
@@ -127,9 +127,9 @@ def outcome_of(graded, name):
 def test_loses_points_only_where_it_is_wrong(graded, name):
     spec, results = ITEMS[name], outcome_of(graded, name)["results"]
     scores = problem_scores(results.tests)
-    assert set(scores) == set(PROBLEM_POINTS)
+    assert set(scores) == set(problem_points())
     for problem, (score, top) in scores.items():
-        assert top == PROBLEM_POINTS[problem]
+        assert top == problem_points()[problem]
         if problem in spec.get("zero", ""):
             assert score == 0, f"problem {problem} should score 0"
         elif problem in spec.get("lost", ""):
@@ -233,7 +233,7 @@ def test_fifty_megabytes_printed_keep_their_first_and_last_lines(graded):
 
 
 def test_reference_scores_full_marks_and_template_zero(graded):
-    assert outcome_of(graded, "nested_reference")["results"].score == sum(PROBLEM_POINTS.values())
+    assert outcome_of(graded, "nested_reference")["results"].score == sum(problem_points().values())
     assert outcome_of(graded, "template")["results"].score == 0
 
 
@@ -250,18 +250,18 @@ def test_public_failure_says_expected_and_given(graded):
 
 
 def test_log_only_submission_earns_all_of_problem_2(graded):
-    assert problem_scores(outcome_of(graded, "log_only")["results"].tests)["2"] == (20, 20)
+    assert problem_scores(outcome_of(graded, "log_only")["results"].tests)["2"] == (problem_points()["2"],) * 2
 
 
 def test_problem_2_is_graded_from_the_source_that_earns_more(graded):
     export = outcome_of(graded, "p2_notebook_export_beside_log")["results"]
-    assert problem_scores(export.tests)["2"] == (20, 20)
+    assert problem_scores(export.tests)["2"] == (problem_points()["2"],) * 2
     assert "Graded from submission_log.json" in {t.number: t for t in export.tests}["2.1"].output
     # the log's class (right on single tokens and on qk_dim 1: 2.2, 2.4, 2.6, and 2.7: 4 points) beats transformer.py's
     # (single tokens only: 2.2, 2.4, and 2.7: 3); transformer.py's weights (8) beat the log's wrong content matrices; of
     # the log's own checks only 2.10 and 2.13 pass (2)
     both = outcome_of(graded, "p2_both_sources_wrong")["results"]
-    assert problem_scores(both.tests)["2"] == (4 + 8 + 2, 20)
+    assert problem_scores(both.tests)["2"] == (4 + 8 + 2, problem_points()["2"])
 
 
 def test_optional_task_left_out_is_neither_passed_nor_failed(graded):

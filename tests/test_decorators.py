@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder import cases
-from autograder.cases import all_cases, rng
+from autograder.registry import all_cases, rng
 from autograder.checks import PASSED, WRONG_VALUE, Verdict
 from autograder.grade import grade
 from autograder.results import write_results
@@ -18,7 +18,7 @@ HEADER = """
 import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, partial_credit, tags, visibility, weight
 
-from autograder.cases import add_case, call, case
+from autograder.registry import add_case, call, case
 from autograder.checks import WRONG_VALUE, fail, ok
 """
 
@@ -206,7 +206,7 @@ def test_the_shipped_case_modules_use_the_decorators():
 
 
 def test_tags_survive_freezing_into_the_students_bundle(tmp_path, scratch_registry):
-    from autograder.cases.frozen import register_frozen_cases, write_frozen
+    from autograder.frozen import register_frozen_cases, write_frozen
 
     declare(tmp_path, HEADER + '''
 from autograder.checks import expect

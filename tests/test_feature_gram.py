@@ -5,10 +5,13 @@ import numpy as np
 import pytest
 
 from autograder import checks
-from autograder.cases import all_cases, rng
-from autograder.cases.frozen import decode_check, encode_check
-from autograder.mistakes import CATALOGUE, LAYOUT_WORDS, resolve
+from autograder.registry import all_cases, rng
+from autograder.frozen import decode_check, encode_check
 from autograder.sandbox import Outcome
+from autograder.homework import homework_module
+
+mistakes = homework_module("mistakes")
+CATALOGUE, LAYOUT_WORDS, resolve = mistakes.CATALOGUE, mistakes.LAYOUT_WORDS, mistakes.resolve
 
 CASES = {case.number: case for case in all_cases()}
 RANDOM_FEATURE_CASES = ("6.1", "6.2", "6.3", "6.4")

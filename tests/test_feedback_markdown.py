@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from autograder import grader_callables
-from autograder.cases import Case, public_cases, rng
-from autograder.cases.frozen import never_reads_the_submission
-from autograder.cases.problem2 import judged_weights
-from autograder.checks import expect, show
+from autograder.registry import Case, public_cases, rng
+from autograder.frozen import never_reads_the_submission
+from autograder.checks import compare_arrays, expect, show
 from autograder.config import GraderConfig
 from autograder.grade import judge_case
 from autograder.results import fence
 from autograder.sandbox import Job, Outcome
 from tests.helpers import ROOT
+from autograder.homework import grader_callables, homework_module
+
+judged_weights = homework_module("cases.problem2").judged_weights
 
 COMMONMARK = MarkdownIt("commonmark")  # Gradescope renders outputs marked "md" as Markdown; CommonMark is its core
 PRE_BLOCK = re.compile(r"<pre><code[^>]*>(.*?)</code></pre>", re.S)
@@ -100,7 +101,7 @@ def snippet_call(output):
     saved = sys.modules.get(module)
     sys.modules[module] = fake
     try:
-        namespace = {name: getattr(grader_callables, name) for name in dir(grader_callables) if not name.startswith("_")}
+        namespace = dict(grader_callables())
         exec(code.replace(f"{function}(", "shown = " + f"{function}(", 1), namespace)
     finally:
         if saved is None:

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from autograder.registry import problem_points
 from tests.helpers import ROOT
 from tests.optional_tools import needs
+
+FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
 
 SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"  # bookworm's python3 is 3.11: the wheel below must be cp311
 CACHE = Path("/var/cache/hw9-fresh-image")  # the root file system, kept between runs (debootstrap takes a while)
@@ -218,7 +221,7 @@ def test_the_reference_scores_full_marks(image):
     reference["submission_log.json"] = (ROOT / "reference" / "submission_log.json").read_bytes()
     results = image.grade("run_autograder on the reference", reference)
     failed = [f"{test['number']}: {test['output'][:300]}" for test in results["tests"] if test.get("status") == "failed"]
-    assert results["score"] == sum(test["max_score"] for test in results["tests"]) == 60, "\n".join(failed)
+    assert results["score"] == sum(test["max_score"] for test in results["tests"]) == FULL_MARKS, "\n".join(failed)
     staff = next(test["output"] for test in results["tests"] if test["number"] == "0.1")
     print(f"\nthe grader's protections in the fresh image:\n{staff}")
 

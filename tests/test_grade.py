@@ -5,24 +5,31 @@ import sys
 
 import pytest
 
-from autograder.cases import PROBLEM_POINTS, all_cases, rng
+from autograder import registry
+from autograder.homework import manifest
+from autograder.registry import Case, all_cases, problem_points, rng
 from autograder.config import GraderConfig
 from autograder.grade import LEFT_BEHIND, grade
 from tests.helpers import ROOT
 from tests.optional_tools import require
 
 
-def test_case_weights_add_up_to_the_problem_points():
-    for problem, points in PROBLEM_POINTS.items():
-        assert sum(c.weight for c in all_cases() if c.problem == problem) == pytest.approx(points), problem
+def test_a_problems_points_follow_its_cases_with_no_other_edit(monkeypatch):
+    # Points are derived from the cases' weights: a case added to a problem raises its points, and nothing else.
+    before = problem_points()
+    assert set(before) == {problem.number for problem in manifest().problems} and all(points > 0 for points in before.values())
+    extra = Case("3.99", "an added case", 1.5, lambda submission, g: None)
+    monkeypatch.setattr(registry, "_REGISTRY", [*registry._REGISTRY, extra])
+    after = problem_points()
+    assert after["3"] == before["3"] + 1.5 and {p: v for p, v in after.items() if p != "3"} == {p: v for p, v in before.items() if p != "3"}
 
 
 def test_every_problem_has_public_and_hidden_cases_and_numbers_start_with_the_problem():
     cases = all_cases()
-    for problem in PROBLEM_POINTS:
+    for problem in problem_points():
         own = [c for c in cases if c.number.startswith(problem + ".")]
         assert any(c.public for c in own) and any(not c.public for c in own), problem
-    assert all(c.number.split(".")[0] in PROBLEM_POINTS and len(c.number.split(".")) == 2 for c in cases)
+    assert all(c.number.split(".")[0] in problem_points() and len(c.number.split(".")) == 2 for c in cases)
 
 
 def test_a_worker_that_cannot_start_is_the_graders_fault(tmp_path):
@@ -44,7 +51,7 @@ def test_grading_process_imports_neither_torch_nor_student_code():
         "('torch', 'purification', 'attention', 'kernel_attention', 'transformer')))"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.stdout.split() == ["60.0", "[]"], done.stdout + done.stderr
+    assert done.stdout.split() == [str(sum(problem_points().values())), "[]"], done.stdout + done.stderr
 
 
 def test_workers_running_at_once_never_share_a_user():
@@ -144,7 +151,7 @@ def softmax_attention(Q, K, V):
 '''
 GRADE_4_1 = """
 import sys
-from autograder.cases import all_cases
+from autograder.registry import all_cases
 from autograder.grade import grade
 tests = {t.number: t for t in grade(sys.argv[1], cases=[c for c in all_cases() if c.number == "4.1"]).tests}
 print(tests["4.1"].status, repr(tests["4.1"].output))

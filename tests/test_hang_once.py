@@ -1,7 +1,7 @@
 """A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that hung."""
 from autograder import checks
 from autograder import grade as grade_module
-from autograder.cases import all_cases
+from autograder.registry import all_cases
 from autograder.config import GraderConfig
 from autograder.sandbox import Job, Outcome
 

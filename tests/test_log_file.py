@@ -6,8 +6,11 @@ import threading
 import numpy as np
 import pytest
 
-from autograder.log_file import LogKeyError, LogUnreadable, infer_matrix, logged_weights, read_log
+from autograder.homework import homework_module
+from autograder.log_file import LogKeyError, LogUnreadable, infer_matrix, read_log
 from tests.helpers import ROOT
+
+logged_weights = homework_module("logged").logged_weights
 
 REFERENCE_LOG = json.loads((ROOT / "reference" / "submission_log.json").read_text())
 CAP = 1 << 20
@@ -185,3 +188,16 @@ def test_a_duplicate_among_50000_keys_is_found(tmp_path):
     text = many_keys_log(50_000)[:-1] + ', "extra_049999": 2}'
     with pytest.raises(LogUnreadable, match="extra_049999"):
         read_log(write(tmp_path, text), CAP)
+
+
+def test_the_manifests_logged_run_is_the_one_the_notebook_logs():
+    # The grader recomputes torch_transformer_value from the manifest's constants: they must be the notebook's own.
+    from autograder.homework import manifest
+
+    helpers = homework_module("reference_model").notebook_helpers()
+    run = manifest().log.constants
+    assert run["seed"] == helpers.TORCH_SEED and tuple(run["model_dims"]) == tuple(helpers.TORCH_CHECK_ARGS)
+    assert tuple(run["input_shape"]) == tuple(helpers.TORCH_CHECK_INPUT)
+    start, stop = run["value_slice"]
+    assert len(REFERENCE_LOG["torch_transformer_value"]) == stop - start
+    assert REFERENCE_LOG["torch_transformer_shape"] == run["output_shape"]

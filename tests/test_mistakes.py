@@ -11,12 +11,16 @@ import shutil
 import numpy as np
 import pytest
 
-from autograder.cases import all_cases
-from autograder.cases.problem2 import FORWARD_MISTAKES, POSITIONS_ADDED, judge_weights
+from autograder.registry import all_cases, problem_points
 from autograder.grade import grade
-from autograder.mistakes import CATALOGUE, GRAM_MISTAKES
 from autograder.sandbox import WarmWorker
 from tests.helpers import ROOT
+from autograder.homework import homework_module
+
+problem2 = homework_module("cases.problem2")
+FORWARD_MISTAKES, POSITIONS_ADDED, judge_weights = problem2.FORWARD_MISTAKES, problem2.POSITIONS_ADDED, problem2.judge_weights
+mistakes = homework_module("mistakes")
+CATALOGUE, GRAM_MISTAKES = mistakes.CATALOGUE, mistakes.GRAM_MISTAKES
 
 FIXTURES = {
     # (function, mistake): (visible case, file, old text, new text)
@@ -106,7 +110,7 @@ def test_mistake_is_recognised_on_a_submission_that_makes_it(worker, tmp_path, f
 
 def test_a_correct_submission_is_never_diagnosed(worker):
     results = grade(ROOT / "reference", worker=worker)
-    assert results.score == 60
+    assert results.score == sum(problem_points().values())
     assert not any(test.diagnosis or "Likely mistake" in test.output for test in results.tests)
 
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from autograder.cases import PROBLEM_POINTS
+from autograder.registry import problem_points
 from tests.corpus import items, make_submission
 from tests.helpers import ROOT
 from tests.optional_tools import can_be_a_student, require
@@ -51,7 +51,7 @@ def test_as_a_student_each_item_loses_only_its_own_problems(graded_as_a_student,
     spec, graded = items()[name], graded_as_a_student[name]
     assert "not root: isolation is process-only" in graded["protections"]
     for problem, (score, top) in graded["problems"].items():
-        assert top == PROBLEM_POINTS[problem]
+        assert top == problem_points()[problem]
         if problem in spec.get("lost", "") or problem in spec.get("zero", ""):
             assert score < top, problem
         else:

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from autograder import notebook
-from autograder.cases import PROBLEM_TITLES, public_cases
+from autograder.registry import public_cases, problem_titles
 from tests.helpers import ROOT, unpacked_student_bundle
 
 NOTEBOOK = "hand_design_transformers.ipynb"
@@ -58,7 +58,7 @@ def test_the_template_calls_check_for_problem_2_and_for_everything():
 def test_notebook_check_cells_render_one_row_per_problem(executed):
     problem_two, everything = (outputs[0] for outputs in executed)
     assert score_rows(problem_two) == ["2"]
-    assert score_rows(everything) == sorted(PROBLEM_TITLES)
+    assert score_rows(everything) == sorted(problem_titles())
     assert "public case(s) failed" in everything
 
 
@@ -71,8 +71,8 @@ def test_notebook_check_escapes_what_student_code_says(executed):
 def test_notebook_check_explains_the_first_failure_of_each_problem(executed):
     problem_two, everything = (outputs[0] for outputs in executed)
     explanations = re.findall(r'class="hw9-explanation".*?<pre[^>]*>(.*?)</pre>', everything, re.S)
-    assert len(explanations) == len(PROBLEM_TITLES)  # the first failure of each problem
-    assert sum("NotImplementedError" in text for text in explanations) == len(PROBLEM_TITLES) - 1  # all stubs but 3's
+    assert len(explanations) == len(problem_titles())  # the first failure of each problem
+    assert sum("NotImplementedError" in text for text in explanations) == len(problem_titles()) - 1  # all stubs but 3's
     assert "NotImplementedError" in problem_two and "check(verbose=True)" in problem_two
 
 

@@ -101,8 +101,8 @@ def verbs(help_text):
 
 def test_the_wheel_holds_the_grader_and_its_data_only(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "autograder/cli.py" in names and "autograder/cases/problem1.py" in names
-    assert "autograder/equivalent_mutants.json" in names  # validate reads it beside its module
+    assert "autograder/cli.py" in names and "homework/cases/problem1.py" in names
+    assert "homework/manifest.yaml" in names and "homework/equivalent_mutants.json" in names  # the homework's data
     assert "autograder/public/cases.json" in names  # the students' frozen public cases, when built
     assert "autograder/secret.key" not in names  # a deployment's own key
     assert not [

@@ -37,7 +37,10 @@ import pytest
 import autograder.regrade as regrade_module
 from autograder.export import Limits
 from autograder.regrade import FORMULA_STARTS, regrade
+from autograder.registry import problem_points
 from tests.helpers import ROOT
+
+FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
 
 CORPUS = ROOT / "tests" / "regrade_corpus"
 SKIP = shutil.ignore_patterns("__pycache__", "*.ipynb")
@@ -181,7 +184,7 @@ def test_regrade_corpus_item(item, tmp_path, monkeypatch):
             assert results["tests"][0]["name"] == "Autograder error"
         else:
             assert float(row["total"]) == want["total"], (name, row)
-            assert sum(test["max_score"] for test in results["tests"]) == 60
+            assert sum(test["max_score"] for test in results["tests"]) == FULL_MARKS
     notes = (out / "regrade-notes.txt").read_text() if (out / "regrade-notes.txt").exists() else ""
     for word in spec.get("notes", []):
         assert filled(word, outside) in notes, word

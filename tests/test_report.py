@@ -8,16 +8,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from autograder.cases import PROBLEM_POINTS, PROBLEM_TITLES, all_cases
-from autograder.report import (
-    diagnosed_mistakes,
-    flagged_submissions,
-    histogram,
-    most_failed,
-    pass_rates,
-    read_summaries,
-    write_report,
-)
+from autograder.registry import problem_points, problem_titles
+from autograder.registry import all_cases
+from autograder.report import (diagnosed_mistakes, flagged_submissions, histogram, most_failed, pass_rates, read_summaries,
+                               write_report)
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 from tests.optional_tools import require
@@ -29,9 +23,9 @@ SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
 def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None,
                   no_attempt=False, notes=()):
     """A summary.json as regrade writes it: the CSV row plus "details"."""
-    problems = problems or {p: float(points) for p, points in PROBLEM_POINTS.items()}
+    problems = problems or {p: float(points) for p, points in problem_points().items()}
     row = {"submission": name, "students": students, "emails": "", "sids": "", "total": total,
-           **{f"problem {p}": problems.get(p, 0.0) for p in PROBLEM_POINTS}, "flags": flags, "seconds": 1.0,
+           **{f"problem {p}": problems.get(p, 0.0) for p in problem_points()}, "flags": flags, "seconds": 1.0,
            "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total,
                        "no_attempt": no_attempt, "notes": list(notes)}}
     (out / name).mkdir(parents=True)
@@ -96,14 +90,15 @@ def test_histogram_bins(scores, top, counts):
 
 
 def test_histograms_in_the_page_have_a_bar_per_bin_and_the_counts(tmp_path):
-    names = [write_summary(tmp_path, f"s{i}", problems={"3": score}) for i, score in enumerate([5, 5, 5, 0, 2.5])]
+    top = problem_points()["3"]
+    names = [write_summary(tmp_path, f"s{i}", problems={"3": score}) for i, score in enumerate([top, top, top, 0, top / 2])]
     page = Page(report(tmp_path, names))
-    assert sorted(page.histograms) == sorted(PROBLEM_POINTS)
+    assert sorted(page.histograms) == sorted(problem_points())
     assert all(h["bars"] == 10 for h in page.histograms.values())
     problem3 = page.histograms["3"]
-    assert problem3["count"] == ["1", "1", "3"]  # one at 0, one at 2.5, three at full marks; empty bins say nothing
-    assert problem3["tick"] == ["0", "0.5", "1", "1.5", "2", "2.5", "3", "3.5", "4", "4.5", "5"]
-    assert problem3["axis"] == ["points (out of 5)", "submissions"]
+    assert problem3["count"] == ["1", "1", "3"]  # one at 0, one at half marks, three at full marks; empty bins say nothing
+    assert problem3["tick"] == [f"{top * tenth / 10:g}" for tenth in range(11)]
+    assert problem3["axis"] == [f"points (out of {top:g})", "submissions"]
 
 
 def test_most_failed_cases_come_first_with_their_commonest_category(tmp_path):
@@ -274,7 +269,7 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
     report_file = graded_class / "report.html"
     summaries = {s["submission"]: s for s in read_summaries(graded_class, ["full_marks", "template", "syntax_error", "hangs_once", "unscaled_a"])}
     assert summaries["unscaled_a"]["details"]["diagnoses"] == {"4.1": "attention without the 1/sqrt(d_k) scaling"}
-    assert summaries["full_marks"]["total"] == 60 and summaries["template"]["total"] == 0
+    assert summaries["full_marks"]["total"] == sum(problem_points().values()) and summaries["template"]["total"] == 0
     # 4.9 calls attention_scale too: once it timed out in 4.8, it is not run again (a timeout at once)
     assert summaries["hangs_once"]["details"]["failed"] == {"4.8": "timeout", "4.9": "timeout"}
 
@@ -292,10 +287,10 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
     text = page.all_text
     assert "6 submissions" in text and "median" in text
     assert "2 submissions attention without the 1/sqrt(d_k) scaling 4.1" in text  # the diagnosed mistake, counted
-    assert all(title in text for title in PROBLEM_TITLES.values())
+    assert all(title in text for title in problem_titles().values())
     assert "hangs_once Grace Hopper timeout: 4.8" in text  # the flagged timeout, with its case
     assert HOSTILE in text  # rendered as text, never as an element
-    assert sorted(page.histograms) == sorted(PROBLEM_POINTS) and all(h["bars"] == 10 for h in page.histograms.values())
+    assert sorted(page.histograms) == sorted(problem_points()) and all(h["bars"] == 10 for h in page.histograms.values())
     assert {"full_marks/index.html", "template/index.html", "syntax_error/index.html", "hangs_once/index.html"} <= set(page.links)
     assert all((graded_class / link).is_file() for link in page.links)
     assert "5 submissions with no attempt" not in text and "1 submission with no attempt" in text  # the template
@@ -317,7 +312,7 @@ def test_a_students_page_renders_in_headless_chromium(graded_class, tmp_path):
     results = json.loads((graded_class / "hangs_once" / "results.json").read_text())
     shown = [test for test in results["tests"] if test["visibility"] != "hidden"]
     text = page.all_text
-    assert "Grace Hopper" in text and f"Autograder score: {results['score']:g} / 60" in text
+    assert "Grace Hopper" in text and f"Autograder score: {results['score']:g} / {sum(problem_points().values()):g}" in text
     assert all(f"{test['number']} {test['name']}" in text for test in shown)
     assert "4.8 attention scale for d = 16 (failed) 0 / 0.5 attention_scale did not finish within" in text
     assert page.links == ["../report.html"]

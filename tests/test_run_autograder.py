@@ -4,7 +4,10 @@ import os
 import shutil
 import subprocess
 
+from autograder.registry import problem_points
 from tests.helpers import ROOT
+
+FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
 
 
 def test_broken_grader_still_leaves_valid_results(tmp_path):
@@ -33,7 +36,7 @@ def test_gradescope_layout_grades_the_reference_to_full_marks(tmp_path):
     done = subprocess.run([str(ROOT / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
-    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == 60
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) == FULL_MARKS
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["results.json"]  # no temporary file left behind
 
 

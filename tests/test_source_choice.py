@@ -2,14 +2,18 @@
 import json
 
 from autograder import checks
-from autograder.cases import all_cases
-from autograder.cases.problem2 import CLASS_PART, SOURCE_PARTS
+from autograder.registry import all_cases
 from autograder.check_summary import build_report, report_text
 from autograder.grade import not_attempted_reason, optional_entry
 from autograder.notebook import SelfCheck
 from autograder.results import Results, TestResult as Entry, to_gradescope_dict, write_results
 from autograder.sandbox import Job, Outcome
-from autograder.source_choice import FROM_LOG, better_source_of_problem2, why_transformer_file_fell_short
+from autograder.homework import homework_module
+
+problem2 = homework_module("cases.problem2")
+CLASS_PART, SOURCE_PARTS = problem2.CLASS_PART, problem2.SOURCE_PARTS
+source_choice = homework_module("source_choice")
+FROM_LOG, better_source_of_problem2, why_transformer_file_fell_short = source_choice.FROM_LOG, source_choice.better_source_of_problem2, source_choice.why_transformer_file_fell_short
 
 IMPORT_ERROR = ("PytorchTransformer raised an exception:\n```\nFile \"transformer.py\", line 3, in <module>\n"
                 "    get_ipython().system('pip install torch')\nNameError: name 'get_ipython' is not defined\n```")

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.cases import all_cases, public_cases
+from autograder.registry import all_cases, public_cases
 from autograder.grade import grade
 from autograder.results import to_gradescope_dict
 from autograder.secret import InputDraws, submission_digest
@@ -42,7 +42,7 @@ def test_bundle_holds_the_template_and_the_runner(bundle):
             assert (bundle / path.name).read_bytes() == path.read_bytes(), path.name  # the link's content, not a link
     assert "python -m autograder check" in (bundle / "README.md").read_text()
     names = {str(path.relative_to(bundle)) for path in bundle.rglob("*") if path.is_file()}
-    assert {"autograder/worker.py", "autograder/cli.py", "autograder/public/cases.json"} <= names
+    assert {"autograder/worker.py", "autograder/cli.py", "autograder/public/cases.json", "homework/manifest.yaml"} <= names
     assert not any(name.startswith(("reference", "tests", "bench", ".git")) for name in names)
     assert not any(name.endswith(("problem1.py", "problem34.py", "problem56.py", "problem2_hidden.py", "mutants.py", "build.py", "mistakes.py", "report.py")) for name in names)
 

@@ -12,16 +12,18 @@ import stat
 import numpy as np
 import pytest
 
-from autograder.cases import all_cases, public_cases
+from autograder.registry import all_cases, public_cases
 from autograder.checks import Verdict
 from autograder.grade import HARD_CODED, grade, plan_case
-from autograder.mistakes import resolve
 from autograder.sandbox import Outcome, WarmWorker
 from autograder.secret import InputDraws, SecretUnavailable, load_secret, submission_digest
 from autograder.submission import Submission
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 from tests.lookup_table import ITEM, lookup_files
+from autograder.homework import homework_module
+
+resolve = homework_module("mistakes").resolve
 
 SOLUTION_FILES = ("purification.py", "attention.py", "kernel_attention.py", "transformer.py", "submission_log.json")
 SECRET = b"s" * 40
@@ -183,7 +185,8 @@ def test_a_hidden_case_standing_as_a_twin_makes_the_same_check(tmp_path):
 def test_big_cases_move_their_values_per_submission_and_the_answer_follows_exactly(number):
     # Their rows are drawn once per process; each submission's V is V * a + b, and so is the answer.
     from reference import kernel_attention as ref
-    from autograder.grader_callables import GRADER_CALLABLES
+    from autograder.homework import homework_module
+    GRADER_CALLABLES = homework_module("grader_callables").GRADER_CALLABLES
 
     case = next(c for c in all_cases() if c.number == number)
     reference = Submission(ROOT / "reference")

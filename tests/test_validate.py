@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from autograder.cases import Case, all_cases, call
 from autograder.checks import Verdict
+from autograder.registry import Case, all_cases, call
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
 from autograder.secret import InputDraws, submission_digest
 from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems

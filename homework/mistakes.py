@@ -14,7 +14,8 @@ from typing import Callable
 import numpy as np
 
 from autograder.checks import Expect, FeatureGram
-from autograder.grader_callables import GRADER_CALLABLES
+
+from .grader_callables import GRADER_CALLABLES
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,18 @@ import functools
 import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from autograder.cases import add_case, case
-from autograder.cases.problem2 import judge_weights, shape_verdict
 from autograder.checks import INVALID_LOG, WRONG_VALUE, compare_arrays, fail, ok, shown
-from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix, logged_weights
-from autograder.reference_model import notebook_helpers, numpy_transformer
+from autograder.homework import manifest
+from autograder.log_file import LOG_NAME, LogKeyError, infer_matrix
+from autograder.registry import add_case, case
 from autograder.sandbox import Job
 
+from ..logged import logged_weights
+from ..reference_model import notebook_helpers, numpy_transformer
+from .problem2 import judge_weights, shape_verdict
+
 helpers = notebook_helpers()
+RUN = manifest().log.constants  # the notebook's logged run: seed, sizes, the slice of the output it logs
 
 
 def with_log(build):
@@ -41,7 +45,8 @@ def with_log(build):
 def logged_shape(log, submission):
     """submission_log.json: torch_transformer_shape is [8, 3]"""
     (shape,) = log.get("torch_transformer_shape")
-    return ok("the logged shape is [8, 3]") if shape == [8, 3] else fail(WRONG_VALUE, f"torch_transformer_shape: expected [8, 3], got {shape}")
+    want = list(RUN["output_shape"])
+    return ok(f"the logged shape is {want}") if shape == want else fail(WRONG_VALUE, f"torch_transformer_shape: expected {want}, got {shape}")
 
 
 @case(public=True)
@@ -66,7 +71,8 @@ def logged_value(log, submission):
             return fail(WRONG_VALUE, "the logged torch_transformer_value is not what the logged source computes:\n"
                                      f"{shown('logged', logged)}\n{shown('computed by the logged source', recomputed)}")
         return verdict
-    return Job("torch_seeded", "transformer", "PytorchTransformer", (), transformer_source=source), check
+    run = (RUN["seed"], list(RUN["model_dims"]), list(RUN["input_shape"]), list(RUN["value_slice"]))
+    return Job("torch_seeded", "transformer", "PytorchTransformer", run, transformer_source=source), check
 
 
 def logged_task_case(number, task):

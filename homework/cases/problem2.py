@@ -14,13 +14,14 @@ from functools import cache
 import numpy as np
 from gradescope_utils.autograder_utils.decorators import number, weight
 
-from autograder.cases import add_case, call, case
-from autograder.cases.weights_feedback import explain_failure
 from autograder.checks import INVALID_LOG, MISSING, WRONG_SHAPE, WRONG_VALUE, Expect, fail, ok, shown
-from autograder.log_file import LogKeyError, logged_weights
-from autograder.reference_model import notebook_helpers, numpy_transformer
+from autograder.log_file import LogKeyError
+from autograder.registry import add_case, call, case
 from autograder.sandbox import Job
-from autograder.submission import NoTransformerClass
+
+from ..logged import NoTransformerClass, logged_weights, transformer_source
+from ..reference_model import notebook_helpers, numpy_transformer
+from .weights_feedback import explain_failure
 
 helpers = notebook_helpers()
 
@@ -50,12 +51,12 @@ def from_either_source(part, number):
 def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
-        return {"transformer_source": submission.transformer_source()}
+        return {"transformer_source": transformer_source(submission)}
     except NoTransformerClass as error:
         return fail(MISSING, str(error))
 
 
-# Catalogued wrong forward passes (see autograder/mistakes.py): name -> (words, the factor on Qm that reproduces it
+# Catalogued wrong forward passes (see homework/mistakes.py): name -> (words, the factor on Qm that reproduces it
 # in the public NumpyTransformer, given sqrt(qk_dim)). They ship to students, so they use nothing but that class.
 FORWARD_MISTAKES = {
     "no_scaling": ("the forward pass without the 1/sqrt(qk_dim) scaling", lambda root: root),

@@ -5,11 +5,14 @@ graded on its own. Feature maps are judged by their inner products, not their la
 6.1, which checks the layout random_feature_map's docstring fixes (sines, then cosines).
 """
 
-from autograder.cases import add_case, arguments, call, grader_callable, rng
 from autograder.checks import expect
-from autograder.mistakes import expect_of, feature_gram_of, gram_of
-from autograder.grader_callables import GRADER_CALLABLES
-from reference import kernel_attention as ref
+from autograder.homework import reference_module
+from autograder.registry import add_case, arguments, call, grader_callable, rng
+
+from ..grader_callables import GRADER_CALLABLES
+from ..mistakes import expect_of, feature_gram_of, gram_of
+
+ref = reference_module("kernel_attention")
 
 FILE = "kernel_attention.py"
 BIG_N = 50_000  # an N x N float64 array is 20 GB here: far past the worker's memory cap

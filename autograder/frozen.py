@@ -1,19 +1,19 @@
 """The public cases as data, for the students' bundle: their jobs and expected values, without the reference that computed them.
 
 `freeze` runs in the repository (by `build student`); `register_frozen_cases` runs in the
-bundle, where it stands in for the problem modules that import reference/. Problem 2's public
-cases need no reference values, so the bundle carries their modules as they are.
+bundle, where it stands in for the case modules that import the reference. The modules the
+manifest lists under cases.bundle need no reference values, so the bundle carries them as they are.
 """
 import json
 
 import numpy as np
 
 from autograder import PUBLIC
-from autograder.cases import Case, register_case, rng
 from autograder.checks import Expect, FeatureGram
+from autograder.homework import PACKAGE, manifest
+from autograder.registry import Case, register_case, rng
 from autograder.sandbox import Job
 
-FROZEN_MODULES = ("problem1", "problem34", "problem56")  # the modules whose public cases are frozen
 CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
 
 
@@ -22,7 +22,8 @@ def never_reads_the_submission(case):
 
     Their public cases' plans are fixed: built from `rng(number)` by `freeze`, and once per grading process.
     """
-    return case.build.__module__.rsplit(".", 1)[-1] in FROZEN_MODULES
+    modules = manifest().cases
+    return case.build.__module__ in {f"{PACKAGE}.{name}" for name in modules.modules if name not in modules.bundle}
 
 
 def encode(value, arrays):

@@ -5,9 +5,12 @@ of it); a public case with literal arguments names `fresh` inputs of the same ki
 """
 import numpy as np
 
-from autograder.cases import add_case, arguments, call
-from autograder.mistakes import expect_of
-from reference import purification as ref
+from autograder.homework import reference_module
+from autograder.registry import add_case, arguments, call
+
+from ..mistakes import expect_of
+
+ref = reference_module("purification")
 
 FILE = "purification.py"
 X_HOMEWORK = np.array([[-2.17, 1.98, 2.41, -2.03], [0.02, -0.01, 0.01, -0.02]])  # eq. (4)

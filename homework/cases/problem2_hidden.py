@@ -1,5 +1,5 @@
 """Problem 2's hidden cases: PytorchTransformer against NumpyTransformer at sizes the public case does not try."""
-from autograder.cases.problem2 import forward_case
+from .problem2 import forward_case
 
 FORWARD_TABLE = [
     # number, what it covers, (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), sequence length, public

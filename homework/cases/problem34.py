@@ -1,9 +1,12 @@
 """Problems 3 and 4 cases: argmax attention, softmax attention, and the dot product's mean, variance and scale."""
 import numpy as np
 
-from autograder.cases import add_case, arguments, call
-from autograder.mistakes import expect_of
-from reference import attention as ref
+from autograder.homework import reference_module
+from autograder.registry import add_case, arguments, call
+
+from ..mistakes import expect_of
+
+ref = reference_module("attention")
 
 FILE = "attention.py"
 KEYS_3A = np.array([[1, 2, 0], [0, 3, 4], [5, 0, 0], [0, 0, 1]], dtype=float)  # problem 3(a)

@@ -11,7 +11,8 @@ from typing import Callable
 
 from autograder.checks import GRADER_ERROR
 from autograder.results import TestResult
-from autograder.submission import WithoutTransformerFile
+
+from .logged import WithoutTransformerFile
 
 FROM_LOG = "Graded from submission_log.json"  # how each such case's output begins (check shows that paragraph)
 ERROR_LINE_CAP = 200  # characters of the student's error message quoted in the top-level note
@@ -29,7 +30,7 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
         return tests, ""
     # Imported here, once the cases are: in the students' bundle an early import of a case module would keep
     # all_cases() from registering the frozen public cases.
-    from autograder.cases.problem2 import SOURCE_PARTS
+    from .cases.problem2 import SOURCE_PARTS
 
     by_number = {test.number: test for test in tests}
     falling_short = {}

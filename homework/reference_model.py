@@ -14,7 +14,8 @@ from functools import cache
 
 import numpy as np
 
-from autograder import PUBLIC, REFERENCE, STUDENT_BUNDLE
+from autograder import PUBLIC
+from autograder.homework import REFERENCE, STUDENT_BUNDLE, reference_module
 
 REFERENCE_TRANSFORMER = PUBLIC / "numpy_transformer.py" if STUDENT_BUNDLE else REFERENCE / "transformer.py"
 HELPERS_FILE = (PUBLIC if STUDENT_BUNDLE else REFERENCE) / "notebook_helpers.py"
@@ -39,8 +40,15 @@ def numpy_transformer():
 def notebook_helpers():
     """reference/notebook_helpers.py as a module (in the bundle, its copy in autograder/public/)."""
     if not STUDENT_BUNDLE:
-        return importlib.import_module("reference.notebook_helpers")
+        return reference_module("notebook_helpers")
     spec = importlib.util.spec_from_file_location("hw9_notebook_helpers", HELPERS_FILE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def public_files() -> dict[str, bytes]:
+    """The students' bundle's copies (autograder/public/) of the public parts the checks use: the hook bundle_public_files."""
+    numpy_class = (f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n'
+                   f'{numpy_transformer_source()}\n')
+    return {"notebook_helpers.py": HELPERS_FILE.read_bytes(), "numpy_transformer.py": numpy_class.encode()}

@@ -1,4 +1,4 @@
-"""Test cases: declared next to their siblings in gradescope-utils' vocabulary, collected here, never known to the runner.
+"""The case registry: cases declared in the homework's case modules in gradescope-utils' vocabulary, collected here, never known to the runner.
 
 A case is a builder declared as a gradescope-utils test reads: `@number`, `@weight` (or
 `@partial_credit`), `@visibility`, `@tags`, and its docstring's first line as its name, with this
@@ -24,24 +24,10 @@ from typing import Callable, get_args
 import numpy as np
 from gradescope_utils.autograder_utils import decorators as gradescope
 
-from autograder import STUDENT_BUNDLE
 from autograder.checks import GRADER_ERROR, WRONG_VALUE, Verdict
+from autograder.homework import STUDENT_BUNDLE, homework_module, manifest
 from autograder.results import Visibility
 from autograder.sandbox import Job
-
-PROBLEM_MODULES = ("problem1", "problem2", "problem2_hidden", "problem2_log", "problem34", "problem56")
-BUNDLE_MODULES = ("problem2", "problem2_log")  # the students' bundle: these, and the frozen public cases of the others
-
-# Points of each homework problem: the sum of its cases' weights must match (tests check it).
-PROBLEM_POINTS = {"1": 10, "2": 20, "3": 5, "4": 5, "5": 10, "6": 10}
-PROBLEM_TITLES = {
-    "1": "Self-supervised linear purification",
-    "2": "Hand-designed transformers",
-    "3": "Argmax attention",
-    "4": "Scaled dot-product attention",
-    "5": "Kernelized linear attention I",
-    "6": "Kernelized linear attention II",
-}
 
 
 @dataclass
@@ -200,13 +186,28 @@ def register_case(new_case: Case) -> None:
 def all_cases():
     """Every registered case, in number order (in the students' bundle: the public ones)."""
     if STUDENT_BUNDLE and not _REGISTRY:
-        from autograder.cases.frozen import register_frozen_cases
+        from autograder.frozen import register_frozen_cases
 
         register_frozen_cases()
-    for name in BUNDLE_MODULES if STUDENT_BUNDLE else PROBLEM_MODULES:
-        importlib.import_module(f"autograder.cases.{name}")
+    modules = manifest().cases
+    for name in modules.bundle if STUDENT_BUNDLE else modules.modules:
+        homework_module(name)
     return sorted(_REGISTRY, key=lambda c: c.sort_key)
 
 
 def public_cases():
     return [c for c in all_cases() if c.public]
+
+
+def problem_titles() -> dict[str, str]:
+    """Problem number -> title, in the manifest's order."""
+    return manifest().titles
+
+
+def problem_points() -> dict[str, float]:
+    """Problem number -> its points: the sum of its cases' weights (in the students' bundle, its public cases')."""
+    points = dict.fromkeys(manifest().titles, 0.0)
+    for graded in all_cases():
+        if graded.problem in points:
+            points[graded.problem] += graded.weight
+    return points

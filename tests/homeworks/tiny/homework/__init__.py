@@ -1,0 +1,1 @@
+"""A tiny homework for the tests: two problems on one student file, vectors.py."""

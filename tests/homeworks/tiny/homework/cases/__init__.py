@@ -1,0 +1,1 @@
+"""The tiny homework's case modules, one per problem."""
