@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cases
+from autograder import registry as cases
 from autograder.registry import all_cases, rng
 from autograder.checks import PASSED, WRONG_VALUE, Verdict
 from autograder.grade import grade

@@ -1,7 +1,9 @@
 """The README's authoring examples, pasted as they stand into a copy of the project, grade and validate.
 
-A fenced python block whose line before is `<!-- authoring-example: NAME PATH -->` belongs to the example NAME and
-is appended to PATH (relative to the repository root); the harness knows nothing else of the example.
+A fenced python or yaml block whose line before is `<!-- authoring-example: NAME PATH -->` belongs to the example NAME
+and goes to PATH (relative to the repository root): a new file is created with it, python is appended to an existing
+file, and yaml is merged into an existing file (its lists extended, its mappings merged key by key); the harness knows
+nothing else of the example.
 """
 import json
 import os
@@ -13,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from markdown_it import MarkdownIt
 
 from tests.helpers import ROOT
@@ -26,12 +29,12 @@ STAFF_WORDS = "contact course staff"
 
 
 def authoring_examples(markdown: str) -> dict[str, list[tuple[str, str]]]:
-    """NAME -> [(PATH, source of the block)] of every python block that a marker line directly precedes."""
+    """NAME -> [(PATH, source of the block)] of every python or yaml block that a marker line directly precedes."""
     tokens = MarkdownIt("commonmark").parse(markdown)
     examples: dict[str, list[tuple[str, str]]] = {}
     for marker, block in zip(tokens, tokens[1:]):
         found = MARKER.fullmatch(marker.content.strip()) if marker.type == "html_block" else None
-        if found and block.type == "fence" and block.info.strip() == "python" and marker.map[1] == block.map[0]:
+        if found and block.type == "fence" and block.info.strip() in ("python", "yaml") and marker.map[1] == block.map[0]:
             examples.setdefault(found[1], []).append((found[2], block.content))
     return examples
 
@@ -66,17 +69,31 @@ def copy_of_project():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def merged(base, extra):
+    """`extra` merged into `base`: lists extended, mappings merged key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {**base, **{key: merged(base[key], value) if key in base else value for key, value in extra.items()}}
+    if isinstance(base, list) and isinstance(extra, list):
+        return base + extra
+    return extra
+
+
 def paste(root: Path, blocks: list[tuple[str, str]], without_imports: bool = False) -> int:
-    """Append each block to its file in `root`; with `without_imports`, the blocks' import lines left out.
-    Returns the number of import lines left out."""
+    """Put each block in its file in `root` (a new file, python appended, yaml merged); with `without_imports`, the
+    python blocks' import lines left out. Returns the number of import lines left out."""
     dropped = 0
     for path, source in blocks:
+        target = root / path
+        assert target.parent.is_dir(), f"the example's PATH {path} is in no folder of the project"
+        if path.endswith((".yaml", ".yml")):
+            assert target.is_file(), f"the example's PATH {path} is no file of the project"
+            target.write_text(yaml.safe_dump(merged(yaml.safe_load(target.read_text()), yaml.safe_load(source)),
+                                             sort_keys=False))
+            continue
         if without_imports:
             dropped += len(IMPORT_LINE.findall(source))
             source = IMPORT_LINE.sub(r"\1pass  # an import left out", source)
-        target = root / path
-        assert target.is_file(), f"the example's PATH {path} is no file of the project"
-        target.write_text(target.read_text() + "\n\n" + source)
+        target.write_text((target.read_text() + "\n\n" if target.exists() else "") + source)
     return dropped
 
 
@@ -118,6 +135,16 @@ def test_the_marker_is_read_only_right_before_a_python_block():
             "<!-- authoring-example: far a/b.py -->\n\n```python\nz = 3\n```\n\n"
             "<!-- authoring-example: shell a/b.py -->\n```bash\nls\n```\n")
     assert authoring_examples(text) == {"one": [("a/b.py", "x = 1\n"), ("a/c.py", "y = 2\n")]}
+
+
+def test_a_yaml_block_is_merged_and_a_new_path_is_created(tmp_path):
+    (tmp_path / "m.yaml").write_text("name: x\nitems: [a, b]\nnested: {keep: 1, list: [1]}\n")
+    (tmp_path / "old.py").write_text("A = 1\n")
+    paste(tmp_path, [("m.yaml", "items: [c]\nnested: {list: [2], new: 3}\n"), ("old.py", "B = 2\n"), ("new.py", "C = 3\n")])
+    assert yaml.safe_load((tmp_path / "m.yaml").read_text()) == {"name": "x", "items": ["a", "b", "c"],
+                                                                "nested": {"keep": 1, "list": [1, 2], "new": 3}}
+    assert (tmp_path / "old.py").read_text() == "A = 1\n\n\nB = 2\n"
+    assert (tmp_path / "new.py").read_text() == "C = 3\n"
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
