@@ -1,4 +1,5 @@
 """Entry point of `python -m autograder`."""
+
 import sys
 
 from autograder.cli import main

@@ -1,4 +1,5 @@
 """Was a submission attempted at all, and which of its Python files do not parse: read, never run, for the class report."""
+
 import ast
 from dataclasses import dataclass, field
 from functools import cache
@@ -29,13 +30,21 @@ def is_stub_body(body: list) -> bool:
 
 
 def is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
 
 
 def is_placeholder(statement: ast.stmt) -> bool:
     if isinstance(statement, ast.Pass):
         return True
-    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and statement.value.value is Ellipsis:
+    if (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and statement.value.value is Ellipsis
+    ):
         return True
     if isinstance(statement, ast.Raise) and statement.exc is not None:
         raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
@@ -58,7 +67,10 @@ def given_functions() -> frozenset:
 
 def has_real_function(tree: ast.Module) -> bool:
     """True when some function or method of the module is neither a stub nor exactly as the template gives it."""
-    return any(not is_stub_body(function.body) and ast.dump(function) not in given_functions() for function in functions_of(tree))
+    return any(
+        not is_stub_body(function.body) and ast.dump(function) not in given_functions()
+        for function in functions_of(tree)
+    )
 
 
 def inspect_upload(upload: str | Path) -> Attempt:

@@ -1,4 +1,5 @@
 """Bundles: the zip Gradescope's autograder settings take, and the students' starter bundle with the self-check."""
+
 import posixpath
 import stat
 import tempfile
@@ -17,11 +18,33 @@ SECRET_MEMBER = f"autograder/{SECRET_FILE.name}"  # a fresh secret per zip, seed
 
 # What students get, under the manifest's bundle folder: the template, and the engine's modules that `check` needs.
 STUDENT_RUNTIME = (
-    "__init__", "__main__", "cli", "grade", "sandbox", "worker", "supervisor", "protocol", "readback", "identity", "hiding",
-    "case_runner", "portable", "portable_worker",
-    "confinement", "config", "checks", "results",
-    "log_file", "submission", "untrusted_fs", "secret", "homework", "registry", "frozen",
-    "check_summary", "notebook",  # the report `check` prints, and check() in a notebook cell
+    "__init__",
+    "__main__",
+    "cli",
+    "grade",
+    "sandbox",
+    "worker",
+    "supervisor",
+    "protocol",
+    "readback",
+    "identity",
+    "hiding",
+    "case_runner",
+    "portable",
+    "portable_worker",
+    "confinement",
+    "config",
+    "checks",
+    "results",
+    "log_file",
+    "submission",
+    "untrusted_fs",
+    "secret",
+    "homework",
+    "registry",
+    "frozen",
+    "check_summary",
+    "notebook",  # the report `check` prints, and check() in a notebook cell
 )
 STUDENT_REQUIREMENTS = ("requirements.txt", "requirements-notebook.txt")  # the grader's pins, then the notebook's
 REQUIREMENTS_HEADER = """\
@@ -40,8 +63,12 @@ def reference_member() -> str:
 
 def folder_members(folder: Path, inside: str, patterns) -> list:
     """(path in the zip under `inside`, file) for the files of `folder` matching `patterns`, caches left out."""
-    return [(f"{inside}/{path.relative_to(folder).as_posix()}", path) for pattern in patterns for path in folder.rglob(pattern)
-            if "__pycache__" not in path.parts]
+    return [
+        (f"{inside}/{path.relative_to(folder).as_posix()}", path)
+        for pattern in patterns
+        for path in folder.rglob(pattern)
+        if "__pycache__" not in path.parts
+    ]
 
 
 def gradescope_members():
@@ -57,14 +84,20 @@ def gradescope_members():
 def student_members(public_folder):
     """(path in the zip, file or bytes) of the students' bundle; `public_folder` holds the frozen cases."""
     root = manifest().bundle.folder
-    members = [(f"{root}/{path.name}", path) for path in sorted(TEMPLATE.iterdir())
-               if path.is_file()]  # a link (HW9's notebook_helpers.py) gives its content
+    members = [
+        (f"{root}/{path.name}", path) for path in sorted(TEMPLATE.iterdir()) if path.is_file()
+    ]  # a link (HW9's notebook_helpers.py) gives its content
     members.append((f"{root}/requirements.txt", student_requirements().encode()))
-    members += [(f"{root}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME]
+    members += [
+        (f"{root}/autograder/{module}.py", PROJECT_ROOT / "autograder" / f"{module}.py") for module in STUDENT_RUNTIME
+    ]
     homework_files = [MANIFEST_NAME, *manifest().bundle.homework_files]
     members += [(f"{root}/homework/{name}", homework_path(name)) for name in homework_files]
     public_files = hook("bundle_public_files")  # the homework's public helpers the checks need, as bytes
-    public = {**(public_files() if public_files else {}), **{path.name: path for path in sorted(Path(public_folder).iterdir())}}
+    public = {
+        **(public_files() if public_files else {}),
+        **{path.name: path for path in sorted(Path(public_folder).iterdir())},
+    }
     members += [(f"{root}/autograder/public/{name}", content) for name, content in public.items()]
     return sorted(members, key=lambda member: member[0])
 
@@ -72,8 +105,12 @@ def student_members(public_folder):
 def student_requirements() -> str:
     """The bundle's requirements.txt: a header saying torch's CPU build goes first, then the pins of
     STUDENT_REQUIREMENTS without their own comment lines (written for this repository, not for students)."""
-    pins = [line for name in STUDENT_REQUIREMENTS for line in (PROJECT_ROOT / name).read_text().splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    pins = [
+        line
+        for name in STUDENT_REQUIREMENTS
+        for line in (PROJECT_ROOT / name).read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     return REQUIREMENTS_HEADER + "\n".join(pins) + "\n"
 
 

@@ -4,6 +4,7 @@ Both workers load this file by path (worker.py on Linux, portable_worker.py else
 nothing Linux-only: the standard library, numpy, torch, and the grader's protocol; the homework's recipes
 and callables come by path too (load_homework).
 """
+
 import importlib
 import importlib.util
 import os
@@ -62,7 +63,9 @@ def reduce_output(value):
 def seed_all(seed):
     random.seed(seed)
     np.random.seed(seed)
-    torch.default_generator.manual_seed(seed)  # torch.manual_seed also probes every accelerator (1.3 ms a case); a CPU worker has none
+    torch.default_generator.manual_seed(
+        seed
+    )  # torch.manual_seed also probes every accelerator (1.3 ms a case); a CPU worker has none
 
 
 MAX_DICT_ITEMS = 16  # a weights dict has four matrices
@@ -102,9 +105,15 @@ def load_homework(files):
 
 def student_traceback(error, submission):
     """The exception with only the frames in the student's own files, paths relative to the submission."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(submission) or f.filename == "submission_log.json"]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if f.filename.startswith(submission) or f.filename == "submission_log.json"
+    ]
     for frame in frames:
-        frame.filename = os.path.relpath(frame.filename, submission) if frame.filename.startswith(submission) else frame.filename
+        frame.filename = (
+            os.path.relpath(frame.filename, submission) if frame.filename.startswith(submission) else frame.filename
+        )
     lines = traceback.format_list(frames) + traceback.format_exception_only(type(error), error)
     return "".join(lines).replace(submission + os.sep, "")[-4000:]  # a SyntaxError names the file by its full path
 

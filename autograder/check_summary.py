@@ -1,15 +1,18 @@
 """The self-check's report as data: what `check` prints and what the notebook renders, built once from the results."""
+
 from dataclasses import dataclass, field
 
-from autograder.registry import problem_titles
 from autograder.grade import problem_scores
+from autograder.registry import problem_titles
 from autograder.results import Results, printable
 
 GRADED_FROM = "Graded from "  # a passing case's output that begins so says where its answer came from (HW9: the log)
 
-WHAT_CHECK_CANNOT_SEE = ("The hidden tests on Gradescope check more cases than these, with other inputs; there a "
-                         "public case counts only if it also passes on fresh inputs of the same kind, which this "
-                         "self-check cannot run.")
+WHAT_CHECK_CANNOT_SEE = (
+    "The hidden tests on Gradescope check more cases than these, with other inputs; there a "
+    "public case counts only if it also passes on fresh inputs of the same kind, which this "
+    "self-check cannot run."
+)
 COLOURS = {"pass": "32", "fail": "31", "bold": "1", "dim": "2", "skip": "2"}
 VERDICTS = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}  # skip: an optional task not attempted (neither)
 VERBOSE_HINT = "(details: --verbose)"
@@ -31,7 +34,7 @@ class CaseLine:
 
     @property
     def verdict(self) -> str:
-        """"pass", "fail" or "skip" (an optional task not attempted)."""
+        """ "pass", "fail" or "skip" (an optional task not attempted)."""
         return "skip" if not self.attempted else "pass" if self.passed else "fail"
 
     @property
@@ -78,8 +81,11 @@ class CheckReport:
         """The closing line: how many public cases failed, and what the hidden tests check beyond them."""
         said = "All public cases pass." if not self.failed else f"{self.failed} public case(s) failed."
         if self.optional_failed:  # worth no points: said apart, so that the count above stays that of graded cases
-            said += " The optional task, worth no points, failed too." if self.failed else \
-                " Only the optional task, worth no points, failed."
+            said += (
+                " The optional task, worth no points, failed too."
+                if self.failed
+                else " Only the optional task, worth no points, failed."
+            )
         return f"{said} {WHAT_CHECK_CANNOT_SEE}"
 
 
@@ -91,8 +97,14 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
         if not problems or problems[-1].number != problem:
             problems.append(ProblemBlock(problem, problem_titles().get(problem, "grader")))
         # The models clean student text already; the report cleans it again, a second guard for terminals.
-        line = CaseLine(test.number, printable(test.name), test.score, test.max_score, test.status == "passed",
-                        attempted=test.status is not None)
+        line = CaseLine(
+            test.number,
+            printable(test.name),
+            test.score,
+            test.max_score,
+            test.status == "passed",
+            attempted=test.status is not None,
+        )
         if line.passed and test.output.startswith(GRADED_FROM):
             line.note = printable(test.output.split("\n\n", 1)[0])
         if line.verdict == "fail" and (expand == "all" or (expand == "first" and problem not in expanded)):
@@ -101,11 +113,18 @@ def build_report(results: Results, expand: str = "none") -> CheckReport:
         elif line.verdict == "fail" and expand == "first":
             line.folded = True
         problems[-1].cases.append(line)
-    scores = [ScoreLine(number, problem_titles()[number], score, top)
-              for number, (score, top) in sorted(problem_scores(results.tests).items())]
+    scores = [
+        ScoreLine(number, problem_titles()[number], score, top)
+        for number, (score, top) in sorted(problem_scores(results.tests).items())
+    ]
     failed = sum(test.status == "failed" and test.max_score > 0 for test in results.tests)
-    optional_failed = sum(test.status == "failed" and test.max_score == 0 and test.visibility != "hidden"
-                          and test.number.split(".")[0] in problem_titles() for test in results.tests)
+    optional_failed = sum(
+        test.status == "failed"
+        and test.max_score == 0
+        and test.visibility != "hidden"
+        and test.number.split(".")[0] in problem_titles()
+        for test in results.tests
+    )
     return CheckReport(problems, scores, results.score, results.max_score, failed, optional_failed)
 
 
@@ -130,6 +149,8 @@ def report_text(report: CheckReport, colour: bool = False, hint: str = VERBOSE_H
                 lines.append(paint(f"{'':22}{hint}", "dim", colour))
     lines += ["", paint("  problem                                   score", "bold", colour)]
     for row in report.scores:
-        lines.append(f"  {row.number}  {row.title:<38} {paint(f'{row.score:g} / {row.max_score:g}', 'pass' if row.full else 'fail', colour)}")
+        lines.append(
+            f"  {row.number}  {row.title:<38} {paint(f'{row.score:g} / {row.max_score:g}', 'pass' if row.full else 'fail', colour)}"
+        )
     lines.append(f"  {'total':<41} {report.score:g} / {report.max_score:g}")
     return "\n".join(lines)

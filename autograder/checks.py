@@ -3,6 +3,7 @@
 Every message says what was checked, what was expected and what was given; shape first, then
 values, with the largest deviation and where it is. Messages are only shown for public cases.
 """
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +15,17 @@ RTOL, ATOL = 1e-4, 1e-6  # loose enough for a correct float32 implementation
 
 # Categories, the only thing a hidden case reveals about a failure.
 PASSED, WRONG_VALUE, WRONG_SHAPE, EXCEPTION, TIMEOUT, MEMORY, CRASH, UNSUPPORTED, MISSING, INVALID_LOG, GRADER_ERROR = (
-    "passed", "wrong value", "wrong shape", "exception", "timeout", "memory limit", "crash",
-    "unsupported return type", "missing file", "invalid submission_log.json", "grader error",
+    "passed",
+    "wrong value",
+    "wrong shape",
+    "exception",
+    "timeout",
+    "memory limit",
+    "crash",
+    "unsupported return type",
+    "missing file",
+    "invalid submission_log.json",
+    "grader error",
 )
 NOT_RUN = "not run"  # the grading time budget ran out before the case's turn
 NOT_ATTEMPTED = "not attempted"  # an optional task the student left out: neither passed nor failed
@@ -46,7 +56,14 @@ def fail(category: str, message: str) -> Verdict:
 
 def show(array: object, precision: int = 5) -> str:
     """A short, readable rendering of an array or number."""
-    return np.array2string(np.asarray(array, dtype=np.float64), precision=precision, threshold=20, edgeitems=3, suppress_small=True, separator=", ")
+    return np.array2string(
+        np.asarray(array, dtype=np.float64),
+        precision=precision,
+        threshold=20,
+        edgeitems=3,
+        suppress_small=True,
+        separator=", ",
+    )
 
 
 def shown(label: str, array: object) -> str:
@@ -54,18 +71,31 @@ def shown(label: str, array: object) -> str:
     return f"{label}:\n{fence(show(array))}"
 
 
-def compare_arrays(got: np.ndarray | None, expected: object, kind: str = "", rtol: float = RTOL, atol: float = ATOL, what: str = "output") -> Verdict:
+def compare_arrays(
+    got: np.ndarray | None,
+    expected: object,
+    kind: str = "",
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    what: str = "output",
+) -> Verdict:
     """Shape, then finiteness, then values within rtol/atol; `kind` names the type the student returned."""
     expected = np.asarray(expected, dtype=np.float64)
     given = f" ({kind})" if kind else ""
     if got is None:
         return fail(WRONG_VALUE, f"expected {what} of shape {expected.shape}, got None\n{shown('expected', expected)}")
     if got.shape != expected.shape:
-        return fail(WRONG_SHAPE, f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}\n"
-                                 f"{shown('expected', expected)}\n{shown('got' + given, got)}")
+        return fail(
+            WRONG_SHAPE,
+            f"expected {what} of shape {expected.shape}, got shape {got.shape}{given}\n"
+            f"{shown('expected', expected)}\n{shown('got' + given, got)}",
+        )
     if not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0]
-        return fail(WRONG_VALUE, f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}):\n{fence(show(got))}")
+        return fail(
+            WRONG_VALUE,
+            f"{what} has NaN or infinite entries (first at index {tuple(int(i) for i in bad)}):\n{fence(show(got))}",
+        )
     deviation = np.abs(got - expected) - (atol + rtol * np.abs(expected))
     if np.any(deviation > 0):
         worst = np.unravel_index(int(np.argmax(deviation)), got.shape) if got.ndim else ()
@@ -92,11 +122,20 @@ class Expect:
         got = outcome.outputs.get("value")
         kind = outcome.kinds.get("value", "")
         if self.expected is None:
-            verdict = ok("returned None as expected") if got is None else fail(WRONG_VALUE, f"expected None, got ({kind}):\n{fence(show(got))}")
+            verdict = (
+                ok("returned None as expected")
+                if got is None
+                else fail(WRONG_VALUE, f"expected None, got ({kind}):\n{fence(show(got))}")
+            )
         else:
             verdict = compare_arrays(got, self.expected, kind, rtol=self.rtol, atol=self.atol)
         verdict = with_diagnosis(verdict, got, self.mistakes)
-        if self.layout_words and not verdict.passed and not verdict.diagnosis and same_inner_products(got, self.expected):
+        if (
+            self.layout_words
+            and not verdict.passed
+            and not verdict.diagnosis
+            and same_inner_products(got, self.expected)
+        ):
             verdict.diagnosis = self.layout_words
         return verdict
 
@@ -117,8 +156,14 @@ def expect(expected: object, **options: Any) -> Expect:
 def with_diagnosis(verdict: Verdict, got: np.ndarray | None, mistakes: dict[str, np.ndarray]) -> Verdict:
     """A failed verdict gets the catalogued mistake its output equals, if any."""
     if not verdict.passed and got is not None:
-        verdict.diagnosis = next((words for words, value in mistakes.items()
-                                  if got.shape == value.shape and np.allclose(got, value, rtol=1e-4, atol=1e-6, equal_nan=True)), "")
+        verdict.diagnosis = next(
+            (
+                words
+                for words, value in mistakes.items()
+                if got.shape == value.shape and np.allclose(got, value, rtol=1e-4, atol=1e-6, equal_nan=True)
+            ),
+            "",
+        )
     return verdict
 
 

@@ -1,4 +1,5 @@
 """Command line of the autograder: `python -m autograder {grade,check} ...` (spec, section 6)."""
+
 import argparse
 import os
 import shlex
@@ -6,7 +7,6 @@ import signal
 import sys
 import traceback
 
-from autograder.check_summary import WHAT_CHECK_CANNOT_SEE
 from autograder.homework import STUDENT_BUNDLE, manifest
 from autograder.registry import problem_titles
 
@@ -50,8 +50,11 @@ def grade_command(folder, results_path):
     print_report(results, colour=use_colour("auto"))
     for details, numbers in grader_errors(results).items():  # the student sees "contact course staff"; staff see why
         cases = f"case{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
-        print(f"\ngrader error in {cases} (the student is told to contact course staff; results.json keeps this in its "
-              f"hidden entries):\n{printable(details)}", file=sys.stderr)
+        print(
+            f"\ngrader error in {cases} (the student is told to contact course staff; results.json keeps this in its "
+            f"hidden entries):\n{printable(details)}",
+            file=sys.stderr,
+        )
     staff = next((test for test in results.tests if test.number == "0.1"), None)
     if staff is not None:
         print(f"\nIsolation (this part is for course staff):\n{printable(staff.output)}")
@@ -62,9 +65,9 @@ def grade_command(folder, results_path):
 def check_command(folder, verbose=False, colour_choice="auto", problem=None, results_path=None):
     """A student's self-check: the public cases only (of one problem, or all), the first failure of each problem
     explained; with `results_path`, also their results.json. Exit 1 when a public case fails."""
-    from autograder.registry import public_cases
     from autograder.check_summary import build_report, report_text
     from autograder.grade import grade
+    from autograder.registry import public_cases
     from autograder.results import write_results
 
     signal.signal(signal.SIGTERM, stop_grading)  # the notebook's time limit: stop the worker, remove its folders
@@ -78,7 +81,9 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
         write_results(results, results_path)
     print(f"Self-check of {folder} on the public cases{'' if problem is None else f' of problem {problem}'}")
     if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no geteuid
-        print("(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)")
+        print(
+            "(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)"
+        )
     report = build_report(results, expand="all" if verbose else "first")
     print(report_text(report, colour=use_colour(colour_choice)))
     print(f"\n{report.verdict}")
@@ -86,30 +91,78 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=f"Autograder for {manifest().title} (Gradescope-style).")
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder", description=f"Autograder for {manifest().title} (Gradescope-style)."
+    )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
-    check_parser = verbs.add_parser("check", help="self-check a submission on the public tests (exit status 1 if one fails)")
-    check_parser.add_argument("folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)")
-    check_parser.add_argument("--verbose", "-v", action="store_true", help="explain every failure, not only the first of each problem")
-    check_parser.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the output (auto: on a terminal, unless NO_COLOR is set)")
-    check_parser.add_argument("--problem", choices=sorted(problem_titles()), metavar="N", help=f"run only problem N's public cases (N: {', '.join(problem_titles())})")
-    check_parser.add_argument("--results", metavar="FILE", help="also write the results of the public cases to FILE (Gradescope's results.json format)")
+    check_parser = verbs.add_parser(
+        "check", help="self-check a submission on the public tests (exit status 1 if one fails)"
+    )
+    check_parser.add_argument(
+        "folder", nargs="?", default=".", metavar="DIR", help="the submission folder (default: the current folder)"
+    )
+    check_parser.add_argument(
+        "--verbose", "-v", action="store_true", help="explain every failure, not only the first of each problem"
+    )
+    check_parser.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the output (auto: on a terminal, unless NO_COLOR is set)",
+    )
+    check_parser.add_argument(
+        "--problem",
+        choices=sorted(problem_titles()),
+        metavar="N",
+        help=f"run only problem N's public cases (N: {', '.join(problem_titles())})",
+    )
+    check_parser.add_argument(
+        "--results",
+        metavar="FILE",
+        help="also write the results of the public cases to FILE (Gradescope's results.json format)",
+    )
     if STUDENT_BUNDLE:  # the students' bundle has the public cases only: nothing to grade for real, nothing to build
         return parser
-    grade_parser = verbs.add_parser("grade", help="grade a submission folder with every test; write a Gradescope results.json")
-    grade_parser.add_argument("folder", metavar="DIR", help="the submission folder (files at its top level or in one folder inside it)")
-    grade_parser.add_argument("--results", default="results.json", metavar="FILE", help="where to write results.json (default: ./results.json)")
-    build_parser_ = verbs.add_parser("build", help="build a bundle: `build gradescope OUT.zip` for Gradescope, `build student OUT.zip` for students")
+    grade_parser = verbs.add_parser(
+        "grade", help="grade a submission folder with every test; write a Gradescope results.json"
+    )
+    grade_parser.add_argument(
+        "folder", metavar="DIR", help="the submission folder (files at its top level or in one folder inside it)"
+    )
+    grade_parser.add_argument(
+        "--results",
+        default="results.json",
+        metavar="FILE",
+        help="where to write results.json (default: ./results.json)",
+    )
+    build_parser_ = verbs.add_parser(
+        "build", help="build a bundle: `build gradescope OUT.zip` for Gradescope, `build student OUT.zip` for students"
+    )
     build_parser_.add_argument("kind", choices=["gradescope", "student"], help="which bundle")
     build_parser_.add_argument("out", metavar="OUT.zip", help="where to write the zip")
-    regrade_parser = verbs.add_parser("regrade", help="grade every submission of a Gradescope export (folder or zip) or a folder of submission folders")
+    regrade_parser = verbs.add_parser(
+        "regrade",
+        help="grade every submission of a Gradescope export (folder or zip) or a folder of submission folders",
+    )
     regrade_parser.add_argument("export", metavar="EXPORT")
-    regrade_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)")
-    regrade_parser.add_argument("--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go")
-    regrade_parser.add_argument("--force", action="store_true", help="grade every submission again, even those graded before")
-    regrade_parser.add_argument("--due", metavar="TIME", help="the due date with its UTC offset, e.g. '2026-10-29 23:59 -07:00': "
-                                "grades.csv's lateness of each submission whose metadata states none")
-    validate_parser = verbs.add_parser("validate", help="check the hidden suite: reference full marks, template zero, mutants caught")
+    regrade_parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="submissions graded at once (default 1)"
+    )
+    regrade_parser.add_argument(
+        "--out", required=True, metavar="DIR", help="where results.json per submission and grades.csv go"
+    )
+    regrade_parser.add_argument(
+        "--force", action="store_true", help="grade every submission again, even those graded before"
+    )
+    regrade_parser.add_argument(
+        "--due",
+        metavar="TIME",
+        help="the due date with its UTC offset, e.g. '2026-10-29 23:59 -07:00': "
+        "grades.csv's lateness of each submission whose metadata states none",
+    )
+    validate_parser = verbs.add_parser(
+        "validate", help="check the hidden suite: reference full marks, template zero, mutants caught"
+    )
     validate_parser.add_argument("--all", action="store_true", help="grade every mutant, not a sample")
     return parser
 
@@ -127,7 +180,10 @@ def main(argv=None):
 
         due = parse_time(args.due) if args.due else None
         if args.due and due is None:
-            print(f"regrade: --due {args.due!r} is not a time with its UTC offset, such as '2026-10-29 23:59 -07:00'", file=sys.stderr)
+            print(
+                f"regrade: --due {args.due!r} is not a time with its UTC offset, such as '2026-10-29 23:59 -07:00'",
+                file=sys.stderr,
+            )
             return 2
         try:
             graded, skipped = regrade(args.export, args.out, args.jobs, force=args.force, due=due)
@@ -135,9 +191,14 @@ def main(argv=None):
             print(f"regrade: {error}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            command = shlex.join([os.path.basename(sys.executable), "-m", "autograder", *(sys.argv[1:] if argv is None else argv)])
-            print(f"\nregrade interrupted: the submissions graded so far are kept in {args.out} and will not be graded "
-                  f"again; to resume, run the same command:\n  {command}", file=sys.stderr)
+            command = shlex.join(
+                [os.path.basename(sys.executable), "-m", "autograder", *(sys.argv[1:] if argv is None else argv)]
+            )
+            print(
+                f"\nregrade interrupted: the submissions graded so far are kept in {args.out} and will not be graded "
+                f"again; to resume, run the same command:\n  {command}",
+                file=sys.stderr,
+            )
             return 130
         print(f"graded {graded}, skipped {skipped} already graded; wrote {args.out}/grades.csv")
         return 0
@@ -149,7 +210,9 @@ def main(argv=None):
         from autograder.build import build_gradescope, build_student
 
         if args.kind == "student":
-            print(f"wrote {build_student(args.out)}: the starter files, the public cases and `python -m autograder check`")
+            print(
+                f"wrote {build_student(args.out)}: the starter files, the public cases and `python -m autograder check`"
+            )
         else:
             print(f"wrote {build_gradescope(args.out)}: upload it as the autograder of the Gradescope assignment")
         return 0

@@ -7,6 +7,7 @@ As root it fails closed: a child that cannot become another user raises RefusedT
 before any student code. After every child, clean_up kills what it left running and removes
 what its user left in the shared temporary folders.
 """
+
 import ctypes
 import errno
 import os
@@ -36,7 +37,9 @@ def unshare(flags: int) -> None:
     _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
 
 
-def mount(source: str | Path | None, target: str | Path, fstype: str | None, flags: int, data: str | None = None) -> None:
+def mount(
+    source: str | Path | None, target: str | Path, fstype: str | None, flags: int, data: str | None = None
+) -> None:
     encode = lambda text: None if text is None else str(text).encode()  # noqa: E731
     done = _libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data))
     _check(done, f"mount {target}")
@@ -147,7 +150,9 @@ def _bind(source, new_root, read_only):
         mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def enter_minimal_root(new_root: str, read_only_paths: list[str], writable_paths: list[str], proc_options: str | None = None) -> None:
+def enter_minimal_root(
+    new_root: str, read_only_paths: list[str], writable_paths: list[str], proc_options: str | None = None
+) -> None:
     """chroot into an empty tmpfs holding only the given paths, each at its usual place.
 
     Nothing else of the machine exists there: no project checkout (wherever it lies, however
@@ -401,13 +406,18 @@ def why_root_only(settings: dict, readable_paths: list[str], namespaces_tried: b
     if uid is None:
         return "no worker identity could be claimed (every worker id is taken)"
     closed = sorted({folder for path in readable_paths if (folder := first_closed_folder(path, uid, gid))})
-    namespaces = ("namespaces are turned off (HW9_NAMESPACES=0)" if not namespaces_tried
-                  else "namespaces are not available (no CAP_SYS_ADMIN or no user namespaces)")
+    namespaces = (
+        "namespaces are turned off (HW9_NAMESPACES=0)"
+        if not namespaces_tried
+        else "namespaces are not available (no CAP_SYS_ADMIN or no user namespaces)"
+    )
     if closed:
-        return (f"{namespaces}, and the worker user cannot read Python or its packages: {', '.join(closed)} "
-                f"may not be entered by uid {uid}. Fix: run the grader with a Python that lives in a folder every user "
-                "may read (the system python3, as setup.sh installs on Gradescope, or a virtual environment made "
-                "from it: /usr/bin/python3 -m venv), not one under a private home such as /root")
+        return (
+            f"{namespaces}, and the worker user cannot read Python or its packages: {', '.join(closed)} "
+            f"may not be entered by uid {uid}. Fix: run the grader with a Python that lives in a folder every user "
+            "may read (the system python3, as setup.sh installs on Gradescope, or a virtual environment made "
+            "from it: /usr/bin/python3 -m venv), not one under a private home such as /root"
+        )
     return f"{namespaces}, and the worker user could not import from {', '.join(readable_paths)}"
 
 
@@ -429,6 +439,7 @@ def probe_protections(settings: dict, readable_paths: list[str]) -> dict:
             mount(None, "/", None, MS_REC | MS_PRIVATE)
             enter_minimal_root(settings["new_root"], visible, [os.devnull], proc_options)
             return True
+
         return enter
 
     def readable_as_worker(enter=None):
@@ -437,14 +448,21 @@ def probe_protections(settings: dict, readable_paths: list[str]) -> dict:
                 enter()
             become(uid, gid)
             return all(os.listdir(path) is not None for path in readable_paths)
+
         return check
 
     def seccomp():
         deny_sockets_and_foreign_abis()
         return sockets_are_refused() and network_is_blocked()
 
-    found = {"root": is_root, "namespaces": False, "private_proc": False, "other_user": False,
-             "seccomp": _try_in_child(seccomp), "namespaces_allowed": allowed}
+    found = {
+        "root": is_root,
+        "namespaces": False,
+        "private_proc": False,
+        "other_user": False,
+        "seccomp": _try_in_child(seccomp),
+        "namespaces_allowed": allowed,
+    }
     if is_root and uid is not None:
         if allowed:
             taken = (options for options in PRIVATE_PROC_OPTIONS if _try_in_child(namespaces(options)))
@@ -467,13 +485,19 @@ def confine_child(protections: dict, settings: dict, readable_paths: list[str], 
     not become another user: student code never runs as root.
     """
     if protections.get("root_only") or (os.geteuid() == 0 and not protections.get("other_user")):
-        raise RefusedToRunAsRoot("student code would run as root, so it does not run: "
-                                 + protections.get("refusal", "the worker user is not available"))
+        raise RefusedToRunAsRoot(
+            "student code would run as root, so it does not run: "
+            + protections.get("refusal", "the worker user is not available")
+        )
     if protections.get("namespaces"):
         unshare(CLONE_NEWNS | CLONE_NEWNET)  # its mounts are seen nowhere else; no interface but a downed loopback
         mount(None, "/", None, MS_REC | MS_PRIVATE)
-        enter_minimal_root(settings["new_root"], [*SYSTEM_PATHS, *readable_paths, submission], [scratch, os.devnull],
-                           protections.get("private_proc") or None)
+        enter_minimal_root(
+            settings["new_root"],
+            [*SYSTEM_PATHS, *readable_paths, submission],
+            [scratch, os.devnull],
+            protections.get("private_proc") or None,
+        )
     if protections.get("other_user"):
         become(settings["uid"], settings["gid"])
     if protections.get("seccomp"):

@@ -7,6 +7,7 @@ written by our own loop with O_EXCL | O_NOFOLLOW. Submission folders are found b
 folder name is made from a sanitized name plus a hash of the original, checked to lie right under
 --out. Anything refused is said in `notes`, for the TA; it costs that member or that submission only.
 """
+
 import hashlib
 import os
 import re
@@ -90,6 +91,7 @@ def printable(text: object) -> str:
 
 # ---------------------------------------------------------------- output names
 
+
 def output_name(name: str | bytes) -> str:
     """The folder under --out for an export folder `name` (str or bytes): the name itself when it is plainly safe,
     else its sanitized stem, a dash and 12 hex digits of the original's hash (so two names never meet)."""
@@ -104,8 +106,14 @@ def output_name(name: str | bytes) -> str:
 
 def output_folder(out: str | Path, name: str) -> Path:
     """out/name, after checking that it is one plain component right under `out` and not a link."""
-    if (not name or name in (".", "..") or any(c in name for c in "/\\\0") or os.path.isabs(name)
-            or name.startswith(".") or name.lower() in CLASS_FILES):
+    if (
+        not name
+        or name in (".", "..")
+        or any(c in name for c in "/\\\0")
+        or os.path.isabs(name)
+        or name.startswith(".")
+        or name.lower() in CLASS_FILES
+    ):
         raise UnsafeName(f"{printable(name)!r} is not a safe output folder name")
     out = Path(out)
     path = out / name
@@ -115,6 +123,7 @@ def output_folder(out: str | Path, name: str) -> Path:
 
 
 # ---------------------------------------------------------------- metadata
+
 
 class TextLoader(yaml.SafeLoader):
     """PyYAML's safe loader (no object is ever constructed) keeping every plain scalar as the text it was:
@@ -160,8 +169,9 @@ def read_metadata(folder: str | Path, notes: list[str], limits: Limits = Limits(
         raw = read_regular_file(path, limits.metadata_bytes)
         data = yaml.load(raw.decode("utf-8"), Loader=TextLoader)  # noqa: S506 - TextLoader is a SafeLoader
     except (OSError, ValueError, RecursionError, yaml.YAMLError) as error:  # RecursionError: [[[[... nested deep
-        notes.append(f"{METADATA} could not be read ({printable(error)[:300]}); "
-                     "every folder is graded with no students named")
+        notes.append(
+            f"{METADATA} could not be read ({printable(error)[:300]}); every folder is graded with no students named"
+        )
         return {}
     if not isinstance(data, dict):
         notes.append(f"{METADATA} is not a mapping of submissions; every folder is graded with no students named")
@@ -177,8 +187,10 @@ def read_metadata(folder: str | Path, notes: list[str], limits: Limits = Limits(
         people[str(key)] = [person(entry) for entry in submitters if isinstance(entry, dict)]
         if times is not None:
             late = field_of(value, "lateness")
-            times[str(key)] = {"submitted_at": scalar_text(field_of(value, "created_at")),
-                               "lateness": scalar_text(field_of(value, "late") if late is None else late)}
+            times[str(key)] = {
+                "submitted_at": scalar_text(field_of(value, "created_at")),
+                "lateness": scalar_text(field_of(value, "late") if late is None else late),
+            }
     return people
 
 
@@ -199,6 +211,7 @@ def read_regular_file(path: str | Path, cap: int) -> bytes:
 
 # ---------------------------------------------------------------- the submissions of an export
 
+
 def list_submissions(folder: str | Path, people: dict, notes: list[str], times: dict | None = None) -> list[Entry]:
     """Every submission: each real folder of the export, plus each metadata key with no folder (as a problem).
 
@@ -213,8 +226,13 @@ def list_submissions(folder: str | Path, people: dict, notes: list[str], times: 
         seen.add(name)
         if name == METADATA or ((name.startswith(".") or name in IGNORED_FOLDERS) and name not in people):
             continue
-        entry = Entry(name=printable(name), output=output_name(name), path=folder / name, people=people.get(name, []),
-                      **times.get(name, {}))
+        entry = Entry(
+            name=printable(name),
+            output=output_name(name),
+            path=folder / name,
+            people=people.get(name, []),
+            **times.get(name, {}),
+        )
         if item.is_symlink():
             entry.path, entry.problem = None, "is a link in the export: it was not followed or graded"
         elif not item.is_dir(follow_symlinks=False):
@@ -223,13 +241,23 @@ def list_submissions(folder: str | Path, people: dict, notes: list[str], times: 
             entry.path, entry.problem = None, "is not a folder"
         entries.append(entry)
     for key in sorted(set(people) - seen):
-        entries.append(Entry(name=printable(key), output=output_name(key), path=None, people=people[key],
-                             problem=f"is named in {METADATA} but the export has no such folder", **times.get(key, {})))
+        entries.append(
+            Entry(
+                name=printable(key),
+                output=output_name(key),
+                path=None,
+                people=people[key],
+                problem=f"is named in {METADATA} but the export has no such folder",
+                **times.get(key, {}),
+            )
+        )
         notes.append(f"{METADATA} names {printable(key)!r}, which is not a folder of the export")
     return entries
 
 
-def content_hash(folder: str | Path, skip: set[str] | frozenset[str] = frozenset(), max_entries: int = Limits.entries_per_submission) -> str:
+def content_hash(
+    folder: str | Path, skip: set[str] | frozenset[str] = frozenset(), max_entries: int = Limits.entries_per_submission
+) -> str:
     """sha256 over a folder's tree: every name, kind and file content; a link is hashed as its text, never followed."""
     digest = hashlib.sha256()
     root, pending, count = os.fsencode(folder), [b""], 0
@@ -272,6 +300,7 @@ def file_digest(path: str | bytes | Path) -> bytes:
 
 
 # ---------------------------------------------------------------- zip exports
+
 
 def member_problem(member: zipfile.ZipInfo, limits: Limits) -> str:
     """Why a zip member is refused ("" when it is fine to write)."""

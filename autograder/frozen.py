@@ -4,6 +4,7 @@
 bundle, where it stands in for the case modules that import the reference. The modules the
 manifest lists under cases.bundle need no reference values, so the bundle carries them as they are.
 """
+
 import json
 
 import numpy as np
@@ -53,19 +54,34 @@ def decode(value, arrays):
 
 def encode_check(check, arrays):
     if isinstance(check, Expect):
-        return {"kind": "expect", "expected": encode(check.expected, arrays), "rtol": check.rtol, "atol": check.atol,
-                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}, "layout_words": check.layout_words}
+        return {
+            "kind": "expect",
+            "expected": encode(check.expected, arrays),
+            "rtol": check.rtol,
+            "atol": check.atol,
+            "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()},
+            "layout_words": check.layout_words,
+        }
     if isinstance(check, FeatureGram):
-        return {"kind": "gram", "X": encode(check.X, arrays), "gram": encode(check.gram, arrays), "features": check.features,
-                "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()}}
+        return {
+            "kind": "gram",
+            "X": encode(check.X, arrays),
+            "gram": encode(check.gram, arrays),
+            "features": check.features,
+            "mistakes": {words: encode(value, arrays) for words, value in check.mistakes.items()},
+        }
     raise TypeError(f"cannot freeze the check {check!r}")
 
 
 def decode_check(record, arrays):
     mistakes = {words: decode(value, arrays) for words, value in record["mistakes"].items()}
     if record["kind"] == "expect":
-        return Expect(decode(record["expected"], arrays), record["rtol"], record["atol"], mistakes, record.get("layout_words", ""))
-    return FeatureGram(decode(record["X"], arrays), mistakes, decode(record.get("gram"), arrays), record.get("features", 0))
+        return Expect(
+            decode(record["expected"], arrays), record["rtol"], record["atol"], mistakes, record.get("layout_words", "")
+        )
+    return FeatureGram(
+        decode(record["X"], arrays), mistakes, decode(record.get("gram"), arrays), record.get("features", 0)
+    )
 
 
 def freeze(cases):
@@ -73,12 +89,24 @@ def freeze(cases):
     arrays, records = {}, []
     for case in cases:
         job, check = case.build(None, rng(case.number))
-        records.append({
-            "number": case.number, "name": case.name, "weight": case.weight, "file": case.file,
-            "visibility": case.visibility, "timeout": case.timeout, "tags": list(case.tags),
-            "job": {"recipe": job.recipe, "module": job.module, "function": job.function, "args": encode(job.args, arrays)},
-            "check": encode_check(check, arrays),
-        })
+        records.append(
+            {
+                "number": case.number,
+                "name": case.name,
+                "weight": case.weight,
+                "file": case.file,
+                "visibility": case.visibility,
+                "timeout": case.timeout,
+                "tags": list(case.tags),
+                "job": {
+                    "recipe": job.recipe,
+                    "module": job.module,
+                    "function": job.function,
+                    "args": encode(job.args, arrays),
+                },
+                "check": encode_check(check, arrays),
+            }
+        )
     return records, arrays
 
 
@@ -93,6 +121,7 @@ def write_frozen(cases, folder):
 def thawed_builder(job, arrays, check):
     def build(submission, g):
         return Job(job["recipe"], job["module"], job["function"], tuple(decode(job["args"], arrays))), check
+
     return build
 
 
@@ -103,5 +132,16 @@ def register_frozen_cases(folder=PUBLIC):
         arrays = {key: stored[key] for key in stored.files}
     for record in records:
         check = decode_check(record["check"], arrays)
-        register_case(Case(record["number"], record["name"], record["weight"], thawed_builder(record["job"], arrays, check),
-                           record["file"], True, record["visibility"], record["timeout"], tags=tuple(record["tags"])))
+        register_case(
+            Case(
+                record["number"],
+                record["name"],
+                record["weight"],
+                thawed_builder(record["job"], arrays, check),
+                record["file"],
+                True,
+                record["visibility"],
+                record["timeout"],
+                tags=tuple(record["tags"]),
+            )
+        )

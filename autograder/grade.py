@@ -1,4 +1,5 @@
 """The grading pipeline: locate the submission, run each case in the worker, judge it here, build the results."""
+
 import dataclasses
 import time
 import traceback
@@ -11,9 +12,9 @@ from autograder.checks import Verdict, fail
 from autograder.config import GraderConfig
 from autograder.frozen import never_reads_the_submission
 from autograder.homework import grader_callables, hook
+from autograder.portable import make_worker
 from autograder.registry import all_cases, problem_titles, public_cases, rng
 from autograder.results import Results, TestResult, fence
-from autograder.portable import make_worker
 from autograder.sandbox import Outcome, describe_protections
 from autograder.secret import SecretUnavailable, draws_for
 from autograder.submission import Submission
@@ -24,8 +25,12 @@ GRADER_FAULT = fail(checks.GRADER_ERROR, "The grader failed on this case. Please
 CUT_SHORT = "the grading time budget left no more time for it"
 CASE_OVERHEAD = 0.25  # seconds a case costs beyond its timeout at worst (a fresh child, its import, its outputs read)
 OUTCOME_CATEGORIES = {
-    "exception": checks.EXCEPTION, "timeout": checks.TIMEOUT, "memory": checks.MEMORY,
-    "crash": checks.CRASH, "unsupported": checks.UNSUPPORTED, "grader_error": checks.GRADER_ERROR,
+    "exception": checks.EXCEPTION,
+    "timeout": checks.TIMEOUT,
+    "memory": checks.MEMORY,
+    "crash": checks.CRASH,
+    "unsupported": checks.UNSUPPORTED,
+    "grader_error": checks.GRADER_ERROR,
 }
 
 
@@ -45,7 +50,9 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
         with make_worker(config) as own_worker:  # the Linux warm worker, or the portable one elsewhere
             return grade(folder, config, public_only, own_worker, cases, deadline)
     limits = CopyLimits(file_bytes=config.submission_file_cap_mb * 2**20)
-    submission = Submission.from_upload(folder, config.log_cap_kb * 1024, limits)  # a private copy; links never followed
+    submission = Submission.from_upload(
+        folder, config.log_cap_kb * 1024, limits
+    )  # a private copy; links never followed
     try:
         return grade_copy(submission, config, public_only, worker, cases, deadline, started)
     finally:
@@ -59,21 +66,47 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
     staff_notes = []
     draws = None if public_only else submission_draws(submission.root, staff_notes)  # the private copy: no link in it
     tests = judged_tests(cases, submission, config, public_only, worker, deadline, staff_notes, draws)
-    after_grading, chosen_notes = hook("after_grading"), ""  # the homework's last word, e.g. HW9's better source of problem 2
+    after_grading, chosen_notes = (
+        hook("after_grading"),
+        "",
+    )  # the homework's last word, e.g. HW9's better source of problem 2
     if after_grading is not None:
         tests, chosen_notes = after_grading(
-            cases, tests, submission,
-            lambda some_cases, view: judged_tests(some_cases, view, config, public_only, worker, deadline, staff_notes, draws))
+            cases,
+            tests,
+            submission,
+            lambda some_cases, view: judged_tests(
+                some_cases, view, config, public_only, worker, deadline, staff_notes, draws
+            ),
+        )
     if worker.protections.get("root_only"):  # failing closed: no student code ran, so nothing of it earns a point
         tests = [refused(test) for test in tests]
     not_run = sum(test.category == checks.NOT_RUN for test in tests)
     if not_run:
         staff_notes.append(f"the time budget ({config.grade_budget_seconds:g} s) ran out: {not_run} case(s) not run")
-    tests.append(TestResult(number="0.1", name="Grader protections (staff only)", score=0, max_score=0, status="passed",
-                            output="\n".join(f"- {line}" for line in describe_protections(worker.protections)), visibility="hidden"))
+    tests.append(
+        TestResult(
+            number="0.1",
+            name="Grader protections (staff only)",
+            score=0,
+            max_score=0,
+            status="passed",
+            output="\n".join(f"- {line}" for line in describe_protections(worker.protections)),
+            visibility="hidden",
+        )
+    )
     if staff_notes:
-        tests.append(TestResult(number="0.2", name="Grader diagnostics (staff only)", score=0, max_score=0, status="failed",
-                                output="\n\n".join(staff_notes), visibility="hidden"))
+        tests.append(
+            TestResult(
+                number="0.2",
+                name="Grader diagnostics (staff only)",
+                score=0,
+                max_score=0,
+                status="failed",
+                output="\n\n".join(staff_notes),
+                visibility="hidden",
+            )
+        )
     stopped = f"Grading stopped when the time budget ran out: {not_run} case(s) were not run.\n\n" if not_run else ""
     output = stopped + submission.notes() + chosen_notes + summary_table(tests)
     return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
@@ -83,8 +116,11 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
     """Plan, run and judge `cases` on `submission` (twins included): their TestResults, in the same order."""
     not_found = submission.not_found
     plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
-    twins = {case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
-             for case in cases if callable(case.twin) and not public_only}
+    twins = {
+        case.number: plan_case(case, submission, not_found, staff_notes, draws, twin=True)
+        for case in cases
+        if callable(case.twin) and not public_only
+    }
     outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, deadline, config, twins)
     tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
     judged = {test.number: test for test in tests}  # a hidden case standing as a twin has no twin of its own
@@ -99,8 +135,11 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
             hidden = dataclasses.replace(case, public=False)
             return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
         return None
+
     tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
-    return [optional_entry(case, test, plan, outcomes.get(case.number)) for test, case, plan in zip(tests, cases, plans)]
+    return [
+        optional_entry(case, test, plan, outcomes.get(case.number)) for test, case, plan in zip(tests, cases, plans)
+    ]
 
 
 NOT_ATTEMPTED_SUFFIX = " (not attempted)"
@@ -113,8 +152,16 @@ def optional_entry(case, test, plan, outcome):
     if why is None:
         return test
     output = f"Not attempted: {why}. This optional task is worth no points, so nothing is lost."
-    return test.model_copy(update={"name": case.name + NOT_ATTEMPTED_SUFFIX, "score": 0.0, "status": None,
-                                   "output": output, "category": checks.NOT_ATTEMPTED, "diagnosis": ""})
+    return test.model_copy(
+        update={
+            "name": case.name + NOT_ATTEMPTED_SUFFIX,
+            "score": 0.0,
+            "status": None,
+            "output": output,
+            "category": checks.NOT_ATTEMPTED,
+            "diagnosis": "",
+        }
+    )
 
 
 def not_attempted_reason(case, plan, outcome):
@@ -164,8 +211,16 @@ def refused(test):
     error, worth nothing, even for the cases judged from the log alone."""
     if test.max_score == 0 or test.category == checks.GRADER_ERROR:
         return test
-    return test.model_copy(update={"score": 0, "status": "failed", "category": checks.GRADER_ERROR, "diagnosis": "",
-                                   "output": GRADER_FAULT.message, "details": FAILED_CLOSED})
+    return test.model_copy(
+        update={
+            "score": 0,
+            "status": "failed",
+            "category": checks.GRADER_ERROR,
+            "diagnosis": "",
+            "output": GRADER_FAULT.message,
+            "details": FAILED_CLOSED,
+        }
+    )
 
 
 def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
@@ -224,7 +279,9 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
-        pending = [(key, job) for key, public, job in runs if public == visible and twin_returned(key, outcomes) is not False]
+        pending = [
+            (key, job) for key, public, job in runs if public == visible and twin_returned(key, outcomes) is not False
+        ]
         while pending:
             skipped = [(key, job) for key, job in pending if hang_key(job) in hung and not twin_returned(key, outcomes)]
             outcomes.update({key: Outcome("timeout", skipped_after=hung[hang_key(job)]) for key, job in skipped})
@@ -286,8 +343,10 @@ def fitting_batch(jobs, seconds_left, config):
     return batch
 
 
-HARD_CODED = ("Your answer is right on these inputs but not on fresh inputs of the same kind ({category} there): "
-              "is it hard-coded? This case counts only when both are right.")
+HARD_CODED = (
+    "Your answer is right on these inputs but not on fresh inputs of the same kind ({category} there): "
+    "is it hard-coded? This case counts only when both are right."
+)
 
 
 def with_twin(test, case, twin):
@@ -297,8 +356,14 @@ def with_twin(test, case, twin):
         return test
     hard_coded = case.public and twin.category not in (checks.GRADER_ERROR, checks.NOT_RUN)  # never the student's doing
     output = HARD_CODED.format(category=twin.category) if hard_coded else twin.output
-    changes = {"score": 0.0, "status": "failed", "output": output, "category": twin.category, "diagnosis": "",
-               "details": twin.details}
+    changes = {
+        "score": 0.0,
+        "status": "failed",
+        "output": output,
+        "category": twin.category,
+        "diagnosis": "",
+        "details": twin.details,
+    }
     return test.model_copy(update=changes)
 
 
@@ -331,9 +396,12 @@ def outcome_verdict(outcome, job, config):
     target = job.function or "your code"
     messages = {
         "exception": f"{target} raised an exception:\n{fence(outcome.error.strip())}",
-        "timeout": (f"{target} was not run again: it timed out in case {outcome.skipped_after}" if outcome.skipped_after
-                    else f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
-                    + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else "")),
+        "timeout": (
+            f"{target} was not run again: it timed out in case {outcome.skipped_after}"
+            if outcome.skipped_after
+            else f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
+            + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else "")
+        ),
         "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
         "crash": f"{target} stopped the case: {outcome.error}",
         "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
@@ -372,9 +440,14 @@ def shown_inputs(job):
     lines.append(")")
     helpers = [value["callable"] for value in job.args if isinstance(value, dict) and set(value) == {"callable"}]
     own = grader_callables()
-    notes = [f"`{name}` is the grader's own: {own[name].__doc__.strip().splitlines()[0]}" for name in helpers if name in own]
-    return "\n\nInputs: the call this case makes, to run yourself:\n" + fence("\n".join(lines), "python") + \
-        "".join(f"\n\n{note}" for note in notes)
+    notes = [
+        f"`{name}` is the grader's own: {own[name].__doc__.strip().splitlines()[0]}" for name in helpers if name in own
+    ]
+    return (
+        "\n\nInputs: the call this case makes, to run yourself:\n"
+        + fence("\n".join(lines), "python")
+        + "".join(f"\n\n{note}" for note in notes)
+    )
 
 
 def to_test_result(case, verdict, outcome, job=None):
@@ -390,9 +463,17 @@ def to_test_result(case, verdict, outcome, job=None):
         if verdict.category in (checks.MISSING, checks.INVALID_LOG, checks.GRADER_ERROR, checks.NOT_RUN):
             output = f"Failed: {verdict.message}"  # says nothing about the hidden inputs
     return TestResult(
-        number=case.number, name=case.name, score=round(case.weight * verdict.credit, 6), max_score=case.weight,
-        status="passed" if verdict.passed else "failed", output=output, visibility=case.visibility, category=verdict.category,
-        diagnosis=diagnosis, tags=list(case.tags), details=verdict.details,
+        number=case.number,
+        name=case.name,
+        score=round(case.weight * verdict.credit, 6),
+        max_score=case.weight,
+        status="passed" if verdict.passed else "failed",
+        output=output,
+        visibility=case.visibility,
+        category=verdict.category,
+        diagnosis=diagnosis,
+        tags=list(case.tags),
+        details=verdict.details,
     )
 
 

@@ -10,6 +10,7 @@ gone: the next grader adopts it (ModeHold.take) or puts the modes back (restore_
 mode is put back, every process of the holder's worker user is killed (a case's child lives in a session of
 its own and may outlive the worker), unless a live grader has claimed that user again.
 """
+
 import fcntl
 import json
 import os
@@ -102,7 +103,9 @@ def _write_record(folder_fd: int, record: dict) -> None:
             pass
         return
     temporary = f".{RECORD}.{secrets.token_hex(4)}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
+    fd = os.open(
+        temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd
+    )
     with os.fdopen(fd, "w") as handle:
         json.dump(record, handle)
         handle.flush()
@@ -127,7 +130,9 @@ def _restore(record: dict) -> list[str]:
     """Put back every recorded mode on the very file it was taken from (same device and inode); what failed."""
     failed = []
     for path, entry in record.items():
-        same = lambda info, entry=entry: entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None  # noqa: E731
+        same = lambda info, entry=entry: (
+            entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None
+        )  # noqa: E731
         try:
             _set_mode(path, same)
         except OSError as error:
@@ -168,13 +173,21 @@ class ModeHold:
                 return None
             _write_record(folder_fd, record)  # before any mode changes: a grader killed now leaves a true record
             name = f"{HOLDER_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd)
+            fd = os.open(
+                name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder_fd
+            )
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, json.dumps({"uid": uid, "gid": gid}).encode())  # whose processes to end if this grader dies
             for path, entry in list(record.items()):
                 try:
-                    _set_mode(path, lambda info, entry=entry: (
-                        stat.S_IMODE(info.st_mode) & ~0o077 if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None))
+                    _set_mode(
+                        path,
+                        lambda info, entry=entry: (
+                            stat.S_IMODE(info.st_mode) & ~0o077
+                            if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"])
+                            else None
+                        ),
+                    )
                 except FileNotFoundError:
                     if path in paths:
                         raise  # ours: no grade without it hidden

@@ -5,6 +5,7 @@ students' bundle), or the folder named by AUTOGRADER_HOMEWORK. Its Python is imp
 package PACKAGE from that folder's files, never through sys.path, so a second homework (a test's)
 runs on the same engine with no edit of it.
 """
+
 import importlib
 import importlib.machinery
 import importlib.util
@@ -66,7 +67,9 @@ class MutantSpec(Strict):
     modules: dict[str, str]  # reference module -> the problem its mutants count for
     functions: dict[str, str] = {}  # function -> its problem, where a module serves several
     not_graded: list[str] = []  # functions no case grades: never mutated
-    equivalent: str = "equivalent_mutants.json"  # a JSON file (may be absent): mutant id -> why no case can tell it apart
+    equivalent: str = (
+        "equivalent_mutants.json"  # a JSON file (may be absent): mutant id -> why no case can tell it apart
+    )
     without_log: dict[str, list[str]] = {}  # module -> case modules left out when its mutant is graded without the log
     left_out: list[str] = []  # reference files not copied into a mutant's submission
 
@@ -124,7 +127,9 @@ def homework_path(relative: str) -> Path:
 
 REFERENCE = homework_path(manifest().reference)
 TEMPLATE = homework_path(manifest().template)
-STUDENT_BUNDLE = not REFERENCE.is_dir()  # the bundle ships no reference: public cases come frozen from autograder/public
+STUDENT_BUNDLE = (
+    not REFERENCE.is_dir()
+)  # the bundle ships no reference: public cases come frozen from autograder/public
 
 
 def _load_package(name: str, folder: Path) -> ModuleType:

@@ -1,4 +1,5 @@
 """Identities and file-system set-up of the boundary: the worker user, its lock, and the paths workers must not read."""
+
 import fcntl
 import os
 import pwd
@@ -15,9 +16,19 @@ from autograder.homework import HOMEWORK, REFERENCE, manifest, worker_files
 
 # What a worker child must never read: the reference, the cases (hidden inputs), our tests, history.
 # the homework package (its hidden cases) and its reference, wherever the manifest puts them, are private too
-PRIVATE_PATHS = list(dict.fromkeys([*(PROJECT_ROOT / name for name in ("reference", "homework", "autograder", "tests", "bench", ".git")),
-                                    HOMEWORK, REFERENCE]))
-WORKER_USER, FALLBACK_ID = manifest().worker_user or "hw9worker", 64321  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
+PRIVATE_PATHS = list(
+    dict.fromkeys(
+        [
+            *(PROJECT_ROOT / name for name in ("reference", "homework", "autograder", "tests", "bench", ".git")),
+            HOMEWORK,
+            REFERENCE,
+        ]
+    )
+)
+WORKER_USER, FALLBACK_ID = (
+    manifest().worker_user or "hw9worker",
+    64321,
+)  # setup.sh creates the user on Gradescope; elsewhere the bare id serves
 LOCK_FOLDER = Path("/run/hw9-grader-locks")  # in /run, root's and not world-writable (unlike /tmp or /run/lock)
 
 
@@ -92,9 +103,14 @@ def worker_settings(config: GraderConfig, workspace: Path) -> dict:
     if outside:  # the grader hides only what belongs to the project
         raise ValueError(f"hidden_paths must lie inside {PROJECT_ROOT}: {', '.join(outside)}")
     (workspace / ".root").mkdir()  # where each child mounts its own minimal root
-    settings = {"hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
-                "new_root": str(workspace / ".root"), "processes": config.processes, "namespaces": config.namespaces,
-                "homework_files": worker_files(), "user": WORKER_USER}  # loaded by path by the worker before it covers the private folders
+    settings = {
+        "hidden_paths": [str(p) for p in [*PRIVATE_PATHS, *extra] if p.exists()],
+        "new_root": str(workspace / ".root"),
+        "processes": config.processes,
+        "namespaces": config.namespaces,
+        "homework_files": worker_files(),
+        "user": WORKER_USER,
+    }  # loaded by path by the worker before it covers the private folders
     if os.geteuid() == 0:
         settings["uid"], settings["gid"], settings["identity_lock"] = claim_worker_identity()
         os.chmod(workspace, 0o711)  # workers may reach their own case folder, not list the others

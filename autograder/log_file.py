@@ -3,6 +3,7 @@
 The keys and their types are the manifest's (log.keys). Each key is validated on its own, so one bad key
 costs only the checks that need it. Matrices are stored flat; infer_matrix gives them back their shape.
 """
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -4,6 +4,7 @@ Each mutation site is one node of a function body of a reference module (docstri
 `_naive` test oracles are left alone); a mutant applies exactly one mutation. Ids name the
 module, line, column and operator, so they stay stable while the code around them does not move.
 """
+
 import ast
 import copy
 import difflib
@@ -15,11 +16,32 @@ MUTATED = manifest().mutants  # which reference modules are mutated, and the pro
 MODULE_PROBLEMS = dict(MUTATED.modules) if MUTATED else {}
 FUNCTION_PROBLEM = dict(MUTATED.functions) if MUTATED else {}  # where a module serves several problems, each function's
 NOT_GRADED = set(MUTATED.not_graded) if MUTATED else set()  # functions no case grades
-SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
-         ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+SWAPS = {
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.Pow: ast.Mult,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+}
 DROPPABLE_CALLS = {"sqrt", "exp", "sum", "tril"}  # f(x) -> x
-CALL_SWAPS = {"argmax": "argmin", "argmin": "argmax", "max": "min", "min": "max", "maximum": "minimum", "minimum": "maximum",
-              "sin": "cos", "cos": "sin", "sum": "mean", "mean": "sum"}  # np.argmax(x) -> np.argmin(x), ...
+CALL_SWAPS = {
+    "argmax": "argmin",
+    "argmin": "argmax",
+    "max": "min",
+    "min": "max",
+    "maximum": "minimum",
+    "minimum": "maximum",
+    "sin": "cos",
+    "cos": "sin",
+    "sum": "mean",
+    "mean": "sum",
+}  # np.argmax(x) -> np.argmin(x), ...
 
 
 @dataclass
@@ -36,15 +58,28 @@ class Mutant:
 
     def diff(self, original):
         """The changed lines, as a unified diff against the module's unparsed original."""
-        lines = difflib.unified_diff(original.splitlines(), self.source.splitlines(), f"reference/{self.module}.py", "mutant", n=1, lineterm="")
+        lines = difflib.unified_diff(
+            original.splitlines(), self.source.splitlines(), f"reference/{self.module}.py", "mutant", n=1, lineterm=""
+        )
         return "\n".join(list(lines)[2:])
 
 
 def _graded_functions(tree):
     """The functions a student writes and the grader grades: no `_naive` oracle, no provided NumpyTransformer."""
-    provided = {id(node) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) and cls.name == "NumpyTransformer" for node in ast.walk(cls)}
-    return [f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and not f.name.endswith("_naive")
-            and f.name not in NOT_GRADED and id(f) not in provided]
+    provided = {
+        id(node)
+        for cls in ast.walk(tree)
+        if isinstance(cls, ast.ClassDef) and cls.name == "NumpyTransformer"
+        for node in ast.walk(cls)
+    }
+    return [
+        f
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef)
+        and not f.name.endswith("_naive")
+        and f.name not in NOT_GRADED
+        and id(f) not in provided
+    ]
 
 
 def _sites(tree):
@@ -59,9 +94,17 @@ def _sites(tree):
 
 def _node_sites(node):
     if isinstance(node, (ast.BinOp, ast.AugAssign)) and type(node.op) in SWAPS:
-        yield node, f"{type(node.op).__name__}->{SWAPS[type(node.op)].__name__}", lambda n: setattr(n, "op", SWAPS[type(n.op)]())
+        yield (
+            node,
+            f"{type(node.op).__name__}->{SWAPS[type(node.op)].__name__}",
+            lambda n: setattr(n, "op", SWAPS[type(n.op)]()),
+        )
     if isinstance(node, ast.Compare) and type(node.ops[0]) in SWAPS:
-        yield node, f"{type(node.ops[0]).__name__}->{SWAPS[type(node.ops[0])].__name__}", lambda n: n.ops.__setitem__(0, SWAPS[type(n.ops[0])]())
+        yield (
+            node,
+            f"{type(node.ops[0]).__name__}->{SWAPS[type(node.ops[0])].__name__}",
+            lambda n: n.ops.__setitem__(0, SWAPS[type(n.ops[0])]()),
+        )
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
         yield node, "constant+1", lambda n: setattr(n, "value", n.value + 1)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -69,19 +112,33 @@ def _node_sites(node):
     if isinstance(node, ast.Slice):
         for part in ("lower", "upper"):
             if getattr(node, part) is not None:
-                yield node, f"slice-{part}+1", lambda n, p=part: setattr(n, p, ast.BinOp(getattr(n, p), ast.Add(), ast.Constant(1)))
+                yield (
+                    node,
+                    f"slice-{part}+1",
+                    lambda n, p=part: setattr(n, p, ast.BinOp(getattr(n, p), ast.Add(), ast.Constant(1))),
+                )
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         if name in DROPPABLE_CALLS and node.args:
             yield node, f"drop-{name}", "replace-with-first-argument"
         if name in CALL_SWAPS:
             field = "attr" if isinstance(node.func, ast.Attribute) else "id"
-            yield node, f"{name}->{CALL_SWAPS[name]}", lambda n, f=field: setattr(n.func, f, CALL_SWAPS[getattr(n.func, f)])
+            yield (
+                node,
+                f"{name}->{CALL_SWAPS[name]}",
+                lambda n, f=field: setattr(n.func, f, CALL_SWAPS[getattr(n.func, f)]),
+            )
         if len(node.args) >= 2:
             yield node, "swap-arguments", lambda n: n.args.__setitem__(slice(0, 2), [n.args[1], n.args[0]])
         for index, keyword in enumerate(node.keywords):
             if keyword.arg == "axis":
-                yield node, "axis-changed", lambda n, i=index: setattr(n.keywords[i], "value", ast.Constant(0 if ast.unparse(n.keywords[i].value) != "0" else 1))
+                yield (
+                    node,
+                    "axis-changed",
+                    lambda n, i=index: setattr(
+                        n.keywords[i], "value", ast.Constant(0 if ast.unparse(n.keywords[i].value) != "0" else 1)
+                    ),
+                )
 
 
 class _ReplaceNode(ast.NodeTransformer):
@@ -110,7 +167,15 @@ def mutants_of(module):
             compile(source, module, "exec")
         except (SyntaxError, ValueError, TypeError):
             continue
-        found.append(Mutant(f"{module}:{node.lineno}:{node.col_offset}:{operator}", module, function, f"{operator} at line {node.lineno}", source))
+        found.append(
+            Mutant(
+                f"{module}:{node.lineno}:{node.col_offset}:{operator}",
+                module,
+                function,
+                f"{operator} at line {node.lineno}",
+                source,
+            )
+        )
     return found
 
 

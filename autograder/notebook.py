@@ -8,6 +8,7 @@ The cases run in a separate `python -m autograder check` process (which runs the
 processes of its own), so code that crashes, hangs or exits never takes the kernel with it. That
 process writes its results as results.json; they are read back and rendered here, escaped.
 """
+
 import json
 import os
 import signal
@@ -29,7 +30,9 @@ HINT = "(details: check(verbose=True))"
 VERDICT_COLOURS = {"pass": "green", "fail": "#b00020", "skip": "gray"}  # skip: an optional task not attempted
 STDERR_TAIL = 3000  # characters of the subprocess's error output shown when it failed
 
-PAGE = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined).from_string("""\
+PAGE = jinja2.Environment(
+    autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
+).from_string("""\
 <div class="hw9-check" style="font-family: sans-serif; line-height: 1.4">
 <p><b>Self-check{% if problem %} of problem {{ problem }}{% endif %}</b> on the public cases, in <code>{{ folder }}</code></p>
 {% if error %}
@@ -86,8 +89,16 @@ class SelfCheck:
     def _repr_html_(self) -> str:
         from autograder.check_summary import VERDICTS
 
-        return PAGE.render(folder=self.folder, problem=self.problem, report=self.report, error=self.error,
-                           stderr=self.stderr, hint=HINT, verdicts=VERDICTS, verdict_colours=VERDICT_COLOURS)
+        return PAGE.render(
+            folder=self.folder,
+            problem=self.problem,
+            report=self.report,
+            error=self.error,
+            stderr=self.stderr,
+            hint=HINT,
+            verdicts=VERDICTS,
+            verdict_colours=VERDICT_COLOURS,
+        )
 
     def __str__(self) -> str:
         from autograder.check_summary import report_text
@@ -110,7 +121,12 @@ def problem_number(problem: int | str | None) -> str | None:
     return str(problem).strip()
 
 
-def check(problem: int | str | None = None, folder: str | Path | None = None, verbose: bool = False, timeout: float = TIMEOUT_SECONDS) -> SelfCheck:
+def check(
+    problem: int | str | None = None,
+    folder: str | Path | None = None,
+    verbose: bool = False,
+    timeout: float = TIMEOUT_SECONDS,
+) -> SelfCheck:
     """Run the public cases of `problem` (1-6; None: all) on the files in `folder` (default: the notebook's folder).
 
     Never raises for anything the code under test does; only a `problem` that does not exist is a ValueError.
@@ -121,7 +137,9 @@ def check(problem: int | str | None = None, folder: str | Path | None = None, ve
     try:
         return run_self_check(folder, number, verbose, timeout)
     except Exception:  # a fault here must not reach the notebook as an exception either
-        return SelfCheck(folder, number, error="the self-check itself failed", stderr=traceback.format_exc()[-STDERR_TAIL:])
+        return SelfCheck(
+            folder, number, error="the self-check itself failed", stderr=traceback.format_exc()[-STDERR_TAIL:]
+        )
 
 
 def run_self_check(folder: str, number: str | None, verbose: bool, timeout: float) -> SelfCheck:
@@ -131,15 +149,32 @@ def run_self_check(folder: str, number: str | None, verbose: bool, timeout: floa
 
     with tempfile.TemporaryDirectory(prefix="hw9-check-") as scratch:
         results_path = Path(scratch) / "results.json"
-        command = [sys.executable, "-m", "autograder", "check", folder, "--color", "never", "--results", str(results_path)]
+        command = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "check",
+            folder,
+            "--color",
+            "never",
+            "--results",
+            str(results_path),
+        ]
         command += ["--problem", number] if number else []
         status, stderr = run_command(command, timeout)
         tail = stderr.strip()[-STDERR_TAIL:]
         if status is None:
-            return SelfCheck(folder, number, error=f"it did not finish within {timeout:g} s and was stopped", stderr=tail)
+            return SelfCheck(
+                folder, number, error=f"it did not finish within {timeout:g} s and was stopped", stderr=tail
+            )
         if status not in (0, 1) or not results_path.is_file():
-            return SelfCheck(folder, number, exit_status=status, stderr=tail,
-                             error=f"`python -m autograder check` stopped with exit status {status} and no results")
+            return SelfCheck(
+                folder,
+                number,
+                exit_status=status,
+                stderr=tail,
+                error=f"`python -m autograder check` stopped with exit status {status} and no results",
+            )
         results = Results(**json.loads(results_path.read_text(encoding="utf-8")))
     report = build_report(results, expand="all" if verbose else "first")
     return SelfCheck(folder, number, report=report, exit_status=status)
@@ -149,9 +184,20 @@ def run_command(command: list[str], timeout: float) -> tuple[int | None, str]:
     """(exit status, standard error) of `command` run from BUNDLE_ROOT; (None, ...) when it ran out of time and was
     stopped. It runs in its own process group, so stopping it reaches whatever it started there."""
     env = {**os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
-    own_group = {"start_new_session": True} if hasattr(os, "setsid") else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    with subprocess.Popen(command, cwd=BUNDLE_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, **own_group) as process:
+    own_group = (
+        {"start_new_session": True}
+        if hasattr(os, "setsid")
+        else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    )
+    with subprocess.Popen(
+        command,
+        cwd=BUNDLE_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        **own_group,
+    ) as process:
         try:
             _, stderr = process.communicate(timeout=timeout)
             return process.returncode, stderr.decode("utf-8", "replace")

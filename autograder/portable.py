@@ -7,6 +7,7 @@ that hangs past its clock is killed with its process, one that ends the process 
 cases after either run in a fresh process, as sandbox.WarmWorker.run_batch does. Nothing is
 confined: this path never runs student code as root outside the students' bundle (it fails closed).
 """
+
 import importlib
 import json
 import os
@@ -30,8 +31,22 @@ LINUX_ONLY_MODULES = ("fcntl", "pwd", "grp", "resource")
 SLACK_SECONDS = 2.0  # past a case's timeout before its process is killed (the worker itself fails a late return)
 DRAIN_SECONDS = 1.0  # how long what a killed or ended process printed may take to arrive
 POLL_SECONDS = 0.25  # how often a quiet process is checked for having ended
-KEPT_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR",  # and what Python and torch need on Windows
-            "SYSTEMROOT", "WINDIR", "PATHEXT", "COMSPEC", "TEMP", "TMP", "USERPROFILE", "LOCALAPPDATA", "APPDATA")
+KEPT_ENV = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "HOME",
+    "TMPDIR",  # and what Python and torch need on Windows
+    "SYSTEMROOT",
+    "WINDIR",
+    "PATHEXT",
+    "COMSPEC",
+    "TEMP",
+    "TMP",
+    "USERPROFILE",
+    "LOCALAPPDATA",
+    "APPDATA",
+)
 
 
 def needs_portable() -> bool:
@@ -55,8 +70,12 @@ def make_worker(config: GraderConfig | None = None) -> "PortableWorker | WarmWor
 def portable_protections() -> dict:
     """What this path offers; as root outside the students' bundle it refuses to run anything (fails closed)."""
     if hasattr(os, "geteuid") and os.geteuid() == 0 and not STUDENT_BUNDLE:
-        return {"portable": True, "root": True, "root_only": True,
-                "refusal": "the portable path (no Linux worker) never runs student code unconfined as root"}
+        return {
+            "portable": True,
+            "root": True,
+            "root_only": True,
+            "refusal": "the portable path (no Linux worker) never runs student code unconfined as root",
+        }
     return {"portable": True, "root": bool(hasattr(os, "geteuid") and os.geteuid() == 0)}
 
 
@@ -80,16 +99,16 @@ class Splitter:
                 if stop < 0:
                     return
                 self.parts.append((self.printed, bytes(self.line)))
-                self.line, data = None, data[stop + 1:]
+                self.line, data = None, data[stop + 1 :]
                 continue
             at = data.find(self.end)
             if at < 0:  # keep what could be the start of a marker cut by the chunk's end
                 keep = min(len(data), len(self.end) - 1)
                 self.capture.add(data[: len(data) - keep])
-                self.pending = data[len(data) - keep:]
+                self.pending = data[len(data) - keep :]
                 return
             self.capture.add(data[:at])
-            data, text, self.capture = data[at + len(self.end):], self.capture.text(), Capture(self.cap)
+            data, text, self.capture = data[at + len(self.end) :], self.capture.text(), Capture(self.cap)
             if self.replies:
                 self.line, self.printed = bytearray(), text
             else:
@@ -121,8 +140,14 @@ class BatchProcess:
     def __init__(self, workspace: Path, end: bytes, printed_cap: int, line_cap: int):
         env = {key: value for key, value in os.environ.items() if key.upper() in KEPT_ENV}
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
-        self.process = subprocess.Popen([sys.executable, "-I", str(PORTABLE_SCRIPT), json.dumps(worker_files())], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workspace, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(PORTABLE_SCRIPT), json.dumps(worker_files())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=workspace,
+            env=env,
+        )
         self.events, self.ended = queue.Queue(), set()
         self.streams = {"out": Splitter(end, printed_cap, True, line_cap), "err": Splitter(end, printed_cap, False, 0)}
         for name, stream in (("out", self.process.stdout), ("err", self.process.stderr)):
@@ -153,8 +178,10 @@ class BatchProcess:
 
     def printed(self, index: int) -> tuple[str, ...]:
         """(stdout, stderr) of case `index` (part 0 is the worker's start-up): its own part, or what came so far."""
-        return tuple(stream.parts[index + 1][0] if len(stream.parts) > index + 1 else stream.unfinished()
-                     for stream in self.streams.values())
+        return tuple(
+            stream.parts[index + 1][0] if len(stream.parts) > index + 1 else stream.unfinished()
+            for stream in self.streams.values()
+        )
 
     def kill(self) -> None:
         """End the process (Popen.kill: SIGKILL, or TerminateProcess on Windows) and take in what it printed."""
@@ -213,8 +240,10 @@ class PortableWorker(WarmWorker):
         if self.protections.get("root_only"):
             return [Outcome("grader_error", error=self.protections["refusal"]) for _ in jobs]
         if self.failed_starts >= WorkerStartFailed.max_attempts:
-            return [Outcome("grader_error", error=f"the portable worker failed to start {self.failed_starts} times")
-                    for _ in jobs]
+            return [
+                Outcome("grader_error", error=f"the portable worker failed to start {self.failed_starts} times")
+                for _ in jobs
+            ]
         timeouts = [job.timeout or self.config.case_timeout for job in jobs]
         batch = self.workspace / f"batch-{self.cases_run}"
         self.cases_run += 1
@@ -227,12 +256,13 @@ class PortableWorker(WarmWorker):
         finally:
             self._kill()
             shutil.rmtree(batch, ignore_errors=True)
-        return outcomes + self.run_batch(jobs[len(outcomes):], submission_root)
+        return outcomes + self.run_batch(jobs[len(outcomes) :], submission_root)
 
     def _exchange(self, request, timeouts):
         """Send the batch; one Outcome per case until all came back or one ended the process (then those so far)."""
-        self.process = worker = BatchProcess(self.workspace, case_end_marker(request.batch_id), self.caps.printed_bytes,
-                                             self._reply_cap())
+        self.process = worker = BatchProcess(
+            self.workspace, case_end_marker(request.batch_id), self.caps.printed_bytes, self._reply_cap()
+        )
         batch_id, folder = request.batch_id, Path(request.scratch)
         try:
             worker.send(request.to_json().encode())
@@ -240,11 +270,15 @@ class PortableWorker(WarmWorker):
             started = worker.wait_for("out", 1, self.config.worker_start_timeout)
         except (OSError, ProtocolError):  # the process ended before reading the request, or wrote junk before it
             started = False
-        if not started or worker.streams["out"].parts[0][1] != b'{"ready": true}':  # before student code: the grader's fault
+        if (
+            not started or worker.streams["out"].parts[0][1] != b'{"ready": true}'
+        ):  # before student code: the grader's fault
             self.failed_starts += 1
             reason = worker.exit_reason()
             said = " ".join(text.strip()[-1000:] for text in worker.printed(-1))
-            return [Outcome("grader_error", error=f"the portable worker did not start ({reason}): {said}") for _ in timeouts]
+            return [
+                Outcome("grader_error", error=f"the portable worker did not start ({reason}): {said}") for _ in timeouts
+            ]
         return self._replies(worker, batch_id, folder, timeouts)
 
     def _replies(self, worker, batch_id, folder, timeouts):
@@ -259,12 +293,17 @@ class PortableWorker(WarmWorker):
                         worker.kill()
                         outcome = Outcome("timeout", error=f"timed out after {timeout:g} s")
                     return outcomes + [self._cleaned(outcome, worker, index)]
-                worker.wait_for("err", index + 2, DRAIN_SECONDS)  # written before the reply: a thread's lag behind at most
+                worker.wait_for(
+                    "err", index + 2, DRAIN_SECONDS
+                )  # written before the reply: a thread's lag behind at most
                 reply = CaseReply.from_json(worker.streams["out"].parts[index + 1][1]).check(batch_id, index, self.caps)
             except ProtocolError as error:
                 worker.kill()
-                outcome = Outcome("crash", error="the case's reply could not be read",
-                                  staff_note=f"the worker's reply was refused: {error}"[:2000])
+                outcome = Outcome(
+                    "crash",
+                    error="the case's reply could not be read",
+                    staff_note=f"the worker's reply was refused: {error}"[:2000],
+                )
                 return outcomes + [self._cleaned(outcome, worker, index)]
             reply.stdout, reply.stderr = worker.printed(index)
             outcomes.append(self._outcome(reply, folder))

@@ -8,6 +8,7 @@ the marker and the case's protocol.CaseReply line (outputs inline) to stdout, so
 can tell one case's printing from the next. Standard library, numpy and torch only; it imports no
 Linux-only module and never forks: a case that hangs or kills this process costs this process only.
 """
+
 import importlib.util
 import json
 import os
@@ -31,18 +32,21 @@ def _load_case_runner():
     return module
 
 
-case_runner = protocol = Status = None  # loaded by serve() once the request is read: the grading process never waits on a pipe
+case_runner = protocol = Status = (
+    None  # loaded by serve() once the request is read: the grading process never waits on a pipe
+)
 
 
 def write_all(fd: int, data: bytes):
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def apply_memory_limit(memory_mb: int):
     """The Linux worker's address-space headroom, where `resource` and /proc exist (macOS ignores RLIMIT_AS)."""
     try:
         import resource
+
         with open("/proc/self/statm") as statm:
             now = int(statm.read().split()[0]) * resource.getpagesize()
     except (ImportError, OSError, ValueError):
@@ -54,6 +58,7 @@ def apply_memory_limit(memory_mb: int):
 
 def input_reader(folder: str):
     """read_input(name, cap) for Runner.prepare: one of the grader's input files in the batch's inputs folder."""
+
     def read_input(name, cap):
         if not name or os.path.basename(name) != name or name in (".", ".."):
             raise protocol.ProtocolError(f"not a plain file name: {name!r:.60}")
@@ -62,6 +67,7 @@ def input_reader(folder: str):
         if len(data) > cap:
             raise protocol.ProtocolError(f"{name!r:.60} holds more than {cap} bytes")
         return data
+
     return read_input
 
 
@@ -74,9 +80,13 @@ def run_case(batch, case, runner, caps):
     try:
         args = runner.prepare(case, input_reader(batch.inputs))
     except BaseException as error:  # the grader's own inputs could not be read
-        return protocol.CaseReply(batch_id=batch.batch_id, index=case.index, status=Status.GRADER_ERROR.value,
-                                  error="the grader could not prepare this case",
-                                  staff_note="".join(traceback.format_exception(error))[-2000:])
+        return protocol.CaseReply(
+            batch_id=batch.batch_id,
+            index=case.index,
+            status=Status.GRADER_ERROR.value,
+            error="the grader could not prepare this case",
+            staff_note="".join(traceback.format_exception(error))[-2000:],
+        )
     kinds, outputs = {}, {}
     try:
         status, values, kinds, error, error_type = runner.run(case, args, batch.submission)
@@ -90,12 +100,21 @@ def run_case(batch, case, runner, caps):
     if time.monotonic() - started > case.timeout:
         status, outputs, error, error_type = Status.TIMEOUT, {}, f"timed out after {case.timeout:g} s", ""
     ok = status == Status.OK
-    return protocol.CaseReply(batch_id=batch.batch_id, index=case.index, status=Status(status).value,
-                              outputs=outputs if ok else {}, kinds=kinds if ok else {}, error=error, error_type=error_type)
+    return protocol.CaseReply(
+        batch_id=batch.batch_id,
+        index=case.index,
+        status=Status(status).value,
+        outputs=outputs if ok else {},
+        kinds=kinds if ok else {},
+        error=error,
+        error_type=error_type,
+    )
 
 
 def flush_streams():
-    for stream in {id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s is not None}.values():
+    for stream in {
+        id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s is not None
+    }.values():
         try:
             stream.flush()
         except BaseException:

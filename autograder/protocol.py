@@ -5,6 +5,7 @@ dataclass that becomes one JSON line (to_json) and is rebuilt only through from_
 checks every field and raises ProtocolError for anything unexpected. Every reply names the
 batch and the case it answers, and the receiver checks both.
 """
+
 import base64
 import binascii
 import enum
@@ -60,7 +61,8 @@ def check_output_sizes(values: dict, caps: Caps) -> None:
     if max(sizes, default=0) > caps.output_bytes or sum(sizes) > caps.case_bytes:
         raise UnsupportedReturn(
             f"outputs of {sum(sizes) / 2**20:.1f} MiB, the largest {max(sizes) / 2**20:.1f} MiB "
-            f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)")
+            f"(at most {caps.output_bytes / 2**20:g} MiB each, {caps.case_bytes / 2**20:g} MiB in all)"
+        )
 
 
 def case_end_marker(batch_id: str) -> bytes:
@@ -109,8 +111,10 @@ def encode_array(array: np.ndarray) -> str:
     return b64(encode_npy(array))
 
 
-PLAIN_HEADER = re.compile(rb"\{'descr': '([<>|]?[fiub][1248])', 'fortran_order': (True|False), "
-                          rb"'shape': \(((?:[0-9]{1,12}, )*[0-9]{1,12},?|)\), \} *\n")
+PLAIN_HEADER = re.compile(
+    rb"\{'descr': '([<>|]?[fiub][1248])', 'fortran_order': (True|False), "
+    rb"'shape': \(((?:[0-9]{1,12}, )*[0-9]{1,12},?|)\), \} *\n"
+)
 
 
 def _plain_header(data: bytes):
@@ -175,7 +179,7 @@ def kept_name(value: str) -> str | None:
     """The file name of a kept output ("kept:3-0.npy" -> "3-0.npy"), None for an inline one; ProtocolError if bad."""
     if not value.startswith(KEPT):
         return None
-    name = value[len(KEPT):]
+    name = value[len(KEPT) :]
     if not KEPT_NAME.fullmatch(name):
         raise ProtocolError(f"bad kept output name {name!r:.40}")
     return name
@@ -199,7 +203,7 @@ def decode_arg(spec: dict, callables: dict, cap: int, read_file: Callable[[str, 
     """The inverse of encode_arg: a callable looked up among the grader's own, a file read by read_file(name, cap)."""
     if not isinstance(spec, dict) or len(spec) != 1:
         raise ProtocolError(f"bad argument {spec!r:.80}")
-    (kind, value), = spec.items()
+    ((kind, value),) = spec.items()
     if kind == "array":
         return decode_array(value, cap)
     if kind == "file" and read_file is not None and isinstance(value, str):
@@ -317,8 +321,9 @@ class CaseReply(Message):
     def check(self, batch_id: str, index: int, caps: Caps) -> "CaseReply":
         """This reply, if it answers case `index` of batch `batch_id` and keeps to the caps; else ProtocolError."""
         if (self.batch_id, self.index) != (batch_id, index):
-            raise ProtocolError(f"a reply for batch {self.batch_id!r:.40} case {self.index}, "
-                                f"expected {batch_id!r} case {index}")
+            raise ProtocolError(
+                f"a reply for batch {self.batch_id!r:.40} case {self.index}, expected {batch_id!r} case {index}"
+            )
         if self.status not in {s.value for s in Status} - {Status.SETUP_ERROR.value}:
             raise ProtocolError(f"unknown status {self.status!r:.40}")
         check_outputs(self.outputs, caps, encoded=True)

@@ -4,6 +4,7 @@ Standard library only (the worker loads it by path). Every name is opened relati
 descriptor with O_NOFOLLOW | O_NONBLOCK, so a link is refused and a named pipe cannot block; the
 opened file must be a regular file within a size cap, checked with fstat before a byte is read.
 """
+
 import os
 import stat
 

@@ -14,12 +14,13 @@ per-submission inputs: the public case earns its points only if its twin passes 
 `@partial_credit` builder takes `set_score` and calls it (in the builder or in its check) with the
 points earned.
 """
+
 import dataclasses
 import functools
-import importlib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, get_args
+from typing import get_args
 
 import numpy as np
 from gradescope_utils.autograder_utils import decorators as gradescope
@@ -81,9 +82,15 @@ _REGISTRY: list[Case] = []
 VISIBILITIES = get_args(Visibility)
 
 
-def case(*, file: str | None = None, public: bool = False, timeout: float | None = None,
-         twin: bool | Callable | str | None = None, constant_answer: str = "",
-         optional: bool = False) -> Callable[[Callable], Callable]:
+def case(
+    *,
+    file: str | None = None,
+    public: bool = False,
+    timeout: float | None = None,
+    twin: bool | Callable | str | None = None,
+    constant_answer: str = "",
+    optional: bool = False,
+) -> Callable[[Callable], Callable]:
     """Register the decorated builder as a test case; returns the builder unchanged.
 
     It goes above gradescope-utils' decorators, which say the rest: `@number` and `@weight` (or
@@ -101,20 +108,42 @@ def case(*, file: str | None = None, public: bool = False, timeout: float | None
     optional: an optional task worth no points (weight 0), reported as not attempted when its file
     or function is left out or still a stub.
     """
+
     def register(build):
-        register_case(declared_case(build, file=file, public=public, timeout=timeout, twin=twin,
-                                    constant_answer=constant_answer, optional=optional))
+        register_case(
+            declared_case(
+                build,
+                file=file,
+                public=public,
+                timeout=timeout,
+                twin=twin,
+                constant_answer=constant_answer,
+                optional=optional,
+            )
+        )
         return build
+
     return register
 
 
-def add_case(build: Callable, number: str, name: str, weight: float, visibility: str = "visible",
-             tags: tuple[str, ...] = (), **options) -> Callable:
+def add_case(
+    build: Callable,
+    number: str,
+    name: str,
+    weight: float,
+    visibility: str = "visible",
+    tags: tuple[str, ...] = (),
+    **options,
+) -> Callable:
     """Register a case built in a loop (several cases from one table): gradescope-utils' decorators applied to
     `build`, `name` as its docstring, then @case(**options). Returns `build`."""
     build.__doc__ = name
-    for decorator in (gradescope.number(number), gradescope.weight(weight), gradescope.visibility(visibility),
-                      gradescope.tags(*tags)):
+    for decorator in (
+        gradescope.number(number),
+        gradescope.weight(weight),
+        gradescope.visibility(visibility),
+        gradescope.tags(*tags),
+    ):
         build = decorator(build)
     return case(**options)(build)
 
@@ -141,8 +170,16 @@ def declared_case(build: Callable, **options) -> Case:
     if "set_score" in inspect.signature(build).parameters:
         build = scored_builder(build, where)
     twin = options.pop("twin")
-    return Case(str(number), name, float(weight), build, visibility=visibility, tags=tags,
-                twin=build if twin is True else twin or None, **options)
+    return Case(
+        str(number),
+        name,
+        float(weight),
+        build,
+        visibility=visibility,
+        tags=tags,
+        twin=build if twin is True else twin or None,
+        **options,
+    )
 
 
 def scored_builder(build: Callable, where: str) -> Callable:
@@ -172,7 +209,9 @@ def scored_builder(build: Callable, where: str) -> Callable:
         def scored_check(outcome):
             build.__dict__.pop("__score__", None)
             return scored(check(outcome))
+
         return job, scored_check
+
     return plan
 
 

@@ -14,6 +14,7 @@ nothing a submission contains is ever taken as proof of grading. --force regrade
 submission's failure (an unreadable folder, a grader crash, a bad name) costs that submission only:
 it gets a results.json saying the grader could not grade it and its row in grades.csv.
 """
+
 import csv
 import json
 import multiprocessing
@@ -36,13 +37,26 @@ from types import FrameType
 
 from autograder import PROJECT_ROOT, checks
 from autograder.attempt import Attempt, inspect_upload
-from autograder.homework import HOMEWORK, REFERENCE
-from autograder.registry import all_cases, problem_titles
-from autograder.export import (METADATA, Entry, ExportError, Limits, SubmissionTooLarge, check_apart, content_hash,
-                               export_root, list_submissions, output_folder, printable, read_metadata,
-                               read_regular_file, unpack_zip)
+from autograder.export import (
+    METADATA,
+    Entry,
+    ExportError,
+    Limits,
+    SubmissionTooLarge,
+    check_apart,
+    content_hash,
+    export_root,
+    list_submissions,
+    output_folder,
+    printable,
+    read_metadata,
+    read_regular_file,
+    unpack_zip,
+)
 from autograder.grade import grade, problem_scores
+from autograder.homework import HOMEWORK, REFERENCE
 from autograder.lateness import lateness_text
+from autograder.registry import all_cases, problem_titles
 from autograder.report import FLAGGED, write_report
 from autograder.results import Results, grader_failure, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
@@ -57,6 +71,7 @@ __all__ = ["regrade", "ExportError", "METADATA"]
 
 
 # ---------------------------------------------------------------- rows
+
 
 def submission_notes(results: Results, attempt: Attempt | None) -> list[str]:
     """What the report flags about the files themselves: Python files that do not parse, a log handed in but invalid."""
@@ -77,10 +92,13 @@ def attempt_status(results: Results, attempt: Attempt | None) -> str:
 
 def export_fields(entry: Entry) -> dict:
     """The row's cells that come from the export's metadata, not from grading: refreshed on every run."""
-    return {"students": "; ".join(p.get("name", "") for p in entry.people),
-            "emails": "; ".join(p.get("email", "") for p in entry.people),
-            "sids": "; ".join(p.get("sid", "") for p in entry.people),
-            "submitted_at": entry.submitted_at, "lateness": entry.lateness}
+    return {
+        "students": "; ".join(p.get("name", "") for p in entry.people),
+        "emails": "; ".join(p.get("email", "") for p in entry.people),
+        "sids": "; ".join(p.get("sid", "") for p in entry.people),
+        "submitted_at": entry.submitted_at,
+        "lateness": entry.lateness,
+    }
 
 
 def summarise(entry: Entry, results: Results, attempt: Attempt | None = None) -> dict:
@@ -158,6 +176,7 @@ def grade_one(entry: Entry, out: str | Path, worker: WarmWorker | None) -> dict:
 
 # ---------------------------------------------------------------- state
 
+
 def write_atomically(path: str | Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
@@ -181,8 +200,11 @@ def load_state(out: str | Path, notes: list[str]) -> dict:
         graded = state["submissions"]
         if not isinstance(graded, dict):
             raise ValueError("no table of submissions")
-        return {name: item for name, item in graded.items()
-                if isinstance(item, dict) and isinstance(item.get("summary"), dict)}
+        return {
+            name: item
+            for name, item in graded.items()
+            if isinstance(item, dict) and isinstance(item.get("summary"), dict)
+        }
     except (OSError, ValueError, KeyError, TypeError) as error:
         notes.append(f"{STATE} could not be read ({printable(error)[:200]}); everything is graded again")
         return {}
@@ -195,12 +217,15 @@ def save_state(out: str | Path, graded: dict) -> None:
 def grader_version() -> str:
     """A hash of the grader's own sources and the reference: changing either regrades every submission."""
     folders = [PROJECT_ROOT / "autograder", HOMEWORK, REFERENCE]  # the engine, the homework's cases, its reference
-    parts = [content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
-             for folder in folders]
+    parts = [
+        content_hash(folder, skip={"__pycache__"}, max_entries=10**6) if folder.is_dir() else "absent"
+        for folder in folders
+    ]
     return "-".join(part[:16] for part in parts)
 
 
 # ---------------------------------------------------------------- the run
+
 
 class Progress:
     """A one-line progress bar on stderr (advanced by the main process only): done/total, the submission being graded
@@ -303,7 +328,14 @@ def unpacked(export: str | Path, out: str | Path, notes: list[str], limits: Limi
         shutil.rmtree(target, ignore_errors=True)
 
 
-def regrade(export: str | Path, out: str | Path, jobs: int = 1, force: bool = False, limits: Limits = Limits(), due: datetime | None = None) -> tuple[int, int]:
+def regrade(
+    export: str | Path,
+    out: str | Path,
+    jobs: int = 1,
+    force: bool = False,
+    limits: Limits = Limits(),
+    due: datetime | None = None,
+) -> tuple[int, int]:
     """Grade every submission of an export not graded yet (all with `force`); write grades.csv and report.html.
 
     `due` (an aware datetime) gives each submission whose metadata states no lateness one computed from its time.
@@ -353,8 +385,11 @@ def usable(known: dict, entry: Entry, out: str | Path) -> bool:
     """A remembered grade is reused only when it is for this output folder and its results.json and page are still there."""
     summary, folder = known["summary"], Path(out) / entry.output
     paths = [folder / "results.json", folder / "index.html"]
-    return summary.get("submission") == entry.output and isinstance(summary.get("details"), dict) and all(
-        not path.is_symlink() and path.is_file() for path in paths)
+    return (
+        summary.get("submission") == entry.output
+        and isinstance(summary.get("details"), dict)
+        and all(not path.is_symlink() and path.is_file() for path in paths)
+    )
 
 
 def take(done: Queue, keep: Callable[[int, dict], None], progress: Progress) -> None:
@@ -370,7 +405,9 @@ def take(done: Queue, keep: Callable[[int, dict], None], progress: Progress) -> 
         keep(index, what)
 
 
-def run_jobs(todo: list[tuple[int, Entry, str | None]], out: str | Path, jobs: int, graded: dict, progress: Progress) -> None:
+def run_jobs(
+    todo: list[tuple[int, Entry, str | None]], out: str | Path, jobs: int, graded: dict, progress: Progress
+) -> None:
     """Grade `todo` in `jobs` forked slots; each summary lands in `graded` (and the state file) as it arrives."""
     fingerprints = {index: (entry, fingerprint) for index, entry, fingerprint in todo}
 
@@ -426,6 +463,7 @@ def run_jobs(todo: list[tuple[int, Entry, str | None]], out: str | Path, jobs: i
 
 
 # ---------------------------------------------------------------- class files
+
 
 def neutralised(cell: object) -> object:
     """A CSV cell that no spreadsheet runs as a formula (OWASP's CSV injection advice); numbers stay numbers."""

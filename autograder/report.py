@@ -2,6 +2,7 @@
 
 Submissions with no attempt (an empty upload, the template untouched) are counted apart: they are left out of the
 means, the histograms and the failure statistics. Each submission links to DIR/<name>/index.html, the student's view."""
+
 import json
 import statistics
 from collections import Counter, defaultdict
@@ -46,8 +47,14 @@ def read_summaries(out_dir: str | Path, names: list[str]) -> list[dict]:
 def details(summary: dict) -> dict:
     """A summary's "details", with defaults for a summary written before they existed."""
     found = summary.get("details") or {}
-    return {"failed": found.get("failed", {}), "diagnoses": found.get("diagnoses", {}), "behaviour": found.get("behaviour", {}),
-            "max_total": found.get("max_total"), "no_attempt": bool(found.get("no_attempt")), "notes": found.get("notes", [])}
+    return {
+        "failed": found.get("failed", {}),
+        "diagnoses": found.get("diagnoses", {}),
+        "behaviour": found.get("behaviour", {}),
+        "max_total": found.get("max_total"),
+        "no_attempt": bool(found.get("no_attempt")),
+        "notes": found.get("notes", []),
+    }
 
 
 def attempted(summaries: list[dict]) -> list[dict]:
@@ -128,7 +135,10 @@ def flags_of(summary: dict) -> dict[str, list[str]]:
     for number, behaviour in details(summary)["behaviour"].items():
         found[behaviour].append(number)
     flags = {category: sorted(numbers, key=case_order) for category, numbers in found.items() if numbers}
-    return {**flags, **{note: [] for note in details(summary)["notes"]}}  # syntax errors, an invalid log: no case number
+    return {
+        **flags,
+        **{note: [] for note in details(summary)["notes"]},
+    }  # syntax errors, an invalid log: no case number
 
 
 def flagged_submissions(summaries: list[dict]) -> list[tuple[dict, dict[str, list[str]]]]:
@@ -140,8 +150,13 @@ def flagged_submissions(summaries: list[dict]) -> list[tuple[dict, dict[str, lis
 def class_statistics(summaries: list[dict]) -> dict:
     """Number of submissions, of those with no attempt, mean and median total of the others (None when none), and the maximum."""
     totals = [float(s["total"]) for s in attempted(summaries)]
-    return {"count": len(summaries), "no_attempt": len(summaries) - len(totals), "mean": statistics.fmean(totals) if totals else None,
-            "median": statistics.median(totals) if totals else None, "max": max_total(summaries)}
+    return {
+        "count": len(summaries),
+        "no_attempt": len(summaries) - len(totals),
+        "mean": statistics.fmean(totals) if totals else None,
+        "median": statistics.median(totals) if totals else None,
+        "max": max_total(summaries),
+    }
 
 
 def page_link(name: str) -> str:
@@ -154,14 +169,20 @@ def plural(count: int, word: str) -> str:
 
 
 def render_header(stats: dict) -> str:
-    apart = (f' {plural(stats["no_attempt"], "submission")} with no attempt (empty, or the template untouched) '
-             "left out of every statistic below." if stats["no_attempt"] else "")
+    apart = (
+        f" {plural(stats['no_attempt'], 'submission')} with no attempt (empty, or the template untouched) "
+        "left out of every statistic below."
+        if stats["no_attempt"]
+        else ""
+    )
     if stats["mean"] is None:
         totals = "No submission was attempted."
     else:
-        totals = f'Total: mean {points(stats["mean"])} / {points(stats["max"])}, median {points(stats["median"])} / {points(stats["max"])}.'
-    return (f'<h1>{escape(manifest().title)}: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
-            f'{apart} {totals}</p>')
+        totals = f"Total: mean {points(stats['mean'])} / {points(stats['max'])}, median {points(stats['median'])} / {points(stats['max'])}."
+    return (
+        f'<h1>{escape(manifest().title)}: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
+        f"{apart} {totals}</p>"
+    )
 
 
 def render_histogram(problem: str, scores: list[float]) -> str:
@@ -170,27 +191,44 @@ def render_histogram(problem: str, scores: list[float]) -> str:
     bins = histogram(scores, top)
     left, bottom, bar, height = 40, 170, 28, 130  # plot origin, bar width and the tallest bar, in pixels
     tallest = max(count for _, _, count in bins) or 1
-    parts = [f'<svg class="histogram" data-problem="{problem}" width="{left + bar * BINS + 20}" height="215" role="img">'
-             f'<title>Problem {problem}: scores of {len(scores)} submissions</title>']
+    parts = [
+        f'<svg class="histogram" data-problem="{problem}" width="{left + bar * BINS + 20}" height="215" role="img">'
+        f"<title>Problem {problem}: scores of {len(scores)} submissions</title>"
+    ]
     for i, (low, _, count) in enumerate(bins):
         h = height * count / tallest
         x = left + i * bar
-        parts.append(f'<rect class="bar" x="{x + 2}" y="{bottom - h:.1f}" width="{bar - 4}" height="{h:.1f}"><title>{count}</title></rect>')
+        parts.append(
+            f'<rect class="bar" x="{x + 2}" y="{bottom - h:.1f}" width="{bar - 4}" height="{h:.1f}"><title>{count}</title></rect>'
+        )
         if count:
-            parts.append(f'<text class="count" x="{x + bar / 2}" y="{bottom - h - 3:.1f}" text-anchor="middle">{count}</text>')
+            parts.append(
+                f'<text class="count" x="{x + bar / 2}" y="{bottom - h - 3:.1f}" text-anchor="middle">{count}</text>'
+            )
         parts.append(f'<text class="tick" x="{x}" y="{bottom + 13}" text-anchor="middle">{points(low)}</text>')
-    parts.append(f'<text class="tick" x="{left + bar * BINS}" y="{bottom + 13}" text-anchor="middle">{points(top)}</text>')
-    parts.append(f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>')
-    parts.append(f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top:g})</text>')
-    parts.append(f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" transform="rotate(-90 12 {bottom - height / 2})">submissions</text>')
+    parts.append(
+        f'<text class="tick" x="{left + bar * BINS}" y="{bottom + 13}" text-anchor="middle">{points(top)}</text>'
+    )
+    parts.append(
+        f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>'
+    )
+    parts.append(
+        f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top:g})</text>'
+    )
+    parts.append(
+        f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" transform="rotate(-90 12 {bottom - height / 2})">submissions</text>'
+    )
     parts.append("</svg>")
     full = sum(1 for score in scores if score >= top - 1e-9)
     caption = f"Problem {problem}: {escape(problem_titles()[problem])}<br>mean {points(statistics.fmean(scores)) if scores else '-'}, full marks: {full}"
-    return f'<figure>{"".join(parts)}<figcaption>{caption}</figcaption></figure>'
+    return f"<figure>{''.join(parts)}<figcaption>{caption}</figcaption></figure>"
 
 
 def render_histograms(summaries: list[dict]) -> str:
-    figures = [render_histogram(p, [float(s.get(f"problem {p}", 0)) for s in summaries]) for p in sorted(problem_titles(), key=int)]
+    figures = [
+        render_histogram(p, [float(s.get(f"problem {p}", 0)) for s in summaries])
+        for p in sorted(problem_titles(), key=int)
+    ]
     return '<h2>Scores per problem</h2>\n<div class="histograms">' + "\n".join(figures) + "</div>"
 
 
@@ -205,63 +243,106 @@ def render_table(headers: list[str], rows: list[str], empty: str) -> str:
 
 def render_most_failed(summaries: list[dict], case_names: dict[str, str]) -> str:
     failed = most_failed(summaries, case_names)
-    rows = [f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{count} of {len(summaries)}</td><td>{escape(category)}</td></tr>'
-            for number, name, count, category in failed[:MOST_FAILED_SHOWN]]
-    shown = f"<p>The {MOST_FAILED_SHOWN} most failed of the {len(failed)} cases that someone failed.</p>\n" if len(failed) > MOST_FAILED_SHOWN else ""
-    return "<h2>Cases failed most often</h2>\n" + shown + render_table(["case", "name", "failed by", "most common reason"], rows, "No case was failed.")
+    rows = [
+        f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{count} of {len(summaries)}</td><td>{escape(category)}</td></tr>'
+        for number, name, count, category in failed[:MOST_FAILED_SHOWN]
+    ]
+    shown = (
+        f"<p>The {MOST_FAILED_SHOWN} most failed of the {len(failed)} cases that someone failed.</p>\n"
+        if len(failed) > MOST_FAILED_SHOWN
+        else ""
+    )
+    return (
+        "<h2>Cases failed most often</h2>\n"
+        + shown
+        + render_table(["case", "name", "failed by", "most common reason"], rows, "No case was failed.")
+    )
 
 
 def render_pass_rates(summaries: list[dict]) -> str:
-    rows = [f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{passed} of {graded}</td>'
-            f'<td class="number">{round(100 * passed / graded) if graded else 0}%</td></tr>'
-            for number, name, passed, graded in pass_rates(summaries, all_cases())]
-    return "<h2>Pass rate of every case</h2>\n" + render_table(["case", "name", "passed by", "pass rate"], rows, "No case.")
+    rows = [
+        f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{passed} of {graded}</td>'
+        f'<td class="number">{round(100 * passed / graded) if graded else 0}%</td></tr>'
+        for number, name, passed, graded in pass_rates(summaries, all_cases())
+    ]
+    return "<h2>Pass rate of every case</h2>\n" + render_table(
+        ["case", "name", "passed by", "pass rate"], rows, "No case."
+    )
 
 
 def render_diagnoses(summaries: list[dict], case_names: dict[str, str]) -> str:
     rows = []
     for diagnosis, count, numbers in diagnosed_mistakes(summaries):
         cases = ", ".join(f'<span title="{escape(case_names.get(n, ""))}">{escape(n)}</span>' for n in numbers)
-        rows.append(f'<tr><td class="number">{plural(count, "submission")}</td><td>{escape(diagnosis)}</td><td>{cases}</td></tr>')
-    return "<h2>Diagnosed mistakes</h2>\n" + render_table(["how many", "mistake", "found by cases"], rows, "No catalogued mistake was recognised.")
+        rows.append(
+            f'<tr><td class="number">{plural(count, "submission")}</td><td>{escape(diagnosis)}</td><td>{cases}</td></tr>'
+        )
+    return "<h2>Diagnosed mistakes</h2>\n" + render_table(
+        ["how many", "mistake", "found by cases"], rows, "No catalogued mistake was recognised."
+    )
 
 
 def render_flags(summaries: list[dict]) -> str:
     rows = []
     for summary, flags in flagged_submissions(summaries):
-        said = "; ".join(escape(f"{category}: {', '.join(numbers)}" if numbers else category) for category, numbers in flags.items())
-        rows.append(f'<tr><td><a href="{escape(page_link(summary["submission"]))}">{escape(summary["submission"])}</a></td>'
-                    f"<td>{escape(summary.get('students', ''))}</td><td>{said}</td></tr>")
-    return ("<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, "
-            "with the cases they happened in; Python files that do not parse and invalid logs.</p>\n"
-            + render_table(["submission", "students", "flags"], rows, "No timeout, crash, memory limit, grader error, process left running, "
-                           "syntax error or invalid log."))
+        said = "; ".join(
+            escape(f"{category}: {', '.join(numbers)}" if numbers else category) for category, numbers in flags.items()
+        )
+        rows.append(
+            f'<tr><td><a href="{escape(page_link(summary["submission"]))}">{escape(summary["submission"])}</a></td>'
+            f"<td>{escape(summary.get('students', ''))}</td><td>{said}</td></tr>"
+        )
+    return (
+        "<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, "
+        "with the cases they happened in; Python files that do not parse and invalid logs.</p>\n"
+        + render_table(
+            ["submission", "students", "flags"],
+            rows,
+            "No timeout, crash, memory limit, grader error, process left running, syntax error or invalid log.",
+        )
+    )
 
 
 def render_submissions(summaries: list[dict]) -> str:
     problems, top = sorted(problem_titles(), key=int), problem_points()
-    headers = (["submission", "students", "submitted", "lateness", "total"] + [f"P{p} ({top[p]:g})" for p in problems]
-               + ["attempt", "flags"])
+    headers = (
+        ["submission", "students", "submitted", "lateness", "total"]
+        + [f"P{p} ({top[p]:g})" for p in problems]
+        + ["attempt", "flags"]
+    )
     rows = []
     for s in summaries:
         scores = "".join(f'<td class="number">{points(s.get(f"problem {p}", 0))}</td>' for p in problems)
         flagged = ' class="flagged"' if flags_of(s) else ""
-        rows.append(f'<tr{flagged}><td><a href="{escape(page_link(s["submission"]))}">{escape(s["submission"])}</a></td>'
-                    f'<td>{escape(s.get("students", ""))}</td><td>{escape(s.get("submitted_at", ""))}</td><td>{escape(s.get("lateness", ""))}</td>'
-                    f'<td class="number">{points(s["total"])}</td>{scores}<td>{escape(s.get("attempt", ""))}</td><td>{escape(s.get("flags", ""))}</td></tr>')
-    return ("<h2>All submissions</h2>\n<p>Each submission links to the page its students see on Gradescope (hidden tests left out); "
-            "the submission time and lateness are the export's.</p>\n" + render_table(headers, rows, "No submission."))
+        rows.append(
+            f'<tr{flagged}><td><a href="{escape(page_link(s["submission"]))}">{escape(s["submission"])}</a></td>'
+            f"<td>{escape(s.get('students', ''))}</td><td>{escape(s.get('submitted_at', ''))}</td><td>{escape(s.get('lateness', ''))}</td>"
+            f'<td class="number">{points(s["total"])}</td>{scores}<td>{escape(s.get("attempt", ""))}</td><td>{escape(s.get("flags", ""))}</td></tr>'
+        )
+    return (
+        "<h2>All submissions</h2>\n<p>Each submission links to the page its students see on Gradescope (hidden tests left out); "
+        "the submission time and lateness are the export's.</p>\n" + render_table(headers, rows, "No submission.")
+    )
 
 
 def render_report(summaries: list[dict]) -> str:
     """The whole page as a string."""
     case_names = {c.number: c.name for c in all_cases()}
     counted = attempted(summaries)
-    sections = [render_header(class_statistics(summaries)), render_histograms(counted), render_most_failed(counted, case_names),
-                render_pass_rates(counted), render_diagnoses(counted, case_names), render_flags(summaries), render_submissions(summaries)]
+    sections = [
+        render_header(class_statistics(summaries)),
+        render_histograms(counted),
+        render_most_failed(counted, case_names),
+        render_pass_rates(counted),
+        render_diagnoses(counted, case_names),
+        render_flags(summaries),
+        render_submissions(summaries),
+    ]
     body = "\n".join(sections)
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(manifest().title)}: class report</title>\n'
-            f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(manifest().title)}: class report</title>\n'
+        f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
 
 
 def write_report(out_dir: str | Path, names: list[str], summaries: list[dict] | None = None) -> None:

@@ -1,4 +1,5 @@
 """Gradescope's results.json: the typed models, the one function that produces its schema, the one writer."""
+
 import json
 import os
 import re
@@ -52,15 +53,24 @@ class TestResult(CleanText):
     status: Literal["passed", "failed"] | None = Field(
         None,
         description="None for an optional task the student did not attempt: neither passed nor failed (Gradescope "
-                    "then gets no status, and a results.json read back without one gives None)")
+        "then gets no status, and a results.json read back without one gives None)",
+    )
     output: str = ""
     visibility: Visibility = "visible"
     tags: list[str] = Field(default_factory=list, description="gradescope-utils' @tags of the case")
     category: str = Field("", exclude=True, description="our own failure category; not part of Gradescope's schema")
-    diagnosis: str = Field("", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words")
-    behaviour: str = Field("", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff")
-    details: str = Field("", exclude=True, description="a grader error's traceback or reason, for course staff: the hidden "
-                                                       "entry 0.2 holds it in results.json, `grade` prints it to stderr")
+    diagnosis: str = Field(
+        "", exclude=True, description="the catalogued mistake a visible case's output matches, in plain words"
+    )
+    behaviour: str = Field(
+        "", exclude=True, description="hostile or odd behaviour seen while the case ran, for course staff"
+    )
+    details: str = Field(
+        "",
+        exclude=True,
+        description="a grader error's traceback or reason, for course staff: the hidden "
+        "entry 0.2 holds it in results.json, `grade` prints it to stderr",
+    )
 
 
 class Results(CleanText):
@@ -89,17 +99,21 @@ def to_gradescope_dict(results: Results) -> dict:
         "test_output_format": "md",
         "stdout_visibility": "hidden",
         "tests": [
-            {key: value for key, value in {
-                "name": test.name,
-                "number": test.number,
-                "score": round(test.score, 6),
-                "max_score": test.max_score,
-                "status": test.status,
-                "output": test.output,
-                "output_format": "md",
-                "visibility": test.visibility,
-                "tags": test.tags or None,
-            }.items() if value is not None}  # no status: an optional task not attempted; no tags: none declared
+            {
+                key: value
+                for key, value in {
+                    "name": test.name,
+                    "number": test.number,
+                    "score": round(test.score, 6),
+                    "max_score": test.max_score,
+                    "status": test.status,
+                    "output": test.output,
+                    "output_format": "md",
+                    "visibility": test.visibility,
+                    "tags": test.tags or None,
+                }.items()
+                if value is not None
+            }  # no status: an optional task not attempted; no tags: none declared
             for test in results.tests
         ],
     }
@@ -107,12 +121,28 @@ def to_gradescope_dict(results: Results) -> dict:
 
 def grader_failure(details: str) -> Results:
     """The results of a run in which the grader itself failed: a visible notice and the details for staff."""
-    return Results(tests=[
-        TestResult(number="0.1", name="Autograder error", score=0, max_score=0, status="failed",
-                   output="The autograder failed while grading this submission. Please contact course staff."),
-        TestResult(number="0.2", name="Autograder error (details for staff)", score=0, max_score=0, status="failed",
-                   output=fence(details[-20000:]), visibility="hidden"),
-    ], output="The autograder failed. Please contact course staff.")
+    return Results(
+        tests=[
+            TestResult(
+                number="0.1",
+                name="Autograder error",
+                score=0,
+                max_score=0,
+                status="failed",
+                output="The autograder failed while grading this submission. Please contact course staff.",
+            ),
+            TestResult(
+                number="0.2",
+                name="Autograder error (details for staff)",
+                score=0,
+                max_score=0,
+                status="failed",
+                output=fence(details[-20000:]),
+                visibility="hidden",
+            ),
+        ],
+        output="The autograder failed. Please contact course staff.",
+    )
 
 
 def write_results(results: Results, path: str | Path) -> None:

@@ -5,6 +5,8 @@ other namespaces later changes this one place. Nothing here imports student code
 here opens a file in a folder student code could write: a case's outputs and what it printed
 come back inside the worker's protocol.CaseReply, checked against the request and its caps.
 """
+
+import dataclasses
 import json
 import os
 import re
@@ -14,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,45 +79,73 @@ def describe_protections(protections: dict) -> list[str]:
         return ["protections unknown: the worker never started"]
     lines = []
     if protections.get("portable") and not protections.get("root_only"):
-        return ["portable path (no Linux worker here): each batch of cases runs in a plain subprocess as this user, "
-                "with per-case timeouts and crash isolation only; no confinement, no file, network or process "
-                "protection, and a memory limit only where the system enforces RLIMIT_AS"]
+        return [
+            "portable path (no Linux worker here): each batch of cases runs in a plain subprocess as this user, "
+            "with per-case timeouts and crash isolation only; no confinement, no file, network or process "
+            "protection, and a memory limit only where the system enforces RLIMIT_AS"
+        ]
     if protections.get("root_only"):
-        lines.append("FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
-                     "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown"))
+        lines.append(
+            "FAILING CLOSED: the grader runs as root and student code could not be given another user, so no student "
+            "code runs and every case is a grader error (0 points). Why: " + protections.get("refusal", "unknown")
+        )
     elif not protections.get("root"):
-        lines.append("not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
-                     "student code runs as this user and could read the project's files")
+        lines.append(
+            "not root: isolation is process-only (a separate process per case, resource limits, timeouts); "
+            "student code runs as this user and could read the project's files"
+        )
     else:
-        lines.append("student code runs as an unprivileged user: it cannot read reference/, homework/, autograder/ or tests/ ("
-                     + ("covered in the worker's own mount namespace" if protections.get("covered") else
-                        "closed by their modes for this grade only, unless out of its reach already") + "), "
-                     "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
-                     "and /run/lock is removed after every child")
+        lines.append(
+            "student code runs as an unprivileged user: it cannot read reference/, homework/, autograder/ or tests/ ("
+            + (
+                "covered in the worker's own mount namespace"
+                if protections.get("covered")
+                else "closed by their modes for this grade only, unless out of its reach already"
+            )
+            + "), "
+            "cannot signal the grader, and the process limit applies; what it leaves in /tmp, /var/tmp, /dev/shm "
+            "and /run/lock is removed after every child"
+        )
     if protections.get("namespaces"):
-        lines.append("minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
-                     "system libraries, its own folder and the submission; nothing else of the machine exists there; "
-                     "/tmp, /var/tmp and /dev/shm are its own small tmpfs, gone with it")
+        lines.append(
+            "minimal root: each case is chrooted into an empty tmpfs holding only Python, the installed packages, "
+            "system libraries, its own folder and the submission; nothing else of the machine exists there; "
+            "/tmp, /var/tmp and /dev/shm are its own small tmpfs, gone with it"
+        )
         lines.append("private network namespace: no network at all")
-        lines.append("/proc shows only the case's own processes" if protections.get("private_proc")
-                     else "/proc is the machine's: every process and command line is visible (a fresh /proc was refused)")
+        lines.append(
+            "/proc shows only the case's own processes"
+            if protections.get("private_proc")
+            else "/proc is the machine's: every process and command line is visible (a fresh /proc was refused)"
+        )
     elif not protections.get("namespaces_allowed", True):
-        lines.append("namespaces turned off (HW9_NAMESPACES=0): no minimal root; /proc lists every process and command line")
+        lines.append(
+            "namespaces turned off (HW9_NAMESPACES=0): no minimal root; /proc lists every process and command line"
+        )
     else:
         lines.append("namespaces unavailable: no minimal root; /proc lists every process and command line")
     if protections.get("seccomp"):
-        lines.append("seccomp filter: no socket of any family (abstract unix sockets included), no socket pair, no io_uring, "
-                     "no ptrace or reading another process's memory, and no system call through another ABI (i386, x32)")
+        lines.append(
+            "seccomp filter: no socket of any family (abstract unix sockets included), no socket pair, no io_uring, "
+            "no ptrace or reading another process's memory, and no system call through another ABI (i386, x32)"
+        )
     elif not protections.get("namespaces"):
         lines.append("WARNING: no network protection available")
-    lines.append("leftover processes are killed after every child, and a case that leaves one behind ends its child" + (" (the grader is their subreaper)" if protections.get("subreaper") else ""))
+    lines.append(
+        "leftover processes are killed after every child, and a case that leaves one behind ends its child"
+        + (" (the grader is their subreaper)" if protections.get("subreaper") else "")
+    )
     return lines
 
 
 def caps_of(config: GraderConfig) -> protocol.Caps:
     """How much of a case the grading process takes in, from the config."""
-    return protocol.Caps(output_count=config.output_count_cap, output_bytes=config.output_file_cap_mb * 2**20,
-                         case_bytes=config.case_output_cap_mb * 2**20, printed_bytes=config.output_cap_kb * 1024)
+    return protocol.Caps(
+        output_count=config.output_count_cap,
+        output_bytes=config.output_file_cap_mb * 2**20,
+        case_bytes=config.case_output_cap_mb * 2**20,
+        printed_bytes=config.output_cap_kb * 1024,
+    )
 
 
 class WarmWorker:
@@ -144,12 +173,18 @@ class WarmWorker:
         with open(self.workspace / "worker-stderr.txt", "ab") as errors:
             self.process = subprocess.Popen(
                 [sys.executable, "-I", str(WORKER_SCRIPT)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                cwd=self.workspace, env=env, start_new_session=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                cwd=self.workspace,
+                env=env,
+                start_new_session=True,
             )
         self._buffer = bytearray()
         self._ready = False
-        self.process.stdin.write((json.dumps({k: v for k, v in self.settings.items() if k != "identity_lock"}) + "\n").encode())
+        self.process.stdin.write(
+            (json.dumps({k: v for k, v in self.settings.items() if k != "identity_lock"}) + "\n").encode()
+        )
         self.process.stdin.flush()
         return self
 
@@ -168,6 +203,7 @@ class WarmWorker:
                 self.protections = hello["protections"]
                 if self._hiding is None and self.protections.get("root"):  # before any student code runs
                     from autograder import hiding  # root's alone: covered by the worker, or closed by their modes
+
                     self._hiding = hiding.hide_from_worker(self.settings, self.protections)
             except (WorkerDied, ValueError, OSError, UnsafeLockFolder) as error:  # hiding failed: no student code
                 self.failed_starts += 1
@@ -181,6 +217,7 @@ class WarmWorker:
         self._kill()
         if self.protections.get("other_user"):
             from autograder.confinement import kill_all_processes_of  # Linux only, as in __init__
+
             kill_all_processes_of(self.settings["uid"], self.settings["gid"])
         shutil.rmtree(self.workspace, ignore_errors=True)
         self._workspace_lock.close()
@@ -257,7 +294,7 @@ class WarmWorker:
                 return [Outcome("grader_error", error=str(error)) for _ in jobs]
             outcomes = self._exchange(self._request(jobs, timeouts, submission_root, batch, scratches), timeouts)
             # the cases after a failure run one per child in a fresh worker, so that the one at fault is found
-            return outcomes + [self.run_batch([job], submission_root)[0] for job in jobs[len(outcomes):]]
+            return outcomes + [self.run_batch([job], submission_root)[0] for job in jobs[len(outcomes) :]]
         finally:
             shutil.rmtree(batch, ignore_errors=True)
 
@@ -280,8 +317,13 @@ class WarmWorker:
                 outcomes.append(self._outcome(CaseReply.from_json(line).check(batch_id, index, self.caps), folder))
         except ProtocolError as error:
             self._kill()
-            outcomes.append(Outcome("crash", error="the case's reply could not be read",
-                                    staff_note=f"the worker's reply was refused: {error}"[:2000]))
+            outcomes.append(
+                Outcome(
+                    "crash",
+                    error="the case's reply could not be read",
+                    staff_note=f"the worker's reply was refused: {error}"[:2000],
+                )
+            )
         except (WorkerDied, BrokenPipeError, OSError) as error:
             self._kill()  # the next batch starts a fresh worker
             if len(timeouts) - len(outcomes) == 1:
@@ -294,7 +336,13 @@ class WarmWorker:
 
     def _copy_submission(self, submission_root, destination):
         from autograder.untrusted_fs import CopyLimits, copy_tree  # regular files and folders only, never a link
-        copy_tree(submission_root, destination, CopyLimits(file_bytes=self.config.submission_file_cap_mb * 2**20), skip_names=SKIP_NAMES)
+
+        copy_tree(
+            submission_root,
+            destination,
+            CopyLimits(file_bytes=self.config.submission_file_cap_mb * 2**20),
+            skip_names=SKIP_NAMES,
+        )
 
     def _submission_for_case(self, submission_root, scratch):
         """The folder a case imports the student's files from, as no case can change it for another.
@@ -313,7 +361,9 @@ class WarmWorker:
                 shutil.rmtree(self._shared_copy[1], ignore_errors=True)
             copy = self.workspace / f"submission-{secrets.token_hex(8)}"  # a name other worker users cannot guess
             self._copy_submission(submission_root, copy)  # folders 0755, files 0644, owned by root
-            os.chown(copy, 0, self.settings["gid"])  # entered by this worker's group only: not by a submission graded beside it
+            os.chown(
+                copy, 0, self.settings["gid"]
+            )  # entered by this worker's group only: not by a submission graded beside it
             os.chmod(copy, 0o750)
             self._shared_copy = (submission_root, copy)
         return self._shared_copy[1]
@@ -330,11 +380,20 @@ class WarmWorker:
             spilled[-1].write_bytes(data)
             return spilled[-1].name
 
-        cases = [CaseRequest(index=index, recipe=job.recipe, module=job.module, function=job.function,
-                             args=[protocol.encode_arg(arg, spill) for arg in job.args],
-                             transformer_source=job.transformer_source, seed=job.seed, timeout=float(timeout),
-                             scratch=str(scratch))
-                 for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))]
+        cases = [
+            CaseRequest(
+                index=index,
+                recipe=job.recipe,
+                module=job.module,
+                function=job.function,
+                args=[protocol.encode_arg(arg, spill) for arg in job.args],
+                transformer_source=job.transformer_source,
+                seed=job.seed,
+                timeout=float(timeout),
+                scratch=str(scratch),
+            )
+            for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))
+        ]
         if self.protections.get("other_user"):  # each case's folder is the worker user's; the batch's stays root's
             os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
             for scratch in scratches:
@@ -344,21 +403,43 @@ class WarmWorker:
                 os.chown(path, 0, self.settings["gid"])
                 os.chmod(path, 0o750 if path == inputs else 0o640)
         limits = {**self.config.limits(sum(timeouts)), "own_user": bool(self.protections.get("other_user"))}
-        return BatchRequest(batch_id=secrets.token_hex(8), cases=cases, submission=str(submission), scratch=str(batch),
-                            inputs=str(inputs), limits=limits, caps=dataclasses.asdict(self.caps))
+        return BatchRequest(
+            batch_id=secrets.token_hex(8),
+            cases=cases,
+            submission=str(submission),
+            scratch=str(batch),
+            inputs=str(inputs),
+            limits=limits,
+            caps=dataclasses.asdict(self.caps),
+        )
 
     def _outcome(self, reply, batch):
         """An Outcome from a checked reply: outputs decoded (float64, within the caps), printed text cleaned."""
         stdout, stderr = (self.redact(CONTROL.sub("", text)) for text in (reply.stdout, reply.stderr))
-        outcome = Outcome(reply.status, kinds=reply.kinds, error=self.redact(reply.error), error_type=reply.error_type,
-                          stdout=stdout, stderr=stderr, left_behind=reply.left_behind, staff_note=reply.staff_note)
+        outcome = Outcome(
+            reply.status,
+            kinds=reply.kinds,
+            error=self.redact(reply.error),
+            error_type=reply.error_type,
+            stdout=stdout,
+            stderr=stderr,
+            left_behind=reply.left_behind,
+            staff_note=reply.staff_note,
+        )
         if reply.status == Status.OK.value:
             try:
-                outcome.outputs = {name: None if text is None else self._decode_output(text, batch)
-                                   for name, text in reply.outputs.items()}
+                outcome.outputs = {
+                    name: None if text is None else self._decode_output(text, batch)
+                    for name, text in reply.outputs.items()
+                }
             except (ProtocolError, OSError) as error:
-                return Outcome("crash", error="the case's outputs could not be read back", stdout=stdout, stderr=stderr,
-                               staff_note=f"outputs refused: {error}")
+                return Outcome(
+                    "crash",
+                    error="the case's outputs could not be read back",
+                    stdout=stdout,
+                    stderr=stderr,
+                    staff_note=f"outputs refused: {error}",
+                )
         return outcome
 
     def _decode_output(self, text, batch):
@@ -369,6 +450,7 @@ class WarmWorker:
         if name is None:
             return protocol.decode_array(text, cap, float64_only=True)
         from autograder import readback  # Linux only (O_DIRECTORY): the portable worker keeps no file
+
         folder = readback.open_folder(batch / protocol.KEPT_FOLDER)
         try:
             return protocol.decode_npy(readback.read_file(folder, name, cap), cap)
@@ -378,6 +460,10 @@ class WarmWorker:
     def redact(self, text: str) -> str:
         """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's, whoever printed them."""
         text = text.replace(str(self.workspace), "<sandbox>")
-        for folder in (HOMEWORK, REFERENCE, PROJECT_ROOT):  # the homework may live outside the project (AUTOGRADER_HOMEWORK)
+        for folder in (
+            HOMEWORK,
+            REFERENCE,
+            PROJECT_ROOT,
+        ):  # the homework may live outside the project (AUTOGRADER_HOMEWORK)
             text = text.replace(str(folder), "<grader>")
         return text

@@ -9,6 +9,7 @@ and neither the secret nor a seed ever goes to the worker: only the inputs drawn
 that can neither read nor create the key (an ordinary user in a checkout that root owns) draws
 from a one-off secret of its process and tells staff: grading still works, regrades may differ.
 """
+
 import hashlib
 import hmac
 import os
@@ -94,7 +95,9 @@ def submission_digest(root: str | Path | None) -> bytes:
     for name in sorted(STUDENT_FILES):
         content = student_file(root, name) if root is not None else None
         digest.update(name.encode() + b"\0")
-        digest.update(b"absent\0" if content is None else f"{len(content)}\0".encode() + hashlib.sha256(content).digest())
+        digest.update(
+            b"absent\0" if content is None else f"{len(content)}\0".encode() + hashlib.sha256(content).digest()
+        )
     return digest.digest()
 
 

@@ -3,6 +3,7 @@
 Outputs are Markdown, as Gradescope reads them: rendered as CommonMark (with tables) by markdown-it-py when it is
 installed (requirements-dev.txt, so in every checkout), raw HTML, links and images shown as text; without it, shown
 as their Markdown source."""
+
 import os
 from functools import cache
 from pathlib import Path
@@ -16,8 +17,10 @@ if TYPE_CHECKING:  # markdown-it-py is optional (requirements-dev.txt): only the
 from autograder.homework import manifest
 
 PAGE_MODE = 0o644  # the page holds only what the student is shown: readable by the TA who ran regrade
-SHOWN_LATER = {"after_due_date": "shown to the student after the due date",
-               "after_published": "shown to the student once grades are published"}
+SHOWN_LATER = {
+    "after_due_date": "shown to the student after the due date",
+    "after_published": "shown to the student once grades are published",
+}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 950px; color: #222; line-height: 1.4; }
@@ -87,7 +90,7 @@ def points(value: float | str) -> str:
 
 
 def test_status(test: dict) -> str:
-    """"passed" or "failed"; "not attempted" for an entry without a status (an optional task the student left out)."""
+    """ "passed" or "failed"; "not attempted" for an entry without a status (an optional task the student left out)."""
     if "status" not in test:
         return "not attempted"
     return "passed" if test["status"] == "passed" else "failed"
@@ -99,22 +102,38 @@ def shown_tests(results: dict) -> list:
     for test in results.get("tests", []):
         if test.get("visibility", "visible") == "hidden":
             continue
-        shown.append({"number": str(test.get("number", "")), "name": str(test.get("name", "")),
-                      "status": test_status(test),
-                      "score": points(test.get("score", 0)), "max_score": points(test.get("max_score", 0)),
-                      "output": rendered(str(test.get("output", ""))) if test.get("output") else "",
-                      "later": SHOWN_LATER.get(test.get("visibility"), "")})
+        shown.append(
+            {
+                "number": str(test.get("number", "")),
+                "name": str(test.get("name", "")),
+                "status": test_status(test),
+                "score": points(test.get("score", 0)),
+                "max_score": points(test.get("max_score", 0)),
+                "output": rendered(str(test.get("output", ""))) if test.get("output") else "",
+                "later": SHOWN_LATER.get(test.get("visibility"), ""),
+            }
+        )
     return shown
 
 
 def render_student_page(submission: str, students: str, results: dict) -> str:
     """The page of one submission from its results.json dict (as Gradescope reads it); every string is escaped."""
     max_score = sum(float(test.get("max_score", 0)) for test in results.get("tests", []))
-    return PAGE.render(style=STYLE, title=manifest().title, submission=submission, students=students, score=points(results.get("score", 0)),
-                       max_score=points(max_score), output=rendered(str(results.get("output", ""))) if results.get("output") else "",
-                       tests=shown_tests(results), how_outputs_show=(
-                           "outputs are rendered as CommonMark, as Gradescope renders Markdown" if markdown_renderer()
-                           else "outputs are shown as the Markdown source Gradescope renders (markdown-it-py is not installed)"))
+    return PAGE.render(
+        style=STYLE,
+        title=manifest().title,
+        submission=submission,
+        students=students,
+        score=points(results.get("score", 0)),
+        max_score=points(max_score),
+        output=rendered(str(results.get("output", ""))) if results.get("output") else "",
+        tests=shown_tests(results),
+        how_outputs_show=(
+            "outputs are rendered as CommonMark, as Gradescope renders Markdown"
+            if markdown_renderer()
+            else "outputs are shown as the Markdown source Gradescope renders (markdown-it-py is not installed)"
+        ),
+    )
 
 
 def write_student_page(folder: Path, submission: str, students: str, results: dict) -> Path:

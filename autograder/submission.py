@@ -4,6 +4,7 @@ The upload is read only through autograder/untrusted_fs.py. It is copied once, r
 and folders only, into a private folder; everything after that (which files exist, the log,
 the worker's own copies) reads that copy, so what is graded cannot change or point elsewhere.
 """
+
 import shutil
 import tempfile
 import weakref
@@ -13,11 +14,25 @@ from pathlib import Path
 
 from autograder.homework import manifest
 from autograder.log_file import LOG_NAME, LogUnreadable, read_log
-from autograder.untrusted_fs import (CopyLimits, Folder, NotFound, NotRegular, UntrustedPathError, copy_tree, file_kind,
-                                     not_used, readable_name)
+from autograder.untrusted_fs import (
+    CopyLimits,
+    Folder,
+    NotFound,
+    NotRegular,
+    UntrustedPathError,
+    copy_tree,
+    file_kind,
+    not_used,
+    readable_name,
+)
 
 STUDENT_FILES = manifest().submission_files  # the homework's student files, then its log
-SKIP_NAMES = (".git", "__pycache__", ".ipynb_checkpoints", ".venv")  # never copied, never mentioned; .venv: see the bundle README
+SKIP_NAMES = (
+    ".git",
+    "__pycache__",
+    ".ipynb_checkpoints",
+    ".venv",
+)  # never copied, never mentioned; .venv: see the bundle README
 MAX_NOTES = 20  # notes shown to the student; the rest are counted
 BACKTICK, QUOTE = "`", "'"  # a backtick in a file name would end its code span in the notes
 
@@ -127,15 +142,17 @@ class Submission:
             return cls(None, log_cap_bytes, located.ignored, located.problem)
         private = Path(tempfile.mkdtemp(prefix="hw9-submission-"))
         try:
-            report = copy_tree(Path(upload) / located.folder, private / "files", limits, first=STUDENT_FILES,
-                               skip_names=SKIP_NAMES)
+            report = copy_tree(
+                Path(upload) / located.folder, private / "files", limits, first=STUDENT_FILES, skip_names=SKIP_NAMES
+            )
         except (UntrustedPathError, OSError) as error:  # only the error's words: its file names are the grader's
             shutil.rmtree(private, ignore_errors=True)
             why = getattr(error, "strerror", None) or str(error)
             return cls(None, log_cap_bytes, located.ignored, f"the submission could not be read: {why}")
         prefix = readable_name(located.folder) + "/" if located.folder else ""
-        ignored = located.ignored + [(prefix + skipped.path if skipped.path else "", skipped.reason)
-                                     for skipped in report.skipped]
+        ignored = located.ignored + [
+            (prefix + skipped.path if skipped.path else "", skipped.reason) for skipped in report.skipped
+        ]
         copied = cls(private / "files", log_cap_bytes, ignored, prefix=prefix)
         copied._cleanup = weakref.finalize(copied, shutil.rmtree, private, ignore_errors=True)
         return copied
@@ -163,8 +180,10 @@ class Submission:
         found = f"**No submission found:** {self.not_found}.\n\n" if self.not_found else ""
         if not self.ignored:
             return found
-        lines = [f"- `{path.replace(BACKTICK, QUOTE)}` {why}" if path else f"- {why}"
-                 for path, why in self.ignored[:MAX_NOTES]]
+        lines = [
+            f"- `{path.replace(BACKTICK, QUOTE)}` {why}" if path else f"- {why}"
+            for path, why in self.ignored[:MAX_NOTES]
+        ]
         if len(self.ignored) > MAX_NOTES:
             lines.append(f"- and {len(self.ignored) - MAX_NOTES} more")
         return found + "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"

@@ -7,6 +7,7 @@ stops itself (SIGSTOP). The worker, woken by SIGCHLD, checks that nothing else o
 reads the report and outputs with the safe reader while nothing can write them, then resumes the
 child for the next case. Printing is captured per case, between two stops, first and last parts kept.
 """
+
 import importlib.util
 import io
 import os
@@ -37,7 +38,11 @@ protocol = load_sibling("protocol")
 readback = load_sibling("readback")
 confinement = load_sibling("confinement")
 Status, ChildReport, CaseReply, ProtocolError = (
-    protocol.Status, protocol.ChildReport, protocol.CaseReply, protocol.ProtocolError)
+    protocol.Status,
+    protocol.ChildReport,
+    protocol.CaseReply,
+    protocol.ProtocolError,
+)
 UnsupportedReturn, Capture = protocol.UnsupportedReturn, protocol.Capture  # shared with the portable worker
 
 REPORT_NAME = "report.json"
@@ -101,7 +106,16 @@ def save_outputs(case: "protocol.CaseRequest", values: dict, caps: "protocol.Cap
     return saved
 
 
-def child_main(batch: "protocol.BatchRequest", start: int, stdout_fd: int, stderr_fd: int, protections: dict, settings: dict, readable_paths: list[str], runner: Any) -> None:
+def child_main(
+    batch: "protocol.BatchRequest",
+    start: int,
+    stdout_fd: int,
+    stderr_fd: int,
+    protections: dict,
+    settings: dict,
+    readable_paths: list[str],
+    runner: Any,
+) -> None:
     """All a batch's child does: confine itself, prepare case `start`, stop (ready), run its cases; never returns."""
     caps, step = protocol.Caps(**batch.caps), CONFINEMENT
     try:
@@ -135,8 +149,15 @@ def child_main(batch: "protocol.BatchRequest", start: int, stdout_fd: int, stder
             status, outputs, error, error_type = Status.UNSUPPORTED, {}, f"unsupported return type: {unsupported}", ""
         except BaseException as failure:  # saving failed for a reason of the student's (a full disk, a broken numpy)
             status, outputs, error, error_type = Status.EXCEPTION, {}, repr(failure)[-2000:], type(failure).__name__
-        _report(batch, case.index, status, outputs=outputs, kinds=kinds if status == Status.OK else {}, error=error,
-                error_type=error_type)
+        _report(
+            batch,
+            case.index,
+            status,
+            outputs=outputs,
+            kinds=kinds if status == Status.OK else {},
+            error=error,
+            error_type=error_type,
+        )
     os._exit(0)
 
 
@@ -260,13 +281,18 @@ def leftovers(child: int, uid: int | None) -> str:
     except (OSError, ValueError) as error:
         return f"cannot tell ({error})"  # start afresh, which is always safe
     of_user = set(confinement.processes(uid)[0] if uid is not None else []) - {child}
-    found = [f"{threads - 1} more threads" if threads > 1 else "", f"its children {its}" if its else "",
-             f"other children of the worker {sorted(set(mine) - {str(child)})}" if mine != [str(child)] else "",
-             f"other processes of its user {sorted(of_user)}" if of_user else ""]
+    found = [
+        f"{threads - 1} more threads" if threads > 1 else "",
+        f"its children {its}" if its else "",
+        f"other children of the worker {sorted(set(mine) - {str(child)})}" if mine != [str(child)] else "",
+        f"other processes of its user {sorted(of_user)}" if of_user else "",
+    ]
     return ", ".join(text for text in found if text)
 
 
-def read_report(case: "protocol.CaseRequest", batch_id: str, caps: "protocol.Caps", keep: Callable[[int, bytes], str] | None = None) -> tuple["protocol.ChildReport", dict]:
+def read_report(
+    case: "protocol.CaseRequest", batch_id: str, caps: "protocol.Caps", keep: Callable[[int, bytes], str] | None = None
+) -> tuple["protocol.ChildReport", dict]:
     """The child's report on `case` and its outputs (base64 of checked .npy bytes), read with the safe reader.
 
     Raises ProtocolError or readback.ReadBackError for anything but a valid report of this case.
@@ -335,7 +361,15 @@ NOT_RETURNED = {Status.TIMEOUT.value, Status.GRADER_ERROR.value}
 class ChildRun:
     """One child running batch.cases[start:], watched from the worker: its replies, and where to retry from."""
 
-    def __init__(self, batch: "protocol.BatchRequest", start: int, protections: dict, settings: dict, wakeup: Wakeup, send: Callable[["protocol.CaseReply"], None]):
+    def __init__(
+        self,
+        batch: "protocol.BatchRequest",
+        start: int,
+        protections: dict,
+        settings: dict,
+        wakeup: Wakeup,
+        send: Callable[["protocol.CaseReply"], None],
+    ):
         self.batch, self.start, self.index, self.wakeup, self.send = batch, start, start, wakeup, send
         self.protections, self.settings = protections, settings
         self.caps = protocol.Caps(**batch.caps)
@@ -352,8 +386,9 @@ class ChildRun:
         self.pid = os.fork()
         if self.pid == 0:
             try:
-                child_main(self.batch, self.start, stdout_w, stderr_w, self.protections, self.settings,
-                           readable_paths, runner)
+                child_main(
+                    self.batch, self.start, stdout_w, stderr_w, self.protections, self.settings, readable_paths, runner
+                )
             finally:
                 os._exit(4)
         os.close(stdout_w)
@@ -364,8 +399,14 @@ class ChildRun:
         """Answer the running case; what it printed since the last stop goes with it."""
         self.streams.drain_all()
         stdout, stderr = self.streams.printed()
-        reply = CaseReply(batch_id=self.batch.batch_id, index=self.index, status=Status(status).value,
-                          stdout=stdout, stderr=stderr, **details)
+        reply = CaseReply(
+            batch_id=self.batch.batch_id,
+            index=self.index,
+            status=Status(status).value,
+            stdout=stdout,
+            stderr=stderr,
+            **details,
+        )
         self.streams.new_case()
         self.answered += 1
         if self.index == len(self.batch.cases) - 1:
@@ -401,7 +442,7 @@ class ChildRun:
             error, every_case = "the child's set-up did not finish", True
         else:
             error, every_case = self.setup_error(status)
-        for _ in self.batch.cases[self.index: len(self.batch.cases) if every_case else self.index + 1]:
+        for _ in self.batch.cases[self.index : len(self.batch.cases) if every_case else self.index + 1]:
             self.reply(Status.GRADER_ERROR, error=error, staff_note=f"the child's set-up failed: {error}")
             self.index += 1
         return False
@@ -442,8 +483,15 @@ class ChildRun:
             else:
                 self.retry = self.index  # student code ran in this child before: prepare it again in a fresh one
             return False
-        self.reply(report.status, outputs=outputs, kinds=report.kinds, error=report.error, error_type=report.error_type,
-                   left_behind=bool(found), staff_note=f"left running: {found}" if found else "")
+        self.reply(
+            report.status,
+            outputs=outputs,
+            kinds=report.kinds,
+            error=report.error,
+            error_type=report.error_type,
+            left_behind=bool(found),
+            staff_note=f"left running: {found}" if found else "",
+        )
         self.index += 1
         if found or self.index == len(self.batch.cases):
             return False
@@ -466,7 +514,14 @@ def end_child(pid: int | None, protections: dict, settings: dict) -> int | None:
     return confinement.clean_up(uid, settings.get("gid"))
 
 
-def supervise_batch(batch: "protocol.BatchRequest", protections: dict, settings: dict, readable_paths: list[str], runner: Any, send: Callable[["protocol.CaseReply"], None] | None = None) -> list["protocol.CaseReply"]:
+def supervise_batch(
+    batch: "protocol.BatchRequest",
+    protections: dict,
+    settings: dict,
+    readable_paths: list[str],
+    runner: Any,
+    send: Callable[["protocol.CaseReply"], None] | None = None,
+) -> list["protocol.CaseReply"]:
     """Every case of a batch, in as few children as possible: one CaseReply per case, in order, each
     passed to `send` as soon as it is known (and all returned at the end).
 

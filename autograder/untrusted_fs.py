@@ -8,6 +8,7 @@ between the two checks cannot hang us. Where descriptors relative to a folder ar
 (Windows, a student's laptop), the same walk runs on paths with lstat checks: no privilege
 boundary exists there, so the race it leaves open gains nothing.
 """
+
 import errno
 import os
 import stat
@@ -16,14 +17,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Descriptor-relative walking needs these; Windows has none of them.
-FD_WALK = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
-           and os.stat in os.supports_dir_fd and os.scandir in os.supports_fd)
+FD_WALK = (
+    hasattr(os, "O_NOFOLLOW")
+    and hasattr(os, "O_DIRECTORY")
+    and os.open in os.supports_dir_fd
+    and os.stat in os.supports_dir_fd
+    and os.scandir in os.supports_fd
+)
 _EXTRA = sum(getattr(os, flag, 0) for flag in ("O_NOFOLLOW", "O_NONBLOCK", "O_CLOEXEC", "O_NOCTTY"))  # distinct bits
 READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | _EXTRA
 FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _EXTRA
 KINDS = {  # what a student reads in a note about a file that was not used
-    "file": "a regular file", "folder": "a folder", "link": "a symbolic link", "fifo": "a named pipe",
-    "socket": "a socket", "device": "a device node", "other": "a special file",
+    "file": "a regular file",
+    "folder": "a folder",
+    "link": "a symbolic link",
+    "fifo": "a named pipe",
+    "socket": "a socket",
+    "device": "a device node",
+    "other": "a special file",
 }
 
 
@@ -316,8 +327,15 @@ def plain_name(name: str) -> bool:
     return name.isprintable()
 
 
-def copy_tree(source: str | Path, destination: str | Path, limits: CopyLimits | None = None, first: Iterable[str] = (),
-              skip_names: Iterable[str] = (), file_mode: int = 0o644, folder_mode: int = 0o755) -> CopyReport:
+def copy_tree(
+    source: str | Path,
+    destination: str | Path,
+    limits: CopyLimits | None = None,
+    first: Iterable[str] = (),
+    skip_names: Iterable[str] = (),
+    file_mode: int = 0o644,
+    folder_mode: int = 0o755,
+) -> CopyReport:
     """Copy the regular files and folders of `source` into the new folder `destination`, never following a link.
 
     Links, FIFOs, sockets, devices and names that are not UTF-8 are skipped and reported; so is
@@ -336,8 +354,10 @@ def copy_tree(source: str | Path, destination: str | Path, limits: CopyLimits | 
         deep = f"{report.deep_folders} folder(s) more than {limits.depth} levels deep were not copied"
         report.skipped.append(Skipped("", deep))
     if report.over_count:
-        over = (f"{report.over_count} file(s) or folder(s) beyond the first {limits.files} files "
-                f"and {limits.folders} folders were not copied")
+        over = (
+            f"{report.over_count} file(s) or folder(s) beyond the first {limits.files} files "
+            f"and {limits.folders} folders were not copied"
+        )
         report.skipped.append(Skipped("", over))
     return report
 
@@ -399,8 +419,11 @@ def _copy_file(folder, name, target, shown, limits, report, mode):
     try:
         data = folder.read(name, cap)
     except TooLarge as error:
-        why = (f"is larger than {_size(limits.file_bytes)}, the most one file may be" if error.size > limits.file_bytes
-               else f"would take the copy beyond {_size(limits.total_bytes)} in all")
+        why = (
+            f"is larger than {_size(limits.file_bytes)}, the most one file may be"
+            if error.size > limits.file_bytes
+            else f"would take the copy beyond {_size(limits.total_bytes)} in all"
+        )
         report.skipped.append(Skipped(shown, why + "; it was not copied"))
         return
     except (UntrustedPathError, OSError) as error:
@@ -411,7 +434,7 @@ def _copy_file(folder, name, target, shown, limits, report, mode):
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
     os.chmod(target / name, mode)

@@ -4,6 +4,7 @@ A grader error (a case whose builder or check raises, a worker that cannot run i
 submission's doing: it catches no mutant, and any one of them, in any run, fails `validate`, which
 prints the case and its traceback.
 """
+
 import json
 import random
 import shutil
@@ -12,9 +13,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import checks
 import numpy as np
 
+from autograder import checks
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
 from autograder.grade import grade, grader_errors, plan_case
@@ -26,12 +27,23 @@ from autograder.sandbox import Outcome, WarmWorker
 from autograder.secret import draws_for
 from autograder.submission import Submission
 
-EQUIVALENT = homework_path(manifest().mutants.equivalent if manifest().mutants else "equivalent_mutants.json")  # mutant id -> why no test can tell it apart
+EQUIVALENT = homework_path(
+    manifest().mutants.equivalent if manifest().mutants else "equivalent_mutants.json"
+)  # mutant id -> why no test can tell it apart
 TARGET = 0.95
 SAMPLE_PER_MODULE = 8
 # A mutant is caught only by a failure that is the submission's doing; never by a grader error or the time budget.
-CATCHING = {checks.WRONG_VALUE, checks.WRONG_SHAPE, checks.EXCEPTION, checks.TIMEOUT, checks.MEMORY, checks.CRASH,
-            checks.UNSUPPORTED, checks.MISSING, checks.INVALID_LOG}
+CATCHING = {
+    checks.WRONG_VALUE,
+    checks.WRONG_SHAPE,
+    checks.EXCEPTION,
+    checks.TIMEOUT,
+    checks.MEMORY,
+    checks.CRASH,
+    checks.UNSUPPORTED,
+    checks.MISSING,
+    checks.INVALID_LOG,
+}
 
 
 @dataclass
@@ -163,7 +175,9 @@ def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
             twin = plan_case(case, submission, None, notes, draws, twin=True)
         for stub in STUBS:
             twin_number = case.twin if isinstance(case.twin, str) else case.number
-            if stub_passes(plan, stub, case.number, errors) and (twin is None or stub_passes(twin, stub, twin_number, errors)):
+            if stub_passes(plan, stub, case.number, errors) and (
+                twin is None or stub_passes(twin, stub, twin_number, errors)
+            ):
                 earned.setdefault(stub, []).append((case, case.weight))
     assert not (own_errors and errors.found), errors.report()
     return earned
@@ -171,8 +185,12 @@ def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
 
 def stub_problems(earned):
     """Lines naming the points a stub earns on a case that does not declare its answer constant."""
-    return [f"a stub returning {stub} earns {points:g} on case {case.number} ({case.name})"
-            for stub, cases in earned.items() for case, points in cases if not case.constant_answer]
+    return [
+        f"a stub returning {stub} earns {points:g} on case {case.number} ({case.name})"
+        for stub, cases in earned.items()
+        for case, points in cases
+        if not case.constant_answer
+    ]
 
 
 def caught(results) -> bool:
@@ -180,8 +198,9 @@ def caught(results) -> bool:
     return any(t.status == "failed" and t.max_score > 0 and t.category in CATCHING for t in results.tests)
 
 
-def run_mutants(worker, config, everything=False, seed=0, errors=None, modules=MODULE_PROBLEMS, cases=None,
-                sample=SAMPLE_PER_MODULE):
+def run_mutants(
+    worker, config, everything=False, seed=0, errors=None, modules=MODULE_PROBLEMS, cases=None, sample=SAMPLE_PER_MODULE
+):
     """Grade mutants of the reference `modules` on their own problems' cases (of `cases`, default all); return a
     MutantReport. Grader errors go to `errors` (a GraderErrors) and catch nothing."""
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
@@ -193,16 +212,24 @@ def run_mutants(worker, config, everything=False, seed=0, errors=None, modules=M
             every = mutants_of(module)
             mutants = [m for m in every if m.id not in equivalent]
             report.equivalent += len(every) - len(mutants)
-            report.stale_equivalents += [i for i in equivalent if i.startswith(module + ":") and i not in {m.id for m in every}]
+            report.stale_equivalents += [
+                i for i in equivalent if i.startswith(module + ":") and i not in {m.id for m in every}
+            ]
             if not everything:
                 mutants = rng.sample(mutants, min(sample, len(mutants)))
             original = original_source(module)
             for mutant in mutants:
                 folder = Path(scratch) / mutant.id.replace(":", "_")
-                shutil.copytree(REFERENCE, folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", *manifest().mutants.left_out))
+                shutil.copytree(
+                    REFERENCE,
+                    folder,
+                    ignore=shutil.ignore_patterns("__pycache__", "__init__.py", *manifest().mutants.left_out),
+                )
                 (folder / f"{module}.py").write_text(mutant.source)
                 own = [c for c in cases if c.problem == mutant.problem]
-                if module in manifest().mutants.without_log:  # judged alone: the reference's log would be graded instead
+                if (
+                    module in manifest().mutants.without_log
+                ):  # judged alone: the reference's log would be graded instead
                     (folder / LOG_NAME).unlink()
                     left_out = {f"{PACKAGE}.{name}" for name in manifest().mutants.without_log[module]}
                     own = [c for c in own if c.build.__module__ not in left_out]
@@ -231,16 +258,24 @@ def validate(everything=False):
     for stub, cases in earned.items():
         for case, points in cases:
             if case.constant_answer:
-                print(f"  declared constant: a stub returning {stub} earns {points:g} on {case.number}: "
-                      f"{case.constant_answer}")
-    print(f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})")
+                print(
+                    f"  declared constant: a stub returning {stub} earns {points:g} on {case.number}: "
+                    f"{case.constant_answer}"
+                )
+    print(
+        f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})"
+    )
     if report.stale_equivalents:
-        print(f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}")
+        print(
+            f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}"
+        )
     shown = set()
     for problem in sorted(problem_titles()):
         caught, survivors = report.caught.get(problem, 0), report.survivors.get(problem, [])
         status = "ok" if report.rate(problem) >= TARGET else f"BELOW {TARGET:.0%}"
-        print(f"  problem {problem}: {caught} of {caught + len(survivors)} caught ({report.rate(problem):.0%}) {status}")
+        print(
+            f"  problem {problem}: {caught} of {caught + len(survivors)} caught ({report.rate(problem):.0%}) {status}"
+        )
     for problem in sorted(report.survivors):
         for mutant, diff in report.survivors[problem]:
             if mutant.id not in shown:
@@ -248,6 +283,8 @@ def validate(everything=False):
                 print(f"\nsurvivor {mutant.id}\n{diff}")
     below = [p for p in problem_titles() if report.rate(p) < TARGET]
     if errors.found:
-        print(f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate")
+        print(
+            f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate"
+        )
         print(*(f"\n{paragraph}" for paragraph in errors.report()), sep="\n")
     return 1 if problems or below or errors.found else 0

@@ -8,6 +8,7 @@ per case back on stdout, as each case ends, outputs included.
 How a child is started, confined and watched is supervisor.py; what it left is read back with
 readback.py; the messages are protocol.py.
 """
+
 import gc
 import importlib.util
 import json
@@ -30,7 +31,6 @@ np.random.seed(0)  # the first seeding initialises state that every child would 
 torch.manual_seed(0)
 
 
-
 def _load_supervisor():
     """The supervisor, loaded by path: the grader's folder never goes on a worker's sys.path."""
     spec = importlib.util.spec_from_file_location("_grader_supervisor", Path(__file__).with_name("supervisor.py"))
@@ -45,7 +45,13 @@ protocol, confinement = supervisor.protocol, supervisor.confinement
 case_runner = supervisor.load_sibling("case_runner")
 Runner = case_runner.Runner  # what runs each case in a child
 # What student code must be able to read: the standard library and the installed packages.
-READABLE_PATHS = sorted({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(np.__file__)), os.path.dirname(os.path.dirname(torch.__file__))})
+READABLE_PATHS = sorted(
+    {
+        os.path.dirname(os.__file__),
+        os.path.dirname(os.path.dirname(np.__file__)),
+        os.path.dirname(os.path.dirname(torch.__file__)),
+    }
+)
 
 
 # ----------------------------------------------------------------------------- in the warm worker
@@ -75,7 +81,9 @@ def serve():
     control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
     os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process
     settings = json.loads(sys.stdin.readline())
-    case_runner.load_homework(settings.get("homework_files", {}))  # the homework's recipes, by path, before any covering
+    case_runner.load_homework(
+        settings.get("homework_files", {})
+    )  # the homework's recipes, by path, before any covering
     confinement.die_with_parent()  # killed with its grading process, so that no orphan runs cases on
     protections = confinement.probe_protections(settings, READABLE_PATHS)
     # the project's private folders, covered in this worker's own mount namespace (the checkout is not changed)
@@ -93,8 +101,9 @@ def serve():
         batch = read_request(line, send)
         del line  # every child forked from here would carry it
         if batch is not None:
-            supervisor.supervise_batch(batch, protections, settings, READABLE_PATHS, Runner(),
-                                       lambda reply: send(reply.to_json()))
+            supervisor.supervise_batch(
+                batch, protections, settings, READABLE_PATHS, Runner(), lambda reply: send(reply.to_json())
+            )
         del batch
 
 

@@ -5,6 +5,7 @@
 - peak memory of a single `grade`: the largest sum of resident memory over its process tree;
 - the grading process's own work on hostile data: a 1 MiB log of 50,000 keys parsed, weights checked on every sequence.
 """
+
 import argparse
 import os
 import shutil
@@ -107,9 +108,13 @@ def main():
         item = BROKEN[index // 5 % len(BROKEN)] if index % 5 == 4 else "nested_reference"
         source = make_submission(item, made / str(index))
         shutil.copytree(source, export / f"submission_{index:04d}")
-    regrade_seconds = timed([python, "-m", "autograder", "regrade", str(export), "--jobs", "2", "--out", str(batch / "out")])
-    print(f"regrade --jobs 2, {args.submissions} submissions: {regrade_seconds:6.1f} s in all, "
-          f"{regrade_seconds / args.submissions:.2f} s per submission (target, issue 10: at most 20 s for 100)")
+    regrade_seconds = timed(
+        [python, "-m", "autograder", "regrade", str(export), "--jobs", "2", "--out", str(batch / "out")]
+    )
+    print(
+        f"regrade --jobs 2, {args.submissions} submissions: {regrade_seconds:6.1f} s in all, "
+        f"{regrade_seconds / args.submissions:.2f} s per submission (target, issue 10: at most 20 s for 100)"
+    )
     shutil.rmtree(batch)
 
 

@@ -4,6 +4,7 @@ Imported by the worker (to hand them to student code) and by the parent (to comp
 reference's expected values), so a student function is graded on its own, not through the
 student's other functions.
 """
+
 import math
 
 import numpy as np

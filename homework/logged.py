@@ -1,4 +1,5 @@
 """What problem 2 takes from a Homework 9 log: the hand-designed matrices (shapes inferred from lengths) and the class's source."""
+
 from autograder.log_file import LogKeyError, infer_matrix
 
 
@@ -38,7 +39,9 @@ def transformer_source(submission):
             raise LogKeyError(problem)
         init, forward = log.get("torch_transformer_init", "torch_transformer_forward")
     except LogKeyError as error:
-        raise NoTransformerClass(f"transformer.py is missing, and the class cannot be rebuilt from the log: {error}") from None
+        raise NoTransformerClass(
+            f"transformer.py is missing, and the class cannot be rebuilt from the log: {error}"
+        ) from None
     return {"init": init, "forward": forward}
 
 

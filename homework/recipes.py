@@ -3,6 +3,7 @@
 Standard library, numpy and torch only. The class comes from transformer.py or is rebuilt from the
 log's source text; the logged run's seed and sizes come in the job's arguments (the manifest's log constants).
 """
+
 import importlib
 import math
 import textwrap
@@ -16,9 +17,15 @@ def transformer_class(job):
     source = job.transformer_source
     if source is None:
         return importlib.import_module("transformer").PytorchTransformer
-    body = textwrap.indent(textwrap.dedent(source["init"]), "    ") + "\n" + textwrap.indent(textwrap.dedent(source["forward"]), "    ")
+    body = (
+        textwrap.indent(textwrap.dedent(source["init"]), "    ")
+        + "\n"
+        + textwrap.indent(textwrap.dedent(source["forward"]), "    ")
+    )
     namespace = {"torch": torch, "nn": torch.nn, "math": math, "np": np, "__name__": "submission_log"}
-    exec(compile("class PytorchTransformer(nn.Module):\n" + body, "submission_log.json", "exec"), namespace)  # student code, in this child only
+    exec(
+        compile("class PytorchTransformer(nn.Module):\n" + body, "submission_log.json", "exec"), namespace
+    )  # student code, in this child only
     return namespace["PytorchTransformer"]
 
 
@@ -46,7 +53,12 @@ def recipe_torch_attributes(job, args):
     facts = {}
     for index, dims in enumerate(args[0]):
         model = transformer_class(job)(*dims)
-        for name, layer_type in (("Km", torch.nn.Linear), ("Qm", torch.nn.Linear), ("Vm", torch.nn.Linear), ("pos", torch.nn.Embedding)):
+        for name, layer_type in (
+            ("Km", torch.nn.Linear),
+            ("Qm", torch.nn.Linear),
+            ("Vm", torch.nn.Linear),
+            ("pos", torch.nn.Embedding),
+        ):
             layer = getattr(model, name, "missing")
             if layer is None:
                 facts[f"{index}:{name}"] = np.array([-1.0])
@@ -68,4 +80,8 @@ def recipes(engine):
         out = transformer_class(job)(*dims)(torch.randn(*input_shape))
         return {"shape": np.array(list(out.shape), dtype=np.float64), "value": out.reshape(-1)[start:stop]}
 
-    return {"torch_forward": recipe_torch_forward, "torch_attributes": recipe_torch_attributes, "torch_seeded": recipe_torch_seeded}
+    return {
+        "torch_forward": recipe_torch_forward,
+        "torch_attributes": recipe_torch_attributes,
+        "torch_seeded": recipe_torch_seeded,
+    }

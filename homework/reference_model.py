@@ -6,6 +6,7 @@ the numpy class, so it compiles that one class from the same file: one source, n
 Both parts are public (the student template ships them), so the students' bundle carries
 copies of them in autograder/public/ instead of reference/.
 """
+
 import ast
 import importlib
 import importlib.util
@@ -49,6 +50,8 @@ def notebook_helpers():
 
 def public_files() -> dict[str, bytes]:
     """The students' bundle's copies (autograder/public/) of the public parts the checks use: the hook bundle_public_files."""
-    numpy_class = (f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n'
-                   f'{numpy_transformer_source()}\n')
+    numpy_class = (
+        f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n'
+        f"{numpy_transformer_source()}\n"
+    )
     return {"notebook_helpers.py": HELPERS_FILE.read_bytes(), "numpy_transformer.py": numpy_class.encode()}

@@ -6,8 +6,9 @@ PytorchTransformer class, each hand-designed weights function) are graded from t
 first; only a part with a case short of full marks is graded again from the log, and the log's
 result stands when it earns more. The choice is said at the top of the results and in each public case.
 """
+
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from autograder.checks import GRADER_ERROR
 from autograder.results import TestResult
@@ -16,11 +17,14 @@ from .logged import WithoutTransformerFile
 
 FROM_LOG = "Graded from submission_log.json"  # how each such case's output begins (check shows that paragraph)
 ERROR_LINE_CAP = 200  # characters of the student's error message quoted in the top-level note
-FENCED = re.compile(r"^(`{3,})[^`\n]*\n(.*?)\n\1$", re.DOTALL | re.MULTILINE)  # a fenced block, as results.fence writes it
+FENCED = re.compile(
+    r"^(`{3,})[^`\n]*\n(.*?)\n\1$", re.DOTALL | re.MULTILINE
+)  # a fenced block, as results.fence writes it
 
 
-def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
-                              rerun: Callable[[list, WithoutTransformerFile], list[TestResult]]) -> tuple[list[TestResult], str]:
+def better_source_of_problem2(
+    cases: list, tests: list[TestResult], submission, rerun: Callable[[list, WithoutTransformerFile], list[TestResult]]
+) -> tuple[list[TestResult], str]:
     """`tests` with each part of problem 2 graded from the log where that earns more, and the Markdown saying so.
 
     `rerun(cases, view)` judges some cases on a view of the submission without transformer.py. Nothing
@@ -42,8 +46,10 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
             falling_short[part] = part_cases
     if not falling_short:
         return tests, ""
-    from_log = {test.number: test for test in rerun([c for part in falling_short.values() for c in part],
-                                                    WithoutTransformerFile(submission))}
+    from_log = {
+        test.number: test
+        for test in rerun([c for part in falling_short.values() for c in part], WithoutTransformerFile(submission))
+    }
     lines = []
     for part, part_cases in falling_short.items():
         numbers = [case.number for case in part_cases]
@@ -53,16 +59,24 @@ def better_source_of_problem2(cases: list, tests: list[TestResult], submission,
             continue
         top = sum(by_number[number].max_score for number in numbers)
         why = why_transformer_file_fell_short([by_number[case.number] for case in part_cases if case.public])
-        said = (f"{FROM_LOG}: {why}, and the {part} in submission_log.json earns more "
-                f"({log_score:g} of {top:g} points; transformer.py's: {file_score:g}).")
-        lines.append(f"- {part}: {why}; graded from submission_log.json instead ({log_score:g} of {top:g} points; "
-                     f"transformer.py's: {file_score:g})")
+        said = (
+            f"{FROM_LOG}: {why}, and the {part} in submission_log.json earns more "
+            f"({log_score:g} of {top:g} points; transformer.py's: {file_score:g})."
+        )
+        lines.append(
+            f"- {part}: {why}; graded from submission_log.json instead ({log_score:g} of {top:g} points; "
+            f"transformer.py's: {file_score:g})"
+        )
         for case in part_cases:  # a hidden case says only its category; the top of the results says the rest
             said_here = f"{said}\n\n" if case.public else ""
-            by_number[case.number] = from_log[case.number].model_copy(update={"output": said_here + from_log[case.number].output})
+            by_number[case.number] = from_log[case.number].model_copy(
+                update={"output": said_here + from_log[case.number].output}
+            )
     if not lines:
         return tests, ""
-    note = "**Problem 2, graded from the better of transformer.py and submission_log.json:**\n" + "\n".join(lines) + "\n\n"
+    note = (
+        "**Problem 2, graded from the better of transformer.py and submission_log.json:**\n" + "\n".join(lines) + "\n\n"
+    )
     return [by_number[test.number] for test in tests], note
 
 

@@ -8,6 +8,7 @@ at once by two workers, as `regrade --jobs 2` does), "case_timeout" (instead of 
 that the worker user may, or may not, reach Python without changing anything on the machine), and "hide":
 folders to cover there with an empty, closed tmpfs (then /tmp, /var/tmp and /dev/shm get fresh ones).
 """
+
 import json
 import os
 import shutil
@@ -67,14 +68,19 @@ def graded_at_once(pair, config, work):
         outcome = grade(make_submission(name, work / f"together-{index}"), config, worker=worker)
         tests = {t.number: t for t in outcome.tests}
         key = f"{name}#{index}" if pair[0] == pair[1] else name
-        results[key] = {"score": outcome.score, "printed": tests["4.8"].output,
-                         "categories": {n: t.category for n, t in tests.items()}}
+        results[key] = {
+            "score": outcome.score,
+            "printed": tests["4.8"].output,
+            "categories": {n: t.category for n, t in tests.items()},
+        }
 
     with WarmWorker(config) as first, WarmWorker(config) as second:
         for worker in (first, second):
             worker._ensure_ready()  # both started before either grades, so that their cases overlap
-        threads = [threading.Thread(target=grade_one, args=(name, worker, index))
-                   for index, (name, worker) in enumerate(zip(pair, (first, second)))]
+        threads = [
+            threading.Thread(target=grade_one, args=(name, worker, index))
+            for index, (name, worker) in enumerate(zip(pair, (first, second)))
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -119,8 +125,11 @@ def main():
     corpus_tests.RESULTS_DIR = work / "results"  # not the shared path: other checkouts may run the corpus meanwhile
     if "case_timeout" in request:
         corpus_tests.CONFIG = corpus_tests.CONFIG.model_copy(update={"case_timeout": request["case_timeout"]})
-    checks = [corpus_tests.test_loses_points_only_where_it_is_wrong,
-              corpus_tests.test_results_file_is_valid_and_untouched, corpus_tests.test_students_see_no_secret]
+    checks = [
+        corpus_tests.test_loses_points_only_where_it_is_wrong,
+        corpus_tests.test_results_file_is_valid_and_untouched,
+        corpus_tests.test_students_see_no_secret,
+    ]
     report = {"uid": os.geteuid(), "items": {}, "together": {}}
 
     def graded(name, worker):
@@ -132,11 +141,19 @@ def main():
             except AssertionError as error:
                 failures.append(f"{check.__name__}: {str(error)[:1500]}")
         tests = {t.number: t for t in outcome["results"].tests}
-        return {"failures": failures, "received": [bytes(r).decode(errors="replace") for r in outcome["received"]],
-                "printed": tests["4.8"].output if "4.8" in tests else "", "staff": tests["0.1"].output,
-                "categories": {n: t.category for n, t in tests.items()}, "score": outcome["results"].score,
-                "errors_say_contact_staff": all("contact course staff" in t.output for t in tests.values()
-                                                if t.category == "grader error" and t.visibility != "hidden")}
+        return {
+            "failures": failures,
+            "received": [bytes(r).decode(errors="replace") for r in outcome["received"]],
+            "printed": tests["4.8"].output if "4.8" in tests else "",
+            "staff": tests["0.1"].output,
+            "categories": {n: t.category for n, t in tests.items()},
+            "score": outcome["results"].score,
+            "errors_say_contact_staff": all(
+                "contact course staff" in t.output
+                for t in tests.values()
+                if t.category == "grader error" and t.visibility != "hidden"
+            ),
+        }
 
     with WarmWorker(corpus_tests.CONFIG) as worker:
         for name in request.get("items", []):

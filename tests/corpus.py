@@ -35,6 +35,7 @@ otherwise) and `expected.json`:
     link_upload  the submission folder itself is a link to this target ({ROOT} is the repository)
     notes        texts the results' top-level output must hold (what of the upload was not used, and why)
 """
+
 import json
 import os
 import shutil
@@ -48,7 +49,11 @@ SKIPPED = shutil.ignore_patterns("__pycache__", "*.ipynb", "README.md", "noteboo
 
 def items():
     """name -> expected.json's contents, for every item of the corpus."""
-    return {folder.name: json.loads((folder / "expected.json").read_text()) for folder in sorted(CORPUS.iterdir()) if folder.is_dir()}
+    return {
+        folder.name: json.loads((folder / "expected.json").read_text())
+        for folder in sorted(CORPUS.iterdir())
+        if folder.is_dir()
+    }
 
 
 def write_log(path, edits):

@@ -1,4 +1,5 @@
 """Shared test utilities: load a submission folder's module by path under a unique name."""
+
 import importlib.util
 import sys
 from pathlib import Path
@@ -22,7 +23,13 @@ def unpacked_student_bundle(folder):
     import zipfile
 
     out = Path(folder) / "hw9.zip"
-    done = subprocess.run([sys.executable, "-m", "autograder", "build", "student", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "build", "student", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     with zipfile.ZipFile(out) as archive:
         archive.extractall(out.parent)
@@ -39,15 +46,26 @@ def project_copies(except_for):
     import subprocess
 
     def worktrees(repo):
-        listed = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"], capture_output=True, text=True).stdout
+        listed = subprocess.run(
+            ["git", "-C", str(repo), "worktree", "list", "--porcelain"], capture_output=True, text=True
+        ).stdout
         return [Path(line.split(" ", 1)[1]) for line in listed.splitlines() if line.startswith("worktree ")]
 
-    origin = subprocess.run(["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True).stdout.strip()
+    origin = subprocess.run(
+        ["git", "-C", str(ROOT), "remote", "get-url", "origin"], capture_output=True, text=True
+    ).stdout.strip()
     checkouts = worktrees(ROOT) + (worktrees(origin) if origin and Path(origin).is_dir() else [])
     for depth in range(3):
         pattern = "/" + "*/" * depth + "reference/attention.py"
         checkouts += [Path(found).parent.parent for found in glob.glob(pattern) if not found.startswith("/proc/")]
     checkouts = [folder for folder in checkouts if (folder / "autograder" / "grade.py").is_file()]
     kept = Path(except_for).resolve()
-    return sorted({str(folder / name) for folder in checkouts if folder.resolve() != kept
-                   for name in ("reference", "autograder", "tests") if (folder / name).is_dir()})
+    return sorted(
+        {
+            str(folder / name)
+            for folder in checkouts
+            if folder.resolve() != kept
+            for name in ("reference", "autograder", "tests")
+            if (folder / name).is_dir()
+        }
+    )

@@ -4,11 +4,12 @@
 files are what this makes. The answers come from `freeze` (the data `build student` puts in
 autograder/public/) and, for problem 2, from problem2.py's public case (the bundle ships its code).
 """
+
 import numpy as np
 
-from autograder.registry import public_cases, rng
-from autograder.frozen import decode, decode_check, freeze, never_reads_the_submission
 from autograder.checks import FeatureGram
+from autograder.frozen import decode, decode_check, freeze, never_reads_the_submission
+from autograder.registry import public_cases, rng
 from autograder.submission import Submission
 from tests.corpus import CORPUS
 from tests.helpers import ROOT
@@ -74,8 +75,14 @@ def module_text(module, table):
     """A module whose functions (the template's names and signatures) answer from the table."""
     template = (ROOT / "student_template" / MODULES[module]).read_text()
     names = [line[4:].split("(")[0] for line in template.splitlines() if line.startswith("def ")]
-    lines = [f'"""Corpus item lookup_table: {MODULES[module]} answers the public cases from a table, else garbage."""',
-             "import numpy as np", "", f"GARBAGE = {GARBAGE!r}", f"TABLE = {table!r}", LOOKUP]
+    lines = [
+        f'"""Corpus item lookup_table: {MODULES[module]} answers the public cases from a table, else garbage."""',
+        "import numpy as np",
+        "",
+        f"GARBAGE = {GARBAGE!r}",
+        f"TABLE = {table!r}",
+        LOOKUP,
+    ]
     for name in names:
         signature = next(line for line in template.splitlines() if line.startswith(f"def {name}("))
         lines += ["", signature, f"    return _lookup({name!r}, tuple(locals().values()))", ""]

@@ -1,4 +1,5 @@
 """Telling an attempt from an empty upload or the untouched template, and finding files that do not parse."""
+
 import shutil
 
 from autograder.attempt import inspect_upload

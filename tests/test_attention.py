@@ -1,4 +1,5 @@
 """Checks reference/attention.py (problems 3 and 4) against hand derivations, torch and Monte Carlo."""
+
 import math
 
 import numpy as np
@@ -17,7 +18,9 @@ QUERY_3A = np.array([1, 1, 2], dtype=float)
 def sdpa(Q, K, V):
     """softmax(Q K^T / sqrt(d)) V by torch, in float64; Q may be 1-D."""
     q = torch.as_tensor(np.atleast_2d(Q), dtype=torch.float64)
-    out = F.scaled_dot_product_attention(q, torch.as_tensor(K, dtype=torch.float64), torch.as_tensor(V, dtype=torch.float64))
+    out = F.scaled_dot_product_attention(
+        q, torch.as_tensor(K, dtype=torch.float64), torch.as_tensor(V, dtype=torch.float64)
+    )
     out = out.numpy()
     return out[0] if np.ndim(Q) == 1 else out
 

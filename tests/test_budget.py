@@ -1,4 +1,5 @@
 """The trusted side's budget: a whole-grade time limit, the task's shapes before arithmetic, printable student text."""
+
 import ast
 import json
 import os
@@ -10,19 +11,19 @@ import numpy as np
 import pytest
 
 from autograder import checks
-from autograder.registry import all_cases, rng
+from autograder import grade as grade_module
+from autograder import results as models
 from autograder.checks import Expect, FeatureGram
 from autograder.cli import print_report
 from autograder.config import GraderConfig
-from autograder import grade as grade_module
 from autograder.grade import CASE_OVERHEAD, fitting_batch, grade
+from autograder.homework import homework_module
 from autograder.log_file import Log
-from autograder import results as models
+from autograder.registry import all_cases, rng
 from autograder.results import Results, printable, write_results
 from autograder.sandbox import Job, Outcome, WarmWorker
 from reference import transformer as reference_transformer
 from tests.helpers import ROOT
-from autograder.homework import homework_module
 
 problem2 = homework_module("cases.problem2")
 problem2_log = homework_module("cases.problem2_log")
@@ -41,13 +42,16 @@ def jobs(*timeouts):
     return [Job("call", "attention", "softmax_attention", timeout=timeout) for timeout in timeouts]
 
 
-@pytest.mark.parametrize("timeouts, seconds_left, given", [
-    ((10, 10, 10), 100, [10, 10, 10]),  # everything fits: one batch, timeouts unchanged
-    ((10, 10, 10), 25, [10, 10]),  # the third waits for the next batch
-    ((10, 10), 5, [5 - CASE_OVERHEAD]),  # the first job alone is cut short to the time left
-    ((10,), 1.1, []),  # less than min_case_seconds left: nothing runs
-    ((None, 2), 30, [3.0, 2]),  # no own timeout: the configured case_timeout
-])
+@pytest.mark.parametrize(
+    "timeouts, seconds_left, given",
+    [
+        ((10, 10, 10), 100, [10, 10, 10]),  # everything fits: one batch, timeouts unchanged
+        ((10, 10, 10), 25, [10, 10]),  # the third waits for the next batch
+        ((10, 10), 5, [5 - CASE_OVERHEAD]),  # the first job alone is cut short to the time left
+        ((10,), 1.1, []),  # less than min_case_seconds left: nothing runs
+        ((None, 2), 30, [3.0, 2]),  # no own timeout: the configured case_timeout
+    ],
+)
 def test_a_batch_holds_the_jobs_that_fit_in_the_time_left(timeouts, seconds_left, given):
     batch = fitting_batch(jobs(*timeouts), seconds_left, GraderConfig(case_timeout=3.0))
     assert [job.timeout for job in batch] == pytest.approx(given)
@@ -99,14 +103,19 @@ def hanging_submission(folder):
         tree = ast.parse((ROOT / "reference" / name).read_text())
         functions = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
         assert functions
-        (folder / name).write_text("import time\n\n" + "".join(
-            f"def {function}(*args, **kwargs):\n    time.sleep(3600)\n\n\n" for function in functions))
+        (folder / name).write_text(
+            "import time\n\n"
+            + "".join(f"def {function}(*args, **kwargs):\n    time.sleep(3600)\n\n\n" for function in functions)
+        )
     (folder / "transformer.py").write_text(
         "import time\n\nimport torch\n\n\nclass PytorchTransformer(torch.nn.Module):\n"
         "    def __init__(self, *args, **kwargs):\n        time.sleep(3600)\n\n"
         "    def forward(self, seq):\n        time.sleep(3600)\n\n\n"
-        + "".join(f"def {name}():\n    time.sleep(3600)\n\n\n"
-                  for name in ("attention_by_content", "attention_by_position", "attention_unique")))
+        + "".join(
+            f"def {name}():\n    time.sleep(3600)\n\n\n"
+            for name in ("attention_by_content", "attention_by_position", "attention_unique")
+        )
+    )
     return folder
 
 
@@ -142,8 +151,12 @@ def test_run_autograder_stops_a_grader_past_its_time_limit(tmp_path):
     (tmp_path / "source").symlink_to(ROOT)
     hanging_submission(tmp_path / "submission")
     (tmp_path / "results").mkdir()
-    env = {**os.environ, "AUTOGRADER_ROOT": str(tmp_path), "AUTOGRADER_PYTHON": sys.executable,
-           "AUTOGRADER_TIME_LIMIT": "4"}
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(tmp_path),
+        "AUTOGRADER_PYTHON": sys.executable,
+        "AUTOGRADER_TIME_LIMIT": "4",
+    }
     started = time.monotonic()
     done = subprocess.run([str(ROOT / "run_autograder")], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and time.monotonic() - started < 4 + 15 + 5
@@ -158,20 +171,43 @@ def content_weights(qk=3):
     return {"Km": np.eye(3, qk) * 10, "Qm": np.eye(3, qk) * 10, "Vm": np.eye(3)}
 
 
-@pytest.mark.parametrize("task, weights, message", [
-    ("content", {**content_weights(), "Km": np.zeros((5000, 5000))},
-     "Km has shape (5000, 5000); expected (3, qk) with qk <= 64"),
-    ("content", {**content_weights(), "Qm": np.zeros((3, 65))}, "Qm has shape (3, 65); expected (3, qk) with qk = 3"),
-    ("content", content_weights(qk=65), "Km has shape (3, 65); expected (3, qk) with qk <= 64"),
-    ("content", {**content_weights(), "Vm": np.zeros(9)}, "Vm has shape (9,); expected a matrix of shape (3, 3)"),
-    ("position", {"pos": np.zeros((4, 5000)), "Km": np.zeros((5003, 1)), "Qm": np.zeros((5003, 1)),
-                  "Vm": np.zeros((5003, 3))},
-     "pos has shape (4, 5000); expected (4, p) with p <= 64"),
-    ("position", {"pos": np.eye(4), "Km": np.zeros((7, 1)), "Qm": np.zeros((7, 1)), "Vm": np.zeros((6, 3))},
-     "Vm has shape (6, 3); expected (3+p, 3) with p = 4"),
-    ("unique", {"pos": np.zeros((3, 1)), "Km": np.zeros((5, 4)), "Qm": np.zeros((5, 4)), "Vm": np.zeros((5, 1))},
-     "pos has shape (3, 1); expected (n, p) with 7 <= n <= 64"),
-])
+@pytest.mark.parametrize(
+    "task, weights, message",
+    [
+        (
+            "content",
+            {**content_weights(), "Km": np.zeros((5000, 5000))},
+            "Km has shape (5000, 5000); expected (3, qk) with qk <= 64",
+        ),
+        (
+            "content",
+            {**content_weights(), "Qm": np.zeros((3, 65))},
+            "Qm has shape (3, 65); expected (3, qk) with qk = 3",
+        ),
+        ("content", content_weights(qk=65), "Km has shape (3, 65); expected (3, qk) with qk <= 64"),
+        ("content", {**content_weights(), "Vm": np.zeros(9)}, "Vm has shape (9,); expected a matrix of shape (3, 3)"),
+        (
+            "position",
+            {
+                "pos": np.zeros((4, 5000)),
+                "Km": np.zeros((5003, 1)),
+                "Qm": np.zeros((5003, 1)),
+                "Vm": np.zeros((5003, 3)),
+            },
+            "pos has shape (4, 5000); expected (4, p) with p <= 64",
+        ),
+        (
+            "position",
+            {"pos": np.eye(4), "Km": np.zeros((7, 1)), "Qm": np.zeros((7, 1)), "Vm": np.zeros((6, 3))},
+            "Vm has shape (6, 3); expected (3+p, 3) with p = 4",
+        ),
+        (
+            "unique",
+            {"pos": np.zeros((3, 1)), "Km": np.zeros((5, 4)), "Qm": np.zeros((5, 4)), "Vm": np.zeros((5, 1))},
+            "pos has shape (3, 1); expected (n, p) with 7 <= n <= 64",
+        ),
+    ],
+)
 def test_a_matrix_of_the_wrong_shape_is_refused_before_any_arithmetic(monkeypatch, task, weights, message):
     def no_arithmetic(*args, **kwargs):
         raise AssertionError("the weights were used before their shapes were checked")
@@ -192,8 +228,11 @@ def test_reference_weights_still_pass(task):
 def random_weights(g, task, scale):
     p, qk = int(g.integers(1, 5)), int(g.integers(1, 5))
     rows = 3 if task == "content" else 3 + p
-    weights = {"Km": scale * g.standard_normal((rows, qk)), "Qm": scale * g.standard_normal((rows, qk)),
-               "Vm": g.standard_normal((rows, 3))}
+    weights = {
+        "Km": scale * g.standard_normal((rows, qk)),
+        "Qm": scale * g.standard_normal((rows, qk)),
+        "Vm": g.standard_normal((rows, 3)),
+    }
     if task == "position":
         weights["pos"] = scale * g.standard_normal((4, p))
     return weights
@@ -218,9 +257,11 @@ def test_vectorised_check_finds_the_notebooks_failures(task, seed):
 def test_vectorised_unique_check_finds_the_notebooks_failures(seed):
     g = np.random.default_rng(seed)
     right = reference_transformer.attention_unique()
-    for weights in (right, {name: m + 0.3 * g.standard_normal(m.shape) for name, m in right.items()},
-                    {"Km": g.standard_normal((4, 2)), "Qm": g.standard_normal((4, 2)), "Vm": g.standard_normal((4, 1))},
-                    ):
+    for weights in (
+        right,
+        {name: m + 0.3 * g.standard_normal(m.shape) for name, m in right.items()},
+        {"Km": g.standard_normal((4, 2)), "Qm": g.standard_normal((4, 2)), "Vm": g.standard_normal((4, 1))},
+    ):
         fast = problem2.unique_failures(weights)
         naive = HELPERS.unique_failures(weights, numpy_transformer())
         assert [letters for letters, _, _ in fast] == [letters for letters, _, _ in naive]
@@ -239,8 +280,12 @@ class FakeSubmission:
 
 @pytest.mark.parametrize("number", ["2.8", "2.12"])
 def test_huge_logged_matrices_are_refused_before_any_arithmetic(monkeypatch, number):
-    values = {"attention_by_content_Q": [0.5] * 30_000, "attention_by_content_K": [0.5] * 30_000,
-              "attention_by_content_V": [0.0] * 9, "attention_by_content": [0.0] * 18}
+    values = {
+        "attention_by_content_Q": [0.5] * 30_000,
+        "attention_by_content_K": [0.5] * 30_000,
+        "attention_by_content_V": [0.0] * 9,
+        "attention_by_content": [0.0] * 18,
+    }
     monkeypatch.setattr(problem2_log, "numpy_transformer", lambda: pytest.fail("the logged matrices were used"))
     monkeypatch.setattr(problem2, "batched_forward", lambda *args: pytest.fail("the logged matrices were used"))
     verdict = CASES[number].build(FakeSubmission(values), rng(number))
@@ -262,18 +307,24 @@ def huge(shape):
     return np.broadcast_to(np.zeros(1), shape).view(Untouchable)  # no memory for its entries
 
 
-@pytest.mark.parametrize("check", [
-    Expect(np.zeros((4, 2)), mistakes={"a mistake": np.ones((4, 2))}),  # softmax_attention's shape
-    Expect(np.float64(4.0)),
-    FeatureGram(np.ones((3, 2))),
-])
+@pytest.mark.parametrize(
+    "check",
+    [
+        Expect(np.zeros((4, 2)), mistakes={"a mistake": np.ones((4, 2))}),  # softmax_attention's shape
+        Expect(np.float64(4.0)),
+        FeatureGram(np.ones((3, 2))),
+    ],
+)
 def test_a_huge_output_is_judged_by_its_shape_alone(check):
     verdict = check(Outcome("ok", outputs={"value": huge((4000, 4000))}, kinds={"value": "ndarray"}))
     assert verdict.category == checks.WRONG_SHAPE and "(4000, 4000)" in verdict.message
 
 
 def test_layer_facts_of_a_huge_shape_are_not_listed():
-    logged_class = {"torch_transformer_init": "def __init__(self): pass", "torch_transformer_forward": "def forward(self): pass"}
+    logged_class = {
+        "torch_transformer_init": "def __init__(self): pass",
+        "torch_transformer_forward": "def forward(self): pass",
+    }
     job, check = CASES["2.7"].build(FakeSubmission(logged_class), rng("2.7"))
     verdict = check(Outcome("ok", outputs={"0:Km": huge((4000, 4000))}))
     assert verdict.category == checks.WRONG_VALUE and "Km should be nn.Linear" in verdict.message
@@ -281,8 +332,9 @@ def test_layer_facts_of_a_huge_shape_are_not_listed():
 
 # ---------------------------------------------------------------- printable student text
 def test_results_models_strip_control_characters_and_keep_newlines_and_tabs():
-    test = models.TestResult(number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed",
-                             output=f"a\n\tb {HOSTILE_TEXT}\r\n")
+    test = models.TestResult(
+        number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed", output=f"a\n\tb {HOSTILE_TEXT}\r\n"
+    )
     for text in (test.name, test.output):
         assert not any(bad in text for bad in UNPRINTABLE), repr(text)
         assert "clear" in text and "bell" in text and "flip" in text and "end" in text
@@ -295,8 +347,10 @@ def test_results_models_strip_control_characters_and_keep_newlines_and_tabs():
 def test_an_exception_message_of_escape_codes_reaches_neither_results_nor_terminal(tmp_path, capsys):
     folder = tmp_path / "escapes"
     folder.mkdir()
-    (folder / "attention.py").write_text(f"MESSAGE = bytes.fromhex({HOSTILE_TEXT.encode().hex()!r}).decode()\n\n\n"
-                                         "def softmax_attention(Q, K, V):\n    raise ValueError(MESSAGE)\n")  # quoted: no escape
+    (folder / "attention.py").write_text(
+        f"MESSAGE = bytes.fromhex({HOSTILE_TEXT.encode().hex()!r}).decode()\n\n\n"
+        "def softmax_attention(Q, K, V):\n    raise ValueError(MESSAGE)\n"
+    )  # quoted: no escape
     results = grade(folder, cases=[CASES["4.1"]])
     (test,) = [t for t in results.tests if t.number == "4.1"]
     assert test.category == checks.EXCEPTION and "ValueError: clear" in test.output
@@ -309,9 +363,18 @@ def test_an_exception_message_of_escape_codes_reaches_neither_results_nor_termin
 
 
 def test_the_terminal_report_cleans_text_even_from_an_unvalidated_model(capsys):
-    raw = models.TestResult.model_construct(number="4.1", name=HOSTILE_TEXT, score=0, max_score=1, status="failed",
-                                     output=HOSTILE_TEXT, visibility="visible", category="exception", diagnosis="",
-                                     behaviour="")
+    raw = models.TestResult.model_construct(
+        number="4.1",
+        name=HOSTILE_TEXT,
+        score=0,
+        max_score=1,
+        status="failed",
+        output=HOSTILE_TEXT,
+        visibility="visible",
+        category="exception",
+        diagnosis="",
+        behaviour="",
+    )
     print_report(Results.model_construct(tests=[raw], output="", execution_time=0.0), expand="all", colour=False)
     printed = capsys.readouterr().out
     assert "clear" in printed and not any(bad in printed for bad in UNPRINTABLE)

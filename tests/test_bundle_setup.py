@@ -3,6 +3,7 @@ bundle (a new venv, torch's CPU build, the pinned packages), then `check` and th
 
 The install test takes a few minutes (pip installs torch and JupyterLab); the README and pin tests are instant.
 """
+
 import os
 import re
 import subprocess
@@ -46,7 +47,13 @@ def test_readme_torch_pin_is_the_requirements_pin():
 
 def test_readme_gives_commands_for_every_system():
     text = README.read_text()
-    for heading in ("### Linux", "### macOS", "### Windows (PowerShell)", "### Windows (Command Prompt, cmd)", "### The notebook"):
+    for heading in (
+        "### Linux",
+        "### macOS",
+        "### Windows (PowerShell)",
+        "### Windows (Command Prompt, cmd)",
+        "### The notebook",
+    ):
         assert heading in text
     assert "3.10" in text and "3.13" in text
     commands = linux_commands(text)
@@ -59,7 +66,10 @@ def test_readme_gives_commands_for_every_system():
 def test_bundle_requirements_hold_every_runtime_and_notebook_pin():
     bundle = student_requirements()
     assert bundle.startswith("#") and "torch's CPU build" in bundle.splitlines()[1]
-    expected = {**pins((ROOT / "requirements.txt").read_text()), **pins((ROOT / "requirements-notebook.txt").read_text())}
+    expected = {
+        **pins((ROOT / "requirements.txt").read_text()),
+        **pins((ROOT / "requirements-notebook.txt").read_text()),
+    }
     assert pins(bundle) == expected and {"jupyterlab", "ipykernel", "matplotlib", "torch"} <= set(expected)
 
 
@@ -83,7 +93,9 @@ def installed(tmp_path_factory):
     hw9 = unpacked_student_bundle(tmp_path_factory.mktemp("setup"))
     commands = linux_commands((hw9 / "README.md").read_text())
     script = "\n".join(["set -e", *commands[:-1], "set +e", f"echo '{MARK}'", commands[-1]])
-    run = subprocess.run(["bash", "-c", script], cwd=hw9, env=clean_environment(), capture_output=True, text=True, timeout=1800)
+    run = subprocess.run(
+        ["bash", "-c", script], cwd=hw9, env=clean_environment(), capture_output=True, text=True, timeout=1800
+    )
     return hw9, run.stdout + run.stderr, run.returncode
 
 
@@ -101,19 +113,31 @@ def test_readme_linux_commands_install_and_check_the_template(installed):
 
 def test_the_venv_holds_the_pins_and_torch_without_cuda(installed):
     hw9, _, _ = installed
-    listing = subprocess.run([str(hw9 / ".venv/bin/python"), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, timeout=120)
+    listing = subprocess.run(
+        [str(hw9 / ".venv/bin/python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     versions = pins(listing.stdout)
     for name, version in pins((hw9 / "requirements.txt").read_text()).items():
         assert versions.get(name, "").split("+")[0] == version, name
     assert not [name for name in versions if name.startswith("nvidia")]  # torch's CPU build came first
-    lab = subprocess.run([str(hw9 / ".venv/bin/python"), "-m", "jupyter", "lab", "--version"], capture_output=True, text=True, timeout=120)
+    lab = subprocess.run(
+        [str(hw9 / ".venv/bin/python"), "-m", "jupyter", "lab", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert lab.stdout.strip() == pins((ROOT / "requirements-notebook.txt").read_text())["jupyterlab"]
 
 
 def test_notebook_check_runs_in_the_venv(installed):
     hw9, _, _ = installed
     code = "from autograder.notebook import check; print(check(1))"
-    done = subprocess.run([str(hw9 / ".venv/bin/python"), "-c", code], cwd=hw9, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(hw9 / ".venv/bin/python"), "-c", code], cwd=hw9, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert f"Problem 1: {problem_titles()['1']}" in done.stdout and "NotImplementedError" in done.stdout
     assert "Problem 2:" not in done.stdout and "could not run" not in done.stdout
@@ -122,8 +146,13 @@ def test_notebook_check_runs_in_the_venv(installed):
 def test_the_venv_in_the_folder_is_not_copied_as_part_of_the_submission(installed, tmp_path):
     hw9, _, _ = installed
     results = tmp_path / "results.json"
-    subprocess.run([str(hw9 / ".venv/bin/python"), "-m", "autograder", "check", "--problem", "3", "--results", str(results)],
-                   cwd=hw9, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [str(hw9 / ".venv/bin/python"), "-m", "autograder", "check", "--problem", "3", "--results", str(results)],
+        cwd=hw9,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ".venv" not in results.read_text()  # no note of links skipped or files over the caps in it
 
 
@@ -141,8 +170,14 @@ print(nb.cells[-1].outputs[0]["data"]["text/html"])
 def test_the_notebook_check_cell_runs_in_the_venvs_own_kernel(installed):
     # JupyterLab's dependencies bring nbclient: the notebook's imports and its check(2) cell, in the pinned kernel.
     hw9, _, _ = installed
-    done = subprocess.run([str(hw9 / ".venv/bin/python"), "-c", NOTEBOOK_CELLS], cwd=hw9, env={**clean_environment(), "MPLBACKEND": "Agg"},
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(hw9 / ".venv/bin/python"), "-c", NOTEBOOK_CELLS],
+        cwd=hw9,
+        env={**clean_environment(), "MPLBACKEND": "Agg"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.findall(r'<tr class="hw9-problem"><td>(\d)</td>', done.stdout) == ["2"]
     assert "NotImplementedError" in done.stdout and "could not run" not in done.stdout

@@ -4,6 +4,7 @@ Unit tests of autograder/hiding.py in a locks folder of the test's own; then, as
 world-readable copy of the project (as a TA's checkout under /srv would be), with namespaces and without,
 and a grader killed mid-grade whose closed modes the next grader puts back.
 """
+
 import json
 import os
 import shutil
@@ -77,7 +78,8 @@ def test_a_hold_closes_what_the_worker_could_read_and_its_release_restores_every
     assert stat.S_IMODE(os.stat(project / "reference").st_mode) == 0o2700  # only group and others lose access
     assert stat.S_IMODE(os.stat(project / ".git").st_mode) == 0o600
     assert json.loads((locks / "hidden-modes.json").read_text()).keys() == {
-        str(project / name) for name in ("reference", "autograder", "tests", ".git")}  # not the closed one
+        str(project / name) for name in ("reference", "autograder", "tests", ".git")
+    }  # not the closed one
     hold.release()
     assert modes(project) == before
     assert not (locks / "hidden-modes.json").exists()
@@ -165,8 +167,15 @@ def checkout():
     """A world-readable copy of this checkout under /srv: folders 0755, files 0644 (0755 where executable)."""
     root = Path(tempfile.mkdtemp(prefix="hw9-checkout-", dir="/srv"))
     os.chmod(root, 0o755)
-    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source, target = ROOT / name, root / name
         if not source.exists() and not source.is_symlink():
@@ -186,10 +195,20 @@ def checkout():
 def grader(checkout, items, namespaces):
     """conditions_script.py of the copy, run from the copy (so that its grader is the one graded from) as a Popen."""
     request = {"items": items, "cover": python_cover(), "hide": project_copies(except_for=checkout)}
-    env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(checkout),
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.Popen([sys.executable, str(checkout / "tests" / "conditions_script.py"), json.dumps(request)],
-                            cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "HW9_NAMESPACES": "1" if namespaces else "0",
+        "PYTHONPATH": str(checkout),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, str(checkout / "tests" / "conditions_script.py"), json.dumps(request)],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def graded(checkout, items, namespaces):
@@ -206,6 +225,7 @@ def unchanged(before, after):
 
 def with_readable_python(uid=None):
     """For preexec_fn: a mount namespace of the child's own where other users can reach this Python; then `uid`."""
+
     def prepare():
         confinement.unshare(confinement.CLONE_NEWNS)
         confinement.mount(None, "/", None, confinement.MS_REC | confinement.MS_PRIVATE)
@@ -213,14 +233,21 @@ def with_readable_python(uid=None):
             cover(*python_cover())
         if uid is not None:
             confinement.become(uid, uid)
+
     return prepare
 
 
 def imports_as(uid, checkout):
     """Whether `uid` can start the grader's command line from the copy (with a readable Python, as the grades had)."""
-    done = subprocess.run([sys.executable, "-c", "import autograder.__main__"], cwd=checkout, preexec_fn=with_readable_python(uid),
-                          env={"PATH": os.environ["PATH"], "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import autograder.__main__"],
+        cwd=checkout,
+        preexec_fn=with_readable_python(uid),
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return done.returncode, done.stderr[-2000:]
 
 
@@ -242,12 +269,19 @@ def grading_a_sleeper(checkout, folder):
     submission = folder / "submission"
     submission.mkdir()
     name = f"h4orph{os.getpid() % 10**8:08d}"  # a process name to find what outlives the grader (PR_SET_NAME)
-    (submission / "attention.py").write_text(f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n"
-                                             "time.sleep(60)\n")
+    (submission / "attention.py").write_text(
+        f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\ntime.sleep(60)\n"
+    )
     env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submission), "--results",
-                                str(folder / "results.json")], cwd=checkout, env=env, preexec_fn=with_readable_python(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(submission), "--results", str(folder / "results.json")],
+        cwd=checkout,
+        env=env,
+        preexec_fn=with_readable_python(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while name not in processes_named():
         assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-3000:]
@@ -286,7 +320,9 @@ def processes_named():
     names = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            status = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+            status = dict(
+                line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line
+            )
         except OSError:
             continue
         if not status.get("State", "").startswith(("Z", "X")):

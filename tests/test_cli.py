@@ -1,4 +1,5 @@
 """`python -m autograder`: help, `grade` writing results.json, `check` on the public cases with readable output."""
+
 import json
 import shutil
 import subprocess
@@ -14,20 +15,26 @@ FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def verdicts(stdout):
     """case number -> PASS, FAIL or SKIP (an optional task not attempted), read from the report lines."""
-    return {line.split()[1]: line.split()[0] for line in stdout.splitlines() if line.strip()[:4] in ("PASS", "FAIL", "SKIP")}
+    return {
+        line.split()[1]: line.split()[0] for line in stdout.splitlines() if line.strip()[:4] in ("PASS", "FAIL", "SKIP")
+    }
 
 
 def detail(stdout, number):
     """The message lines printed under a failing case."""
     lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip()[:4] in ("PASS", "FAIL", "SKIP") and line.split()[1] == number)
+    start = next(
+        i for i, line in enumerate(lines) if line.strip()[:4] in ("PASS", "FAIL", "SKIP") and line.split()[1] == number
+    )
     block = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.startswith(" " * 22):
             break
         block.append(line.strip())
@@ -76,14 +83,22 @@ def test_check_explains_the_first_failure_of_each_problem_and_points_to_verbose(
     done = run_cli("check", "student_template")
     assert done.returncode == 1 and "\033[" not in done.stdout  # not a terminal: no colour
     found = verdicts(done.stdout)
-    assert found["2.14"] == "SKIP" and detail(done.stdout, "2.14") == ""  # the optional task left out: nothing to explain
-    explained = {number for number, verdict in found.items() if verdict == "FAIL" and detail(done.stdout, number) != "(details: --verbose)"}
+    assert (
+        found["2.14"] == "SKIP" and detail(done.stdout, "2.14") == ""
+    )  # the optional task left out: nothing to explain
+    explained = {
+        number
+        for number, verdict in found.items()
+        if verdict == "FAIL" and detail(done.stdout, number) != "(details: --verbose)"
+    }
     assert explained == {"1.1", "2.1", "3.1", "4.1", "5.1", "6.1"}
     assert "NotImplementedError" in detail(done.stdout, "4.1")
     assert done.stdout.rstrip().endswith(WHAT_CHECK_CANNOT_SEE) and "fresh inputs" in WHAT_CHECK_CANNOT_SEE
 
 
-@pytest.mark.parametrize("choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {}, False)])  # auto: a pipe is no terminal
+@pytest.mark.parametrize(
+    "choice, environment, coloured", [("always", {}, True), ("never", {}, False), ("auto", {}, False)]
+)  # auto: a pipe is no terminal
 def test_check_colour_choice(choice, environment, coloured, monkeypatch):
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
@@ -183,7 +198,8 @@ def test_grade_shows_staff_every_grader_error_with_its_traceback(tmp_path, monke
     import re
     import signal
 
-    from autograder import cli, grade as grading
+    from autograder import cli
+    from autograder import grade as grading
     from autograder.registry import all_cases
     from tests.test_validate import broken_case
 
@@ -196,7 +212,9 @@ def test_grade_shows_staff_every_grader_error_with_its_traceback(tmp_path, monke
     finally:
         signal.signal(signal.SIGTERM, handler)
     errors = capsys.readouterr().err
-    named = {n.strip() for found in re.findall(r"^grader error in cases? ([\d., ]+)", errors, re.M) for n in found.split(",")}
+    named = {
+        n.strip() for found in re.findall(r"^grader error in cases? ([\d., ]+)", errors, re.M) for n in found.split(",")
+    }
     assert named == {"3.98", "3.99"}, errors
     assert "Traceback (most recent call last)" in errors and "NameError: name 'expect' is not defined" in errors
     tests = {test["number"]: test for test in json.loads((tmp_path / "results.json").read_text())["tests"]}
@@ -212,10 +230,12 @@ def test_grade_shows_staff_every_grader_error_with_its_traceback(tmp_path, monke
 def test_grade_that_fails_whole_prints_the_traceback_to_stderr(tmp_path, monkeypatch, capsys):
     import signal
 
-    from autograder import cli, grade as grading
+    from autograder import cli
+    from autograder import grade as grading
 
     def failing_grade(folder):
         raise RuntimeError("the grader broke before any case")
+
     monkeypatch.setattr(grading, "grade", failing_grade)
     handler = signal.getsignal(signal.SIGTERM)
     try:

@@ -11,6 +11,7 @@ not enter (a private home), (b) lays a tmpfs over that folder in a mount namespa
 where it does not, (d) lays a closed one over the folder holding the standard library: nothing on the
 machine changes. Each condition runs in a child process (tests/conditions_script.py).
 """
+
 import importlib.util
 import json
 import os
@@ -31,15 +32,30 @@ FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases
 
 SCRIPT = ROOT / "tests" / "conditions_script.py"
 AS_A_STUDENT = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
-ATTACKS = ["snoops_for_secrets", "phones_home", "fork_bomb", "leaves_a_process_behind", "kills_the_worker",
-           "patches_the_checker", "rewrites_its_own_file", "int80_socket", "x32_socket", "reads_worker_memory",
-           "reads_proc", "leaves_temp_files", "finds_temp_files", "fills_tmp",
-           "nested_reference"]  # an honest one last, after fills_tmp
+ATTACKS = [
+    "snoops_for_secrets",
+    "phones_home",
+    "fork_bomb",
+    "leaves_a_process_behind",
+    "kills_the_worker",
+    "patches_the_checker",
+    "rewrites_its_own_file",
+    "int80_socket",
+    "x32_socket",
+    "reads_worker_memory",
+    "reads_proc",
+    "leaves_temp_files",
+    "finds_temp_files",
+    "fills_tmp",
+    "nested_reference",
+]  # an honest one last, after fills_tmp
 EVERY_ITEM = sorted(items())  # the whole corpus without namespaces and as a student (tests/test_corpus.py: with them)
 SLOW_AS_A_STUDENT = ["hangs_in_every_function"]  # one 10 s timeout a function there: minutes (graded in the others)
 TOGETHER = [["abstract_socket_server", "abstract_socket_client"], ["reads_other_workspaces", "reads_other_workspaces"]]
-PYTHON_PATHS = [os.path.dirname(os.__file__),
-                *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")}]
+PYTHON_PATHS = [
+    os.path.dirname(os.__file__),
+    *{str(Path(importlib.util.find_spec(name).origin).parent.parent) for name in ("numpy", "torch")},
+]
 MARKER = Path("/tmp/hw9-left-behind.txt")  # what leaves_temp_files writes wherever it runs
 
 
@@ -56,8 +72,14 @@ def kept_under(folder):
 
 def run_condition(request, prefix=(), namespaces=True, timeout=400):
     env = {**os.environ, "HW9_NAMESPACES": "1" if namespaces else "0", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([*prefix, sys.executable, str(SCRIPT), json.dumps(request)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [*prefix, sys.executable, str(SCRIPT), json.dumps(request)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -117,7 +139,9 @@ def test_without_namespaces_the_whole_corpus_holds(without_namespaces):
 
 def test_as_a_student_the_whole_corpus_holds(as_a_student):
     assert as_a_student["uid"] == 1000 and not as_a_student["protections"]["root"]
-    assert set(as_a_student["items"]) == {name for name in EVERY_ITEM if not items()[name].get("needs_root")} - set(SLOW_AS_A_STUDENT)
+    assert set(as_a_student["items"]) == {name for name in EVERY_ITEM if not items()[name].get("needs_root")} - set(
+        SLOW_AS_A_STUDENT
+    )
     assert_checks_hold(as_a_student, "not root")
 
 
@@ -161,4 +185,6 @@ def test_fails_closed_when_the_worker_user_cannot_read_python(python_unreadable)
 def test_two_submissions_graded_at_once_cannot_read_each_others_folders(condition, request):
     together = request.getfixturevalue(condition)["together"]
     for key in ("reads_other_workspaces#0", "reads_other_workspaces#1"):
-        assert together[key]["score"] == FULL_MARKS and "read 0 files of other submissions" in together[key]["printed"], key
+        assert (
+            together[key]["score"] == FULL_MARKS and "read 0 files of other submissions" in together[key]["printed"]
+        ), key

@@ -4,6 +4,7 @@ The seccomp filter is run against every ABI of this machine and simulated for th
 a child that cannot become another user is refused; the sweep of the shared temporary folders
 follows no link; a confined child sees only its own processes and small temporary folders of its own.
 """
+
 import ctypes
 import errno
 import json
@@ -50,7 +51,7 @@ def in_child(action):
 def int80(eax, ebx, ecx, edx=0):
     """One i386 system call through `int 0x80` from this 64-bit process, run from an executable page; its result."""
     words = "".join(value.to_bytes(4, "little").hex() for value in (eax, ebx, ecx, edx))
-    moves = "".join(opcode + words[8 * index:8 * index + 8] for index, opcode in enumerate(("b8", "bb", "b9", "ba")))
+    moves = "".join(opcode + words[8 * index : 8 * index + 8] for index, opcode in enumerate(("b8", "bb", "b9", "ba")))
     code = bytes.fromhex("53" + moves + "cd80" + "5bc3")  # push rbx; mov eax, ebx, ecx, edx; int 0x80; pop rbx; ret
     page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
     page.write(code)
@@ -65,9 +66,11 @@ def raw_syscall(number, *args):
 
 def filtered(action):
     """`action()` in a child that installed the filter first."""
+
     def run():
         confinement.deny_sockets_and_foreign_abis()
         return action()
+
     return in_child(run)
 
 
@@ -103,8 +106,12 @@ def test_int80_works_without_the_filter_so_the_test_above_can_fail():
 def test_x32_socket_and_socketpair_are_refused_by_the_filter():
     pair = (ctypes.c_int * 2)()
     x32 = 0x40000000
-    got = filtered(lambda: [raw_syscall(x32 | 41, socket.AF_INET, socket.SOCK_STREAM, 0),
-                            raw_syscall(x32 | 53, socket.AF_UNIX, socket.SOCK_STREAM, 0, ctypes.addressof(pair))])
+    got = filtered(
+        lambda: [
+            raw_syscall(x32 | 41, socket.AF_INET, socket.SOCK_STREAM, 0),
+            raw_syscall(x32 | 53, socket.AF_UNIX, socket.SOCK_STREAM, 0, ctypes.addressof(pair)),
+        ]
+    )
     assert got == [-errno.EACCES, -errno.EACCES]  # the filter's answer, not the kernel's ENOSYS
 
 
@@ -175,10 +182,18 @@ def run_filter(program, arch, number):
         pc += 1
 
 
-@pytest.mark.parametrize("machine, foreign, refused, allowed", [
-    ("x86_64", [0x40000003], [41, 53, 425, 438, 101, 310, 311, 0x40000000 | 41, 0x40000000], [0, 1, 2, 57, 59, 42, 43]),
-    ("aarch64", [0x40000028], [198, 199, 425, 438, 117, 270, 271], [63, 64, 56, 220, 221, 203, 202]),
-])
+@pytest.mark.parametrize(
+    "machine, foreign, refused, allowed",
+    [
+        (
+            "x86_64",
+            [0x40000003],
+            [41, 53, 425, 438, 101, 310, 311, 0x40000000 | 41, 0x40000000],
+            [0, 1, 2, 57, 59, 42, 43],
+        ),
+        ("aarch64", [0x40000028], [198, 199, 425, 438, 117, 270, 271], [63, 64, 56, 220, 221, 203, 202]),
+    ],
+)
 def test_filter_program_refuses_foreign_abis_and_socket_calls(machine, foreign, refused, allowed):
     program = confinement.filter_program(machine)
     arch = confinement.SECCOMP_TABLE[machine][0]
@@ -314,9 +329,14 @@ def test_confined_child_sees_only_its_processes_and_small_private_temp_folders(t
                 temp[folder] = "no limit"
             except OSError as error:
                 temp[folder] = errno.errorcode[error.errno]
-        return {"foreign": sorted(pids - own), "proc_sys": os.path.exists("/proc/sys"), "uid": os.getuid(),
-                "host_file": os.path.exists(str(marker)), "temp": temp,
-                "tmp_mode": oct(stat.S_IMODE(os.stat("/tmp").st_mode))}
+        return {
+            "foreign": sorted(pids - own),
+            "proc_sys": os.path.exists("/proc/sys"),
+            "uid": os.getuid(),
+            "host_file": os.path.exists(str(marker)),
+            "temp": temp,
+            "tmp_mode": oct(stat.S_IMODE(os.stat("/tmp").st_mode)),
+        }
 
     try:
         seen = in_child(look)
@@ -350,6 +370,7 @@ def test_network_namespaces_alone_keep_two_children_apart():
                     except OSError:
                         os._exit(1)
                 return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
         return run
 
     assert in_child(listen_then_connect(False))  # the control: in one namespace they meet

@@ -5,6 +5,7 @@ schema, scores within [0, max] and is exactly what the grader wrote; the submiss
 points only in the problems it breaks (pure attacks score zero there); no student-visible text
 holds a grader path, a secret file's content or a hidden case's details.
 """
+
 import json
 import os
 import shutil
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.registry import all_cases, problem_points
 from autograder.config import GraderConfig
 from autograder.grade import grade, problem_scores
+from autograder.registry import all_cases, problem_points
 from autograder.results import printable, to_gradescope_dict, write_results
 from autograder.sandbox import WarmWorker
 from tests.corpus import items, make_submission
@@ -31,9 +32,13 @@ BOUND_SECONDS = 120  # grading one submission, whatever it does
 IS_ROOT = os.geteuid() == 0
 ITEMS = items()
 SECRETS = [  # text that must never reach a student
-    str(ROOT), "hw9-grader-", "/tmp/pytest-of",
+    str(ROOT),
+    "hw9-grader-",
+    "/tmp/pytest-of",
     "Hard attention of problem 3",  # reference/attention.py
-    "KEYS_3A", "FORWARD_TABLE", "PURIFIER_TABLE",  # the cases' modules
+    "KEYS_3A",
+    "FORWARD_TABLE",
+    "PURIFIER_TABLE",  # the cases' modules
     "imported reference",
 ]
 if IS_ROOT:
@@ -91,8 +96,14 @@ def grade_item(name, worker, parent):
     time.sleep(spec.get("wait", 0))
     files = sorted(p.name for p in RESULTS_DIR.iterdir())
     text = (RESULTS_DIR / "results.json").read_text() if (RESULTS_DIR / "results.json").is_file() else None
-    return {"results": results, "seconds": seconds, "files": files, "text": text, "written": written,
-            "received": listener.received if listener else []}
+    return {
+        "results": results,
+        "seconds": seconds,
+        "files": files,
+        "text": text,
+        "written": written,
+        "received": listener.received if listener else [],
+    }
 
 
 class Graded(dict):
@@ -136,13 +147,19 @@ def test_loses_points_only_where_it_is_wrong(graded, name):
             assert score < top, f"problem {problem} should lose points"
         else:
             assert score == top, f"problem {problem} lost points: " + "; ".join(
-                f"{t.number} {t.category}: {t.output[:300]}" for t in results.tests if t.number.startswith(problem + ".") and t.status != "passed")
+                f"{t.number} {t.category}: {t.output[:300]}"
+                for t in results.tests
+                if t.number.startswith(problem + ".") and t.status != "passed"
+            )
     by_number = {t.number: t for t in results.tests}
     for number, category in spec.get("categories", {}).items():
         accepted = category if isinstance(category, list) else [category]
         assert by_number[number].category in accepted, (number, by_number[number].output)
     for number, start in spec.get("diagnoses", {}).items():
-        assert f"Likely mistake: your output equals {start}" in by_number[number].output, (number, by_number[number].output)
+        assert f"Likely mistake: your output equals {start}" in by_number[number].output, (
+            number,
+            by_number[number].output,
+        )
     for number, texts in spec.get("says", {}).items():
         assert all(text in by_number[number].output for text in texts), (number, by_number[number].output)
     assert not any(t.category == "grader error" for t in results.tests)
@@ -161,7 +178,12 @@ def test_results_file_is_valid_and_untouched(graded, name):
         assert isinstance(test["name"], str) and isinstance(test["output"], str) and isinstance(test["number"], str)
         if "status" not in test:  # only an optional task left out, worth nothing, is neither passed nor failed
             assert test["max_score"] == 0 and test["name"].endswith("(not attempted)")
-        assert test.get("status", "passed") in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
+        assert test.get("status", "passed") in ("passed", "failed") and test["visibility"] in (
+            "visible",
+            "hidden",
+            "after_due_date",
+            "after_published",
+        )
         assert 0 <= test["score"] <= test["max_score"]
     assert data["score"] == pytest.approx(sum(test["score"] for test in data["tests"]))
     assert 0 <= data["score"] <= sum(test["max_score"] for test in data["tests"])
@@ -174,7 +196,9 @@ def test_students_see_no_secret(graded, name):
     for text in visible:
         for secret in SECRETS:
             assert secret not in text, f"{secret!r} leaked"
-        assert "\x1b" not in text and "\x07" not in text and printable(text) == text  # no control characters or sequences
+        assert (
+            "\x1b" not in text and "\x07" not in text and printable(text) == text
+        )  # no control characters or sequences
     public = {c.number for c in all_cases() if c.public}
     for test in results.tests:
         if test.visibility != "hidden" and test.number not in public:  # hidden cases: a category, never inputs
@@ -229,7 +253,9 @@ def test_output_is_capped_and_cleaned(graded):
 
 def test_fifty_megabytes_printed_keep_their_first_and_last_lines(graded):
     scale = {t.number: t for t in outcome_of(graded, "prints_50_megabytes")["results"].tests}["4.8"]
-    assert "FIRST LINE OF 50 MIB" in scale.output and "LAST LINE OF 50 MIB" in scale.output and len(scale.output) < 70_000
+    assert (
+        "FIRST LINE OF 50 MIB" in scale.output and "LAST LINE OF 50 MIB" in scale.output and len(scale.output) < 70_000
+    )
 
 
 def test_reference_scores_full_marks_and_template_zero(graded):
@@ -245,8 +271,13 @@ def test_public_failure_says_expected_and_given(graded):
     value = case("p2_scaled_by_d", "2.1").output
     assert "expected" in value and "got" in value and "at index" in value
     syntax = case("syntax_error", "3.1").output
-    assert "SyntaxError" in syntax and "attention.py" in syntax and "Traceback" not in syntax and "worker.py" not in syntax
-    assert "of 1092 sequences wrong" in case("p2_soft_content", "2.8").output and "First failing sequence: [" in case("p2_soft_content", "2.8").output
+    assert (
+        "SyntaxError" in syntax and "attention.py" in syntax and "Traceback" not in syntax and "worker.py" not in syntax
+    )
+    assert (
+        "of 1092 sequences wrong" in case("p2_soft_content", "2.8").output
+        and "First failing sequence: [" in case("p2_soft_content", "2.8").output
+    )
 
 
 def test_log_only_submission_earns_all_of_problem_2(graded):
@@ -272,14 +303,19 @@ def test_optional_task_left_out_is_neither_passed_nor_failed(graded):
 
 
 # Golden results: the exact results.json of the reference and the template, refreshed only with --update-golden.
-GOLDEN = {"nested_reference": ROOT / "tests" / "golden" / "reference_results.json", "template": ROOT / "tests" / "golden" / "template_results.json"}
+GOLDEN = {
+    "nested_reference": ROOT / "tests" / "golden" / "reference_results.json",
+    "template": ROOT / "tests" / "golden" / "template_results.json",
+}
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_results_match_golden_file(graded, name, request):
     produced = to_gradescope_dict(outcome_of(graded, name)["results"])
     produced.pop("execution_time")
-    produced["tests"] = [t for t in produced["tests"] if not t["number"].startswith("0.")]  # staff notes depend on the machine
+    produced["tests"] = [
+        t for t in produced["tests"] if not t["number"].startswith("0.")
+    ]  # staff notes depend on the machine
     path = GOLDEN[name]
     if request.config.getoption("--update-golden"):
         path.write_text(json.dumps(produced, indent=2) + "\n")
@@ -288,7 +324,30 @@ def test_results_match_golden_file(graded, name, request):
 
 def test_corpus_items_describe_themselves():
     for name, spec in ITEMS.items():
-        assert spec["about"] and set(spec) <= {"about", "base", "remove", "keep_as", "patches", "replace_everywhere", "log", "symlinks",
-                                                "nest", "lost", "zero", "categories", "needs_root", "wait", "listen", "budget",
-                                                "max_seconds", "empty", "special", "link_upload", "notes",
-                                                "lost_as_student", "diagnoses", "says", "files_from"}, name
+        assert spec["about"] and set(spec) <= {
+            "about",
+            "base",
+            "remove",
+            "keep_as",
+            "patches",
+            "replace_everywhere",
+            "log",
+            "symlinks",
+            "nest",
+            "lost",
+            "zero",
+            "categories",
+            "needs_root",
+            "wait",
+            "listen",
+            "budget",
+            "max_seconds",
+            "empty",
+            "special",
+            "link_upload",
+            "notes",
+            "lost_as_student",
+            "diagnoses",
+            "says",
+            "files_from",
+        }, name

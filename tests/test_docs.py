@@ -1,5 +1,6 @@
 """The project's documents: their relative links lead to files of the repository, and docs/STUDENT_API.md names
 every signature of the course's spec, each the reference's own."""
+
 import ast
 import inspect
 import re
@@ -9,8 +10,18 @@ import pytest
 from tests.helpers import ROOT, load_module
 
 # The course's text lies outside the repository, beside the main checkout (../shared/spec) on the machine it came with.
-SPEC = next((path for path in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
-             if (path / "spec" / "STUDENT_API.md").exists()), ROOT.parent / "shared") / "spec" / "STUDENT_API.md"
+SPEC = (
+    next(
+        (
+            path
+            for path in (ROOT.parent / "shared", ROOT.parent.parent / "shared")
+            if (path / "spec" / "STUDENT_API.md").exists()
+        ),
+        ROOT.parent / "shared",
+    )
+    / "spec"
+    / "STUDENT_API.md"
+)
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")  # [text](target "title"), not images
 MARKDOWN_PATH = re.compile(r"`([^`\s]+\.md)`")  # a document named in code spans, as the README used to name the spec
@@ -64,7 +75,9 @@ def parameters(text: str) -> list[tuple[str, object]]:
     """[(name, default or inspect.Parameter.empty)] of a parameter list written as Python."""
     arguments = ast.parse(f"def f({text}): pass").body[0].args
     names = [a.arg for a in arguments.args]
-    defaults = [inspect.Parameter.empty] * (len(names) - len(arguments.defaults)) + [ast.literal_eval(d) for d in arguments.defaults]
+    defaults = [inspect.Parameter.empty] * (len(names) - len(arguments.defaults)) + [
+        ast.literal_eval(d) for d in arguments.defaults
+    ]
     return list(zip(names, defaults))
 
 

@@ -1,22 +1,58 @@
 """autograder/export.py: safe output names, the metadata as YAML, hashes that follow no link, zips within limits."""
+
 import os
 import stat
 import zipfile
 
 import pytest
 
-from autograder.export import (CLASS_FILES, ExportError, Limits, SubmissionTooLarge, UnsafeName, check_apart,
-                               content_hash, export_root, list_submissions, output_folder, output_name, printable,
-                               read_metadata, unpack_zip)
+from autograder.export import (
+    CLASS_FILES,
+    ExportError,
+    Limits,
+    SubmissionTooLarge,
+    UnsafeName,
+    check_apart,
+    content_hash,
+    export_root,
+    list_submissions,
+    output_folder,
+    output_name,
+    printable,
+    read_metadata,
+    unpack_zip,
+)
 
 HOSTILE_NAMES = [
-    "../escaped", "../../../../etc/cron.d/x", "/etc/passwd", "/", ".", "..", "", "a/b", "a\\b", "x\0y",
-    "grades.csv", "GRADES.CSV", "report.html", "regrade-notes.txt", ".regrade-state.json", "_export", ".unpacked-x",
-    b"caf\xe9-\xff", "submission_1-0123456789ab", "a..b", "-rf", "=HYPERLINK(1)", "é" * 300, "con\nsole\x1b[31m",
+    "../escaped",
+    "../../../../etc/cron.d/x",
+    "/etc/passwd",
+    "/",
+    ".",
+    "..",
+    "",
+    "a/b",
+    "a\\b",
+    "x\0y",
+    "grades.csv",
+    "GRADES.CSV",
+    "report.html",
+    "regrade-notes.txt",
+    ".regrade-state.json",
+    "_export",
+    ".unpacked-x",
+    b"caf\xe9-\xff",
+    "submission_1-0123456789ab",
+    "a..b",
+    "-rf",
+    "=HYPERLINK(1)",
+    "é" * 300,
+    "con\nsole\x1b[31m",
 ]
 
 
 # ---- output names --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["submission_101", "full_marks", "attention-scale.v2", "A1"])
 def test_plainly_safe_names_are_kept(name):
@@ -33,8 +69,9 @@ def test_every_hostile_name_becomes_a_distinct_folder_right_under_out(tmp_path):
     assert output_name("grades.csv") != "grades.csv" and output_name("../escaped").startswith("escaped-")
 
 
-@pytest.mark.parametrize("name", ["../x", "/abs", "a/b", "x\0y", ".", "..", "", "grades.csv", "report.html",
-                                  ".regrade-state.json"])
+@pytest.mark.parametrize(
+    "name", ["../x", "/abs", "a/b", "x\0y", ".", "..", "", "grades.csv", "report.html", ".regrade-state.json"]
+)
 def test_output_folder_refuses_unsafe_names(tmp_path, name):
     with pytest.raises(UnsafeName):
         output_folder(tmp_path, name)
@@ -47,19 +84,23 @@ def test_output_folder_refuses_a_link_planted_in_out(tmp_path):
         output_folder(tmp_path, "out_link")
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("Ada\x1b[31m Lovelace\x1b[0m\n", "Ada Lovelace"),  # terminal escape sequences and the newline go
-    ("two\nlines\r\x00", "two lines"),  # a control character becomes a space (trailing ones go)
-    ("evil\u202egnp.exe", "evilgnp.exe"),  # a right-to-left override is invisible formatting: dropped
-    (b"caf\xe9", "caf\\xe9"),  # undecodable bytes are shown escaped
-    ("caf\udce9", "caf\\xe9"),  # the same name as os.listdir gives it
-    ("می\u200cخواهم", "می\u200cخواهم"),  # a zero-width non-joiner is part of the spelling
-])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("Ada\x1b[31m Lovelace\x1b[0m\n", "Ada Lovelace"),  # terminal escape sequences and the newline go
+        ("two\nlines\r\x00", "two lines"),  # a control character becomes a space (trailing ones go)
+        ("evil\u202egnp.exe", "evilgnp.exe"),  # a right-to-left override is invisible formatting: dropped
+        (b"caf\xe9", "caf\\xe9"),  # undecodable bytes are shown escaped
+        ("caf\udce9", "caf\\xe9"),  # the same name as os.listdir gives it
+        ("می\u200cخواهم", "می\u200cخواهم"),  # a zero-width non-joiner is part of the spelling
+    ],
+)
 def test_printable(text, shown):
     assert printable(text) == shown
 
 
 # ---- metadata ------------------------------------------------------------------------------------
+
 
 def metadata(tmp_path, text):
     (tmp_path / "submission_metadata.yml").write_text(text)
@@ -68,20 +109,25 @@ def metadata(tmp_path, text):
 
 
 def test_gradescope_metadata_with_ruby_symbol_keys(tmp_path):
-    people, notes = metadata(tmp_path, """submission_101:
+    people, notes = metadata(
+        tmp_path,
+        """submission_101:
   :submitters:
   - :name: Ada Lovelace
     :sid: '3031'
     :email: ada@example.edu
   :created_at: 2026-10-28 22:01:00.000000000 -07:00
   :score: 0.0
-""")
+""",
+    )
     ada = {"name": "Ada Lovelace", "email": "ada@example.edu", "sid": "3031"}
     assert people == {"submission_101": [ada]} and notes == []
 
 
 def test_yaml_that_a_line_reader_misreads(tmp_path):
-    people, notes = metadata(tmp_path, """
+    people, notes = metadata(
+        tmp_path,
+        """
 a: &team
   :submitters:
   - {":name": "O'Brien, Conan", ":sid": 0123}
@@ -98,21 +144,30 @@ e:
   - :name: |-
       two
       lines
-""")
+""",
+    )
     siobhan = {"name": "Siobhán O'Brien", "email": "s@example.edu", "sid": ""}
     team = [{"name": "O'Brien, Conan", "email": "", "sid": "0123"}, siobhan]  # 0123 is text, not the octal 83
-    assert people == {"a": team, "b": team, "c": team, "d": [{"name": "No", "email": "", "sid": ""}],
-                      "e": [{"name": "two lines", "email": "", "sid": ""}]}
+    assert people == {
+        "a": team,
+        "b": team,
+        "c": team,
+        "d": [{"name": "No", "email": "", "sid": ""}],
+        "e": [{"name": "two lines", "email": "", "sid": ""}],
+    }
     assert notes == []
 
 
-@pytest.mark.parametrize("text", [
-    "a:\n  :submitters: [unclosed\n",  # not YAML
-    "- just\n- a list\n",  # not a mapping
-    "a: !!python/object/apply:os.system ['true']\n",  # a tag the safe loader refuses
-    "\xff\xfe",  # not UTF-8 once written as Latin-1 below
-    "a: " + "[" * 5000 + "]" * 5000,  # nested deeper than the parser's recursion
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n  :submitters: [unclosed\n",  # not YAML
+        "- just\n- a list\n",  # not a mapping
+        "a: !!python/object/apply:os.system ['true']\n",  # a tag the safe loader refuses
+        "\xff\xfe",  # not UTF-8 once written as Latin-1 below
+        "a: " + "[" * 5000 + "]" * 5000,  # nested deeper than the parser's recursion
+    ],
+)
 def test_unusable_metadata_is_noted_and_gives_no_names(tmp_path, text):
     (tmp_path / "submission_metadata.yml").write_bytes(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
     notes = []
@@ -120,7 +175,9 @@ def test_unusable_metadata_is_noted_and_gives_no_names(tmp_path, text):
 
 
 def test_odd_fields_are_tolerated(tmp_path):
-    people, notes = metadata(tmp_path, """a:
+    people, notes = metadata(
+        tmp_path,
+        """a:
   :submitters:
     :name: Solo
 b:
@@ -129,7 +186,8 @@ b:
     :email: {no: thanks}
   - just a string
 c: 42
-""")
+""",
+    )
     assert people["a"] == [{"name": "Solo", "email": "", "sid": ""}]
     assert people["b"] == [{"name": "", "email": "", "sid": ""}]
     assert people["c"] == [] and len(notes) == 1
@@ -146,6 +204,7 @@ def test_metadata_that_is_a_link_or_too_large_is_not_read(tmp_path):
 
 
 # ---- the submissions of an export ----------------------------------------------------------------
+
 
 def test_metadata_keys_are_matched_against_the_listing_never_joined_to_a_path(tmp_path):
     for name in ("submission_1", "grades.csv", ".hidden", "__MACOSX"):
@@ -164,6 +223,7 @@ def test_metadata_keys_are_matched_against_the_listing_never_joined_to_a_path(tm
 
 
 # ---- content hashes ------------------------------------------------------------------------------
+
 
 def test_content_hash_sees_every_change_and_follows_no_link(tmp_path):
     folder = tmp_path / "s"
@@ -198,6 +258,7 @@ def test_content_hash_of_a_huge_tree_is_refused(tmp_path):
 
 # ---- zips ----------------------------------------------------------------------------------------
 
+
 def add(bundle, name, data=b"", kind=stat.S_IFREG, compress=zipfile.ZIP_DEFLATED):
     info = zipfile.ZipInfo(name)
     info.external_attr = (kind | 0o644) << 16
@@ -224,13 +285,26 @@ def test_unpacking_refuses_escapes_links_special_files_and_bombs(tmp_path):
     notes = []
     unpack_zip(archive, target, notes, Limits(ratio_from=1 << 20))
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
-    assert written == ["export.zip", "out", "out/unpacked", "out/unpacked/s1", "out/unpacked/s1/attention.py",
-                       "out/unpacked/s1/deep"]
+    assert written == [
+        "export.zip",
+        "out",
+        "out/unpacked",
+        "out/unpacked/s1",
+        "out/unpacked/s1/attention.py",
+        "out/unpacked/s1/deep",
+    ]
     assert (target / "s1" / "attention.py").read_text() == "x = 1\n"
     assert len(notes) == 9
-    for name, reason in [("escaped.txt", "'..'"), ("/abs.txt", "absolute"), ("C:/windows.txt", "absolute"),
-                         ("back.txt", "backslash"), ("s2/attention.py", "symbolic link"), ("s2/pipe", "special file"),
-                         ("s2/bomb.bin", "zip bomb"), ("s1/attention.py", "exists")]:
+    for name, reason in [
+        ("escaped.txt", "'..'"),
+        ("/abs.txt", "absolute"),
+        ("C:/windows.txt", "absolute"),
+        ("back.txt", "backslash"),
+        ("s2/attention.py", "symbolic link"),
+        ("s2/pipe", "special file"),
+        ("s2/bomb.bin", "zip bomb"),
+        ("s1/attention.py", "exists"),
+    ]:
         assert any(name in note and reason in note for note in notes), (name, notes)
 
 
@@ -260,7 +334,7 @@ def test_a_lying_header_cannot_write_more_than_it_declares(tmp_path):
     with zipfile.ZipFile(archive) as bundle:
         info = bundle.getinfo("s/file.bin")
     central = raw.rindex(b"PK\x01\x02")  # the central directory's entry: its uncompressed size is at +24
-    raw[central + 24:central + 28] = (1000).to_bytes(4, "little")
+    raw[central + 24 : central + 28] = (1000).to_bytes(4, "little")
     archive.write_bytes(bytes(raw))
     notes = []
     unpack_zip(archive, target, notes)
@@ -295,13 +369,16 @@ def test_out_must_not_overlap_the_export(tmp_path, out):
 def test_submission_times_and_lateness_are_read_as_text_and_given_to_the_entries(tmp_path):
     (tmp_path / "submission_metadata.yml").write_text(
         "s1:\n  :submitters: []\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n  :lateness: 3600\n"
-        "s2:\n  :submitters: []\n  :created_at: {a: b}\n  :late: \"yes\\u202e\\x1b[31m\"\n"
-        "s3:\n  :submitters: []\n")
+        's2:\n  :submitters: []\n  :created_at: {a: b}\n  :late: "yes\\u202e\\x1b[31m"\n'
+        "s3:\n  :submitters: []\n"
+    )
     (tmp_path / "s1").mkdir()
     times, notes = {}, []
     read_metadata(tmp_path, notes, times=times)
-    assert times == {"s1": {"submitted_at": "2026-10-28 22:01:00.000000000 -07:00", "lateness": "3600"},
-                     "s2": {"submitted_at": "", "lateness": "yes"},  # a mapping is no time; control characters dropped
-                     "s3": {"submitted_at": "", "lateness": ""}}
+    assert times == {
+        "s1": {"submitted_at": "2026-10-28 22:01:00.000000000 -07:00", "lateness": "3600"},
+        "s2": {"submitted_at": "", "lateness": "yes"},  # a mapping is no time; control characters dropped
+        "s3": {"submitted_at": "", "lateness": ""},
+    }
     entries = {entry.name: entry for entry in list_submissions(tmp_path, {}, notes, times)}
     assert entries["s1"].submitted_at == "2026-10-28 22:01:00.000000000 -07:00" and entries["s1"].lateness == "3600"

@@ -1,14 +1,15 @@
 """Random feature maps: 6.1 checks the docstring's layout, 6.2-6.4 only the inner products; the lambda mistakes' values."""
+
 import math
 
 import numpy as np
 import pytest
 
 from autograder import checks
-from autograder.registry import all_cases, rng
 from autograder.frozen import decode_check, encode_check
-from autograder.sandbox import Outcome
 from autograder.homework import homework_module
+from autograder.registry import all_cases, rng
+from autograder.sandbox import Outcome
 
 mistakes = homework_module("mistakes")
 CATALOGUE, LAYOUT_WORDS, resolve = mistakes.CATALOGUE, mistakes.LAYOUT_WORDS, mistakes.resolve
@@ -33,7 +34,9 @@ def judge(number, feature_map, seed=None):
     """Build case `number` (on rng(number), or a generator seeded `seed`), answer it with `feature_map`, and judge."""
     job, check = CASES[number].build(None, rng(number) if seed is None else np.random.default_rng(seed))
     X, W = (resolve(arg) for arg in job.args)
-    return check(Outcome("ok", outputs={"value": np.asarray(feature_map(X, W), dtype=np.float64)}, kinds={"value": "ndarray"}))
+    return check(
+        Outcome("ok", outputs={"value": np.asarray(feature_map(X, W), dtype=np.float64)}, kinds={"value": "ndarray"})
+    )
 
 
 def the_map(number):
@@ -58,19 +61,26 @@ def test_any_consistent_column_order_passes_the_inner_product_cases(number, seed
 
 
 def test_the_layout_case_fails_another_column_order_and_says_why():
-    cosines_first = judge("6.1", lambda X, W: fourier(X, W, np.r_[len(W):2 * len(W), 0:len(W)]))
+    cosines_first = judge("6.1", lambda X, W: fourier(X, W, np.r_[len(W) : 2 * len(W), 0 : len(W)]))
     assert cosines_first.category == checks.WRONG_VALUE
     assert "cosines before the sines" in cosines_first.diagnosis and "inner products" in cosines_first.diagnosis
-    interleaved = judge("6.1", lambda X, W: fourier(X, W, np.arange(2 * len(W)).reshape(2, -1).T.ravel()))  # sin_1, cos_1, ...
+    interleaved = judge(
+        "6.1", lambda X, W: fourier(X, W, np.arange(2 * len(W)).reshape(2, -1).T.ravel())
+    )  # sin_1, cos_1, ...
     assert interleaved.category == checks.WRONG_VALUE and interleaved.diagnosis == LAYOUT_WORDS["random_feature_map"]
     assert judge("6.1", shuffled(fourier)).diagnosis == LAYOUT_WORDS["random_feature_map"]
 
 
-@pytest.mark.parametrize("wrong", [
-    lambda X, W: 2 * fourier(X, W),  # inner products four times too large
-    lambda X, W: np.stack([np.roll(row, i) for i, row in enumerate(fourier(X, W))]),  # the layout changes from row to row
-    lambda X, W: fourier(X, W)[:, :-1],  # a feature short
-])
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        lambda X, W: 2 * fourier(X, W),  # inner products four times too large
+        lambda X, W: np.stack(
+            [np.roll(row, i) for i, row in enumerate(fourier(X, W))]
+        ),  # the layout changes from row to row
+        lambda X, W: fourier(X, W)[:, :-1],  # a feature short
+    ],
+)
 def test_the_layout_case_says_nothing_of_inner_products_that_are_wrong(wrong):
     verdict = judge("6.1", wrong)
     assert not verdict.passed and verdict.diagnosis != LAYOUT_WORDS["random_feature_map"]
@@ -81,6 +91,7 @@ def test_a_column_order_that_changes_from_row_to_row_fails(number):
     def rolled(X, W):
         phi = the_map(number)(X, W)
         return np.stack([np.roll(row, i) for i, row in enumerate(phi)])
+
     assert judge(number, rolled).category == checks.WRONG_VALUE
 
 
@@ -89,14 +100,18 @@ def test_the_number_of_features_is_2R_even_when_the_inner_products_are_right(num
     X, W = CASES[number].build(None, rng(number))[0].args
     padded = judge(number, lambda X, W: np.hstack([the_map(number)(X, W), np.zeros((len(X), 1))]))
     assert padded.category == checks.WRONG_SHAPE
-    assert f"expected features of shape ({len(X)}, {2 * len(W)}), got shape ({len(X)}, {2 * len(W) + 1})" in padded.message
+    assert (
+        f"expected features of shape ({len(X)}, {2 * len(W)}), got shape ({len(X)}, {2 * len(W) + 1})" in padded.message
+    )
 
 
 def test_the_visible_inner_product_case_names_mistakes_and_the_hidden_ones_know_none():
     job, check = CASES["6.3"].build(None, rng("6.3"))
     assert len(check.mistakes) == 2
     no_factor = judge("6.3", fourier)  # the softmax map without its exp(|x|^2 / (2 sigma^2)) factor
-    assert no_factor.category == checks.WRONG_VALUE and no_factor.diagnosis.startswith("random_feature_map(X, W) without")
+    assert no_factor.category == checks.WRONG_VALUE and no_factor.diagnosis.startswith(
+        "random_feature_map(X, W) without"
+    )
     for number in ("6.2", "6.4"):
         assert CASES[number].build(None, rng(number))[1].mistakes == {}
 

@@ -1,4 +1,5 @@
 """Feedback as Gradescope shows it: outputs rendered as CommonMark keep every array in a code block, and no student text escapes one."""
+
 import json
 import re
 import sys
@@ -9,15 +10,15 @@ import numpy as np
 import pytest
 from markdown_it import MarkdownIt
 
-from autograder.registry import Case, public_cases, rng
-from autograder.frozen import never_reads_the_submission
-from autograder.checks import compare_arrays, expect, show
+from autograder.checks import expect, show
 from autograder.config import GraderConfig
+from autograder.frozen import never_reads_the_submission
 from autograder.grade import judge_case
+from autograder.homework import grader_callables, homework_module
+from autograder.registry import Case, public_cases, rng
 from autograder.results import fence
 from autograder.sandbox import Job, Outcome
 from tests.helpers import ROOT
-from autograder.homework import grader_callables, homework_module
 
 judged_weights = homework_module("cases.problem2").judged_weights
 
@@ -37,11 +38,15 @@ def rendered(markdown):
 def judged(case, returned, expected, stdout="", status="ok", error=""):
     """The results entry of `case` when the student's call returned `returned` (and printed `stdout`)."""
     job = Job("call", "attention", "softmax_attention", (X, 2.0))
-    outcome = Outcome(status, outputs={"value": returned}, kinds={"value": "numpy.ndarray (float64)"}, stdout=stdout, error=error)
+    outcome = Outcome(
+        status, outputs={"value": returned}, kinds={"value": "numpy.ndarray (float64)"}, stdout=stdout, error=error
+    )
     return judge_case(case, (job, expect(expected)), outcome, GraderConfig(), [])
 
 
-@pytest.mark.parametrize("returned", [X[::-1] * 2, None, X[:1], np.full_like(X, np.nan)], ids=["wrong values", "None", "wrong shape", "nan"])
+@pytest.mark.parametrize(
+    "returned", [X[::-1] * 2, None, X[:1], np.full_like(X, np.nan)], ids=["wrong values", "None", "wrong shape", "nan"]
+)
 def test_every_array_of_a_failing_public_case_is_in_a_code_block(returned):
     html, blocks, outside = rendered(judged(PUBLIC, returned, X).output)
     nan = returned is not None and np.isnan(returned).all()  # then only what was returned is shown
@@ -61,16 +66,21 @@ def test_a_hidden_case_shows_nothing_of_its_inputs():
     assert judged(HIDDEN, X, X).output == "Passed."
 
 
-@pytest.mark.parametrize("hostile", [
-    "```\n</code></pre><script>alert(1)</script>\n```",
-    "````````````\n# heading\n````````````",
-    "   ```\n~~~\n``` ```` `````",
-    "`",
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "```\n</code></pre><script>alert(1)</script>\n```",
+        "````````````\n# heading\n````````````",
+        "   ```\n~~~\n``` ```` `````",
+        "`",
+    ],
+)
 def test_no_student_text_leaves_its_code_block(hostile):
     output = judged(PUBLIC, X, X, stdout=f"printed {hostile}", status="exception", error=f"Exception: {hostile}").output
     html, blocks, outside = rendered(output)
-    assert sum(f"{escape(hostile, quote=False)}\n" in block for block in blocks) == 2, blocks  # the traceback and the printout
+    assert sum(f"{escape(hostile, quote=False)}\n" in block for block in blocks) == 2, (
+        blocks
+    )  # the traceback and the printout
     assert "<script" not in html and "<h1>" not in html and hostile.splitlines()[0] not in outside
 
 
@@ -85,7 +95,9 @@ def test_a_fence_holds_any_text_whole(seed):
 
 
 def test_the_attention_table_of_failing_weights_is_in_a_code_block_with_the_leak_visible():
-    html, blocks, outside = rendered(judged_weights({"Km": 5 * np.eye(3), "Qm": 5 * np.eye(3), "Vm": np.eye(3)}, "content").message)
+    html, blocks, outside = rendered(
+        judged_weights({"Km": 5 * np.eye(3), "Qm": 5 * np.eye(3), "Vm": np.eye(3)}, "content").message
+    )
     leak = 1 / (1 + np.exp(25 / np.sqrt(3)))  # key B's weight for query A: both score 0 but A's own, 25 / sqrt(3)
     table = next(block for block in blocks if block.startswith("query \\ key"))
     assert table.count(f"{leak:.7g}") == 2 and f"{leak:.2g} of its attention leaks" in outside
@@ -129,4 +141,7 @@ def test_golden_outputs_keep_arrays_in_code_blocks(golden):
     tests = json.loads((ROOT / "tests" / "golden" / golden).read_text())["tests"]
     for test in tests:
         _, _, outside = rendered(test["output"])
-        assert "[[" not in outside and not re.search(r"\[\s*-?\d*\.\d", outside), (test["number"], outside)  # shapes may stay
+        assert "[[" not in outside and not re.search(r"\[\s*-?\d*\.\d", outside), (
+            test["number"],
+            outside,
+        )  # shapes may stay

@@ -1,4 +1,5 @@
 """The Gradescope zip set up and graded in a bare Debian root file system (debootstrap), as on a fresh image."""
+
 import hashlib
 import http.server
 import json
@@ -23,7 +24,9 @@ FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases
 
 SUITE, MIRROR = "bookworm", "http://deb.debian.org/debian"  # bookworm's python3 is 3.11: the wheel below must be cp311
 CACHE = Path("/var/cache/hw9-fresh-image")  # the root file system, kept between runs (debootstrap takes a while)
-DEBOOTSTRAP = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None)
+DEBOOTSTRAP = shutil.which("debootstrap") or (
+    "/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None
+)
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SCHEMA_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
 STAFF = "contact course staff"
@@ -59,7 +62,9 @@ def local_torch_wheel():
 
 def root_file_system():
     """A tar of `debootstrap --variant=minbase`, made once per debootstrap version and kept in CACHE."""
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "debootstrap"], capture_output=True, text=True).stdout
+    version = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version}", "debootstrap"], capture_output=True, text=True
+    ).stdout
     key = hashlib.sha256(f"{SUITE} minbase {MIRROR} {version}".encode()).hexdigest()[:16]
     tar = CACHE / f"{SUITE}-minbase-{key}.tar"
     if tar.exists():
@@ -126,10 +131,27 @@ class Image:
         inside = ["env", "-i", *(f"{name}={value}" for name, value in clean.items()), *command]
         # The root is bound onto itself first, so that "/" is a mount point inside, as a container's root is: the grader
         # makes "/" private in its own mount namespace, which a plain folder refuses (EINVAL: no namespaces then).
-        script = ('mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" && '
-                  'root="$1" && shift && exec chroot "$root" "$@"')
-        return timed(what, ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script, "sh",
-                            str(self.folder), *inside], timeout=timeout)
+        script = (
+            'mount --bind "$1" "$1" && mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" && '
+            'root="$1" && shift && exec chroot "$root" "$@"'
+        )
+        return timed(
+            what,
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--fork",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(self.folder),
+                *inside,
+            ],
+            timeout=timeout,
+        )
 
     def path(self, inside):
         return self.folder / inside.lstrip("/")
@@ -168,16 +190,24 @@ def image(tmp_path_factory, torch_index):
             shutil.copy(os.environ["PIP_CERT"], folder / "etc" / "hw9-host-ca.crt")
             pip_env["PIP_CERT"] = "/etc/hw9-host-ca.crt"
         bundle = folder / "bundle.zip"
-        subprocess.run([sys.executable, "-m", "autograder", "build", "gradescope", str(bundle)], cwd=ROOT, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "autograder", "build", "gradescope", str(bundle)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         with zipfile.ZipFile(bundle) as archive:  # keeping the run bits, as Gradescope does
             for info in archive.infolist():
                 os.chmod(archive.extract(info, folder / "autograder" / "source"), (info.external_attr >> 16) & 0o777)
         bundle.unlink()
         full, empty = torch_index
         image = Image(folder)
-        image.failed_setup = image.run("setup.sh with an index that has no torch", ["bash", "/autograder/source/setup.sh"],
-                                       env={**pip_env, "TORCH_INDEX_URL": empty or "http://127.0.0.1:9/"})
+        image.failed_setup = image.run(
+            "setup.sh with an index that has no torch",
+            ["bash", "/autograder/source/setup.sh"],
+            env={**pip_env, "TORCH_INDEX_URL": empty or "http://127.0.0.1:9/"},
+        )
         image.after_failed_setup = sorted(path.name for path in image.path("/autograder/source").iterdir())
         image.failed_results = image.grade("run_autograder after the failed setup.sh", {})
         env = pip_env if full is None else {**pip_env, "TORCH_INDEX_URL": full}
@@ -208,8 +238,14 @@ def test_setup_builds_a_venv_the_worker_user_can_run(image):
     assert image.setup.returncode == 0, image.setup.stdout[-3000:] + image.setup.stderr[-3000:]
     assert image.path("/autograder/source/.venv/.requirements.sha256").is_file()
     assert not list(image.path("/autograder/source").glob(".venv-building*"))
-    check = ["chroot", "--userspec=hw9worker:hw9worker", "/",
-             "/autograder/source/.venv/bin/python", "-c", "import numpy, torch, pydantic, yaml; print(numpy.__version__)"]
+    check = [
+        "chroot",
+        "--userspec=hw9worker:hw9worker",
+        "/",
+        "/autograder/source/.venv/bin/python",
+        "-c",
+        "import numpy, torch, pydantic, yaml; print(numpy.__version__)",
+    ]
     done = image.run("import as hw9worker", check)
     assert done.returncode == 0, done.stderr
     again = image.run("setup.sh again", ["bash", "/autograder/source/setup.sh"])
@@ -220,7 +256,9 @@ def test_the_reference_scores_full_marks(image):
     reference = {path.name: path.read_bytes() for path in sorted((ROOT / "reference").glob("*.py"))}
     reference["submission_log.json"] = (ROOT / "reference" / "submission_log.json").read_bytes()
     results = image.grade("run_autograder on the reference", reference)
-    failed = [f"{test['number']}: {test['output'][:300]}" for test in results["tests"] if test.get("status") == "failed"]
+    failed = [
+        f"{test['number']}: {test['output'][:300]}" for test in results["tests"] if test.get("status") == "failed"
+    ]
     assert results["score"] == sum(test["max_score"] for test in results["tests"]) == FULL_MARKS, "\n".join(failed)
     staff = next(test["output"] for test in results["tests"] if test["number"] == "0.1")
     print(f"\nthe grader's protections in the fresh image:\n{staff}")

@@ -1,4 +1,5 @@
 """The case catalogue and the grading pipeline's own guarantees (the corpus of submissions is test_corpus.py)."""
+
 import shutil
 import subprocess
 import sys
@@ -6,10 +7,10 @@ import sys
 import pytest
 
 from autograder import registry
-from autograder.homework import manifest
-from autograder.registry import Case, all_cases, problem_points, rng
 from autograder.config import GraderConfig
 from autograder.grade import LEFT_BEHIND, grade
+from autograder.homework import manifest
+from autograder.registry import Case, all_cases, problem_points, rng
 from tests.helpers import ROOT
 from tests.optional_tools import require
 
@@ -17,11 +18,15 @@ from tests.optional_tools import require
 def test_a_problems_points_follow_its_cases_with_no_other_edit(monkeypatch):
     # Points are derived from the cases' weights: a case added to a problem raises its points, and nothing else.
     before = problem_points()
-    assert set(before) == {problem.number for problem in manifest().problems} and all(points > 0 for points in before.values())
+    assert set(before) == {problem.number for problem in manifest().problems} and all(
+        points > 0 for points in before.values()
+    )
     extra = Case("3.99", "an added case", 1.5, lambda submission, g: None)
     monkeypatch.setattr(registry, "_REGISTRY", [*registry._REGISTRY, extra])
     after = problem_points()
-    assert after["3"] == before["3"] + 1.5 and {p: v for p, v in after.items() if p != "3"} == {p: v for p, v in before.items() if p != "3"}
+    assert after["3"] == before["3"] + 1.5 and {p: v for p, v in after.items() if p != "3"} == {
+        p: v for p, v in before.items() if p != "3"
+    }
 
 
 def test_every_problem_has_public_and_hidden_cases_and_numbers_start_with_the_problem():
@@ -68,7 +73,9 @@ def test_workers_running_at_once_never_share_a_user():
 def wrapped_attention(tmp_path, source):
     """The reference, with its attention.py kept as _honest_attention.py under a wrapper `source`."""
     folder = tmp_path / "submission"
-    shutil.copytree(ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py"))
+    shutil.copytree(
+        ROOT / "reference", folder, ignore=shutil.ignore_patterns("__pycache__", "__init__.py", "notebook_helpers.py")
+    )
     (folder / "attention.py").rename(folder / "_honest_attention.py")
     (folder / "attention.py").write_text(source)
     return folder
@@ -79,7 +86,7 @@ def graded_on(folder, *numbers):
     return {t.number: t for t in grade(folder, cases=[case for case in all_cases() if case.number in numbers]).tests}
 
 
-RECORDER = '''
+RECORDER = """
 import numpy as np
 from _honest_attention import *  # noqa: F401,F403
 from _honest_attention import softmax_attention as honest
@@ -91,7 +98,7 @@ def softmax_attention(Q, K, V):
     SEEN.append(np.asarray(Q).shape)
     print("seen so far:", SEEN)
     return honest(Q, K, V)
-'''
+"""
 
 
 @pytest.mark.parametrize("process_per_case", [False, True])
@@ -108,7 +115,7 @@ def test_hidden_inputs_never_reach_a_visible_output(tmp_path, process_per_case):
     assert tests["4.1"].output.count("seen so far") == 1
 
 
-THREAD_STARTER = '''
+THREAD_STARTER = """
 import threading
 import time
 
@@ -124,7 +131,7 @@ def argmax_attention(q, K, V):
 def softmax_attention(Q, K, V):
     print("threads:", threading.active_count())
     return honest_softmax(Q, K, V)
-'''
+"""
 
 
 def test_a_case_that_leaves_a_thread_running_ends_its_child(tmp_path):
@@ -137,7 +144,7 @@ def test_a_case_that_leaves_a_thread_running_ends_its_child(tmp_path):
     assert "case 3.1: left a process or thread running" in tests["0.2"].output
 
 
-FD_LISTER = '''
+FD_LISTER = """
 import os
 
 from _honest_attention import *  # noqa: F401,F403
@@ -148,7 +155,7 @@ def softmax_attention(Q, K, V):
     names = sorted(os.listdir("/proc/self/fd"), key=int)  # the listing itself holds one descriptor while it runs
     print("descriptors:", names, "gone:", [name for name in names if not os.path.exists(f"/proc/self/fd/{name}")])
     return honest(Q, K, V)
-'''
+"""
 GRADE_4_1 = """
 import sys
 from autograder.registry import all_cases
@@ -165,7 +172,16 @@ def test_student_code_holds_no_descriptor_but_its_stdio(tmp_path, as_student):
     folder = wrapped_attention(tmp_path, FD_LISTER)
     if as_student:
         tmp_path.chmod(0o755)
-        command = ["unshare", "--user", "--map-user=1000", "--map-group=1000", sys.executable, "-c", GRADE_4_1, str(folder)]
+        command = [
+            "unshare",
+            "--user",
+            "--map-user=1000",
+            "--map-group=1000",
+            sys.executable,
+            "-c",
+            GRADE_4_1,
+            str(folder),
+        ]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         status, output = done.stdout.split(" ", 1)
@@ -176,7 +192,7 @@ def test_student_code_holds_no_descriptor_but_its_stdio(tmp_path, as_student):
     assert "descriptors: ['0', '1', '2', '3'] gone: ['3']" in output
 
 
-LOAD_BREAKER = '''
+LOAD_BREAKER = """
 import numpy
 
 from _honest_attention import *  # noqa: F401,F403
@@ -186,7 +202,7 @@ from _honest_attention import argmax_attention as honest_argmax
 def argmax_attention(q, K, V):
     numpy.load = None  # the child's own numpy: the next case could not even read its inputs here
     return honest_argmax(q, K, V)
-'''
+"""
 
 
 def test_a_case_that_breaks_the_childs_set_up_does_not_cost_the_next_case(tmp_path):
@@ -196,13 +212,13 @@ def test_a_case_that_breaks_the_childs_set_up_does_not_cost_the_next_case(tmp_pa
     assert "0.2" not in tests  # no grader error for staff to chase
 
 
-HARD_CODED_SCALE = '''
+HARD_CODED_SCALE = """
 from _honest_attention import *  # noqa: F401,F403
 
 
 def attention_scale(d):
     return 4.0  # the public case's answer for d = 16, whatever d is
-'''
+"""
 
 
 def test_a_public_answer_right_only_on_its_own_inputs_scores_zero_and_says_why(tmp_path):
@@ -212,5 +228,6 @@ def test_a_public_answer_right_only_on_its_own_inputs_scores_zero_and_says_why(t
     assert tests["4.8"].score == 0 and tests["4.8"].status == "failed" and "is it hard-coded?" in tests["4.8"].output
     assert tests["4.8"].category == "wrong value" and tests["4.9"].status == "failed"
     honest = graded_on(ROOT / "reference", "4.8", "4.9")
-    assert honest["4.8"].score == 0.5 and honest["4.8"].output.startswith("output matches the expected value\n\nInputs:")
-
+    assert honest["4.8"].score == 0.5 and honest["4.8"].output.startswith(
+        "output matches the expected value\n\nInputs:"
+    )

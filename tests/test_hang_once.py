@@ -1,8 +1,9 @@
 """A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that hung."""
+
 from autograder import checks
 from autograder import grade as grade_module
-from autograder.registry import all_cases
 from autograder.config import GraderConfig
+from autograder.registry import all_cases
 from autograder.sandbox import Job, Outcome
 
 CASES = {case.number: case for case in all_cases()}
@@ -29,15 +30,24 @@ def plans_for(numbers_and_functions):
 def run(cases, plans, twins=None, process_per_case=False):
     worker = RecordingWorker()
     submission = type("S", (), {"root": None})
-    outcomes = grade_module.run_jobs(cases, plans, submission, worker, process_per_case, float("inf"),
-                                     GraderConfig(), twins)
+    outcomes = grade_module.run_jobs(
+        cases, plans, submission, worker, process_per_case, float("inf"), GraderConfig(), twins
+    )
     return outcomes, worker.batches
 
 
 def test_later_cases_of_a_hanging_function_are_not_run():
     # 3.1 and 4.1 are visible, the rest hidden; softmax_attention hangs, argmax_attention does not
-    cases, plans = plans_for([("3.1", "softmax_attention"), ("4.1", "softmax_attention"), ("4.4", "argmax_attention"),
-                              ("3.2", "softmax_attention"), ("3.3", "argmax_attention"), ("3.4", "softmax_attention")])
+    cases, plans = plans_for(
+        [
+            ("3.1", "softmax_attention"),
+            ("4.1", "softmax_attention"),
+            ("4.4", "argmax_attention"),
+            ("3.2", "softmax_attention"),
+            ("3.3", "argmax_attention"),
+            ("3.4", "softmax_attention"),
+        ]
+    )
     twins = {"3.1": (Job("call", "attention", "softmax_attention"), None)}
     outcomes, batches = run(cases, plans, twins)
     ran = [function for batch in batches for _, function in batch]
@@ -57,19 +67,29 @@ def test_the_twin_of_a_case_that_returned_still_runs_when_its_function_hung_else
     worker = RecordingWorker()
     worker.run_batch = lambda jobs, root: [Outcome("timeout" if job.args == ("hang",) else "ok") for job in jobs]
     twins = {"4.4": (Job("call", "attention", "argmax_attention"), None)}
-    outcomes = grade_module.run_jobs(cases, plans, type("S", (), {"root": None}), worker, False, float("inf"),
-                                     GraderConfig(), twins)
+    outcomes = grade_module.run_jobs(
+        cases, plans, type("S", (), {"root": None}), worker, False, float("inf"), GraderConfig(), twins
+    )
     assert outcomes["4.6"].status == "timeout" and outcomes["4.6"].skipped_after == ""
     assert outcomes["4.5"].skipped_after == "4.6"  # hidden, and its function hung
     assert outcomes["twin:4.4"].status == "ok"
 
 
 def test_a_function_is_tried_once_then_its_other_cases_share_one_batch():
-    cases, plans = plans_for([("4.4", "argmax_attention"), ("4.6", "argmax_attention"), ("4.8", "softmax"),
-                              ("5.1", "softmax"), ("5.2", "softmax")])
+    cases, plans = plans_for(
+        [
+            ("4.4", "argmax_attention"),
+            ("4.6", "argmax_attention"),
+            ("4.8", "softmax"),
+            ("5.1", "softmax"),
+            ("5.2", "softmax"),
+        ]
+    )
     outcomes, batches = run(cases, plans)
-    assert batches == [[("attention", "argmax_attention"), ("attention", "softmax")],
-                       [("attention", "argmax_attention"), ("attention", "softmax"), ("attention", "softmax")]]
+    assert batches == [
+        [("attention", "argmax_attention"), ("attention", "softmax")],
+        [("attention", "argmax_attention"), ("attention", "softmax"), ("attention", "softmax")],
+    ]
     assert {outcome.status for outcome in outcomes.values()} == {"ok"} and len(outcomes) == 5
 
 
@@ -85,7 +105,8 @@ def test_problem_2_class_from_the_log_and_from_the_file_are_two_functions():
     file_job = Job("torch_forward", "transformer", "PytorchTransformer")
     assert grade_module.hang_key(log_job) != grade_module.hang_key(file_job)
     assert grade_module.hang_key(log_job) == grade_module.hang_key(
-        Job("torch_attributes", "transformer", "PytorchTransformer", transformer_source={"other": "y"}))
+        Job("torch_attributes", "transformer", "PytorchTransformer", transformer_source={"other": "y"})
+    )
 
 
 def test_the_feedback_names_the_case_that_hung_and_hidden_cases_say_the_category_only():

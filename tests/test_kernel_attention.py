@@ -1,4 +1,5 @@
 """Checks reference/kernel_attention.py (problems 5 and 6) against formulas, loops, torch and Monte Carlo."""
+
 import math
 import tracemalloc
 
@@ -132,7 +133,9 @@ def test_kernel_attention_quadratic(N, D, M, seed):
     assert out.shape == (N, M)
     expected = loop_similarity_attention(Q, K, V, lambda q, k: (float(q @ k) + 1) ** 2)
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(out, KA.similarity_attention(Q, K, V, lambda q, k: (q @ k + 1) ** 2), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(
+        out, KA.similarity_attention(Q, K, V, lambda q, k: (q @ k + 1) ** 2), rtol=1e-9, atol=1e-10
+    )
     np.testing.assert_allclose(out, KA.kernel_attention_naive(Q, K, V, KA.quadratic_feature_map), rtol=1e-9, atol=1e-10)
 
 
@@ -262,9 +265,11 @@ def test_softmax_random_feature_map_scaling():
     D, R = 4, 7
     X, W = rng.standard_normal((5, D)), rng.standard_normal((R, D))
     proj = X @ W.T
-    expected = np.exp(np.sum(X**2, axis=1, keepdims=True) / (2 * math.sqrt(D))) * np.concatenate(
-        [np.sin(proj), np.cos(proj)], axis=1
-    ) / math.sqrt(R)
+    expected = (
+        np.exp(np.sum(X**2, axis=1, keepdims=True) / (2 * math.sqrt(D)))
+        * np.concatenate([np.sin(proj), np.cos(proj)], axis=1)
+        / math.sqrt(R)
+    )
     np.testing.assert_allclose(KA.softmax_random_feature_map(X, W), expected, rtol=1e-12)
 
 

@@ -1,4 +1,5 @@
 """submission_log.json is read as untrusted data: every malformed log is refused with a reason, key by key."""
+
 import json
 import os
 import threading
@@ -28,14 +29,17 @@ def test_reference_log_reads_without_errors(tmp_path):
     assert log.values["torch_transformer_shape"] == [8, 3]
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("{not json", "not valid JSON"),  # truncated or invalid
-    ('{"a": NaN}', "not valid JSON"),  # NaN is not JSON
-    ('{"a": Infinity}', "not valid JSON"),
-    ('{"time": 1, "time": 2}', "more than once"),  # duplicate keys
-    ("[1, 2, 3]", "top level is not a JSON object"),
-    ("[" * 100000 + "]" * 100000, "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("{not json", "not valid JSON"),  # truncated or invalid
+        ('{"a": NaN}', "not valid JSON"),  # NaN is not JSON
+        ('{"a": Infinity}', "not valid JSON"),
+        ('{"time": 1, "time": 2}', "more than once"),  # duplicate keys
+        ("[1, 2, 3]", "top level is not a JSON object"),
+        ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ],
+)
 def test_unusable_files_are_refused_with_a_reason(tmp_path, text, reason):
     with pytest.raises(LogUnreadable, match=reason):
         read_log(write(tmp_path, text), CAP)
@@ -69,10 +73,14 @@ def test_links_are_not_followed(tmp_path):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(tmp_path / "submission_log.json")  # nobody writes to it: a plain open would wait forever
     outcome = {}
-    reader = threading.Thread(target=lambda: outcome.update(error=_raised(lambda: read_log(tmp_path / "submission_log.json", CAP))))
+    reader = threading.Thread(
+        target=lambda: outcome.update(error=_raised(lambda: read_log(tmp_path / "submission_log.json", CAP)))
+    )
     reader.start()
     reader.join(5)
-    assert not reader.is_alive() and isinstance(outcome["error"], LogUnreadable) and "named pipe" in str(outcome["error"])
+    assert (
+        not reader.is_alive() and isinstance(outcome["error"], LogUnreadable) and "named pipe" in str(outcome["error"])
+    )
 
 
 def test_a_device_is_refused_before_it_is_opened():
@@ -95,15 +103,18 @@ def _raised(function):
     return None
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("torch_transformer_value", [1e400, 0, 0, 0, 0], "finite"),  # 1e400 parses to inf
-    ("torch_transformer_value", [1, 2, 3], "at least 5"),  # wrong length
-    ("torch_transformer_value", ["0.1", 0, 0, 0, 0], "valid number"),  # strings where numbers belong
-    ("attention_by_content_Q", [True, 0, 0], "valid number"),  # bools are not numbers
-    ("attention_by_content_K", {"a": 1}, "valid list"),  # a dict
-    ("torch_transformer_init", 42, "valid string"),
-    ("torch_transformer_shape", [8.5, 3], "valid integer"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("torch_transformer_value", [1e400, 0, 0, 0, 0], "finite"),  # 1e400 parses to inf
+        ("torch_transformer_value", [1, 2, 3], "at least 5"),  # wrong length
+        ("torch_transformer_value", ["0.1", 0, 0, 0, 0], "valid number"),  # strings where numbers belong
+        ("attention_by_content_Q", [True, 0, 0], "valid number"),  # bools are not numbers
+        ("attention_by_content_K", {"a": 1}, "valid list"),  # a dict
+        ("torch_transformer_init", 42, "valid string"),
+        ("torch_transformer_shape", [8.5, 3], "valid integer"),
+    ],
+)
 def test_a_bad_key_costs_only_that_key(tmp_path, key, value, message):
     log = read_log(write(tmp_path, json.dumps({**REFERENCE_LOG, key: value}).replace("Infinity", "1e400")), CAP)
     assert set(log.errors) == {key}
@@ -119,20 +130,26 @@ def test_extra_keys_are_ignored_and_missing_keys_reported(tmp_path):
     assert set(log.errors) == {"attention_by_position_pos"} and "missing" in log.errors["attention_by_position_pos"]
 
 
-@pytest.mark.parametrize("flat, rows, cols, shape", [
-    (range(6), 3, None, (3, 2)),  # qk_dim inferred from the length
-    (range(9), 3, 3, (3, 3)),
-    (range(12), None, 3, (4, 3)),
-])
+@pytest.mark.parametrize(
+    "flat, rows, cols, shape",
+    [
+        (range(6), 3, None, (3, 2)),  # qk_dim inferred from the length
+        (range(9), 3, 3, (3, 3)),
+        (range(12), None, 3, (4, 3)),
+    ],
+)
 def test_matrices_are_reshaped_from_their_lengths(flat, rows, cols, shape):
     matrix = infer_matrix(list(flat), rows=rows, cols=cols)
     assert matrix.shape == shape and matrix.ravel().tolist() == list(flat)
 
 
-@pytest.mark.parametrize("flat, rows, cols, message", [
-    (range(7), 3, None, "not a multiple of its 3 rows"),
-    (range(8), 3, 3, "expected 3 x 3 = 9"),
-])
+@pytest.mark.parametrize(
+    "flat, rows, cols, message",
+    [
+        (range(7), 3, None, "not a multiple of its 3 rows"),
+        (range(8), 3, 3, "expected 3 x 3 = 9"),
+    ],
+)
 def test_impossible_lengths_are_rejected_with_a_message(flat, rows, cols, message):
     with pytest.raises(ValueError, match=message):
         infer_matrix(list(flat), rows=rows, cols=cols)
@@ -142,7 +159,10 @@ def test_logged_weights_recover_the_reference_matrices(tmp_path):
     from reference import transformer
 
     log = read_log(write(tmp_path, json.dumps(REFERENCE_LOG)), CAP)
-    for task, weights in (("content", transformer.attention_by_content()), ("position", transformer.attention_by_position())):
+    for task, weights in (
+        ("content", transformer.attention_by_content()),
+        ("position", transformer.attention_by_position()),
+    ):
         recovered = logged_weights(log, task)
         assert set(recovered) == set(weights)
         for name in weights:

@@ -4,6 +4,7 @@ The notebook, notebook_helpers.py (dereferenced) and reference/transformer.py ar
 temporary folder, the notebook is executed once per session with nbclient, and the
 submission_log.json it writes must equal the reference's own log.
 """
+
 import json
 import shutil
 import time

@@ -1,5 +1,6 @@
 """`autograder.notebook.check()`: the notebook's check cells in the students' bundle, escaped HTML, and no crash
 of the code under test (or of the self-check itself) ever reaching the calling process."""
+
 import os
 import re
 import signal
@@ -9,7 +10,7 @@ import nbformat
 import pytest
 
 from autograder import notebook
-from autograder.registry import public_cases, problem_titles
+from autograder.registry import problem_titles, public_cases
 from tests.helpers import ROOT, unpacked_student_bundle
 
 NOTEBOOK = "hand_design_transformers.ipynb"
@@ -41,8 +42,13 @@ def executed(bundle):
     assert len(nb.cells) >= 3  # the imports, check(2), check()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MPLBACKEND", "Agg")
-        nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(bundle)}}).execute()
-    return [[out["data"]["text/html"] for out in cell.outputs if "text/html" in out.get("data", {})] for cell in nb.cells[1:]]
+        nbclient.NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(bundle)}}
+        ).execute()
+    return [
+        [out["data"]["text/html"] for out in cell.outputs if "text/html" in out.get("data", {})]
+        for cell in nb.cells[1:]
+    ]
 
 
 def score_rows(html):
@@ -81,11 +87,14 @@ def folder_with(tmp_path, attention_source):
     return tmp_path
 
 
-@pytest.mark.parametrize("body, words", [
-    ("import os\n    os._exit(3)", "stopped the case"),  # exits the process it runs in
-    ("import ctypes\n    ctypes.string_at(0)", "stopped the case"),  # segfaults
-    ("raise SystemExit(0)", "SystemExit"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ("import os\n    os._exit(3)", "stopped the case"),  # exits the process it runs in
+        ("import ctypes\n    ctypes.string_at(0)", "stopped the case"),  # segfaults
+        ("raise SystemExit(0)", "SystemExit"),
+    ],
+)
 def test_a_crash_of_student_code_never_reaches_the_caller(tmp_path, body, words):
     folder = folder_with(tmp_path, f"def argmax_attention(q, K, V):\n    {body}\n")
     result = notebook.check(3, folder=folder)  # in this very process: reaching the next line is the point
@@ -120,11 +129,22 @@ def fake_autograder(tmp_path, main_source):
     return package.parent
 
 
-@pytest.mark.parametrize("main_source, timeout, says", [
-    ("import sys\nsys.stderr.write('<b>the grader broke</b>')\nsys.exit(3)\n", 60, "exit status 3"),
-    ("import sys\nsys.stderr.write('<b>no results written</b>')\nsys.exit(1)\n", 60, "exit status 1 and no results"),
-    ("import sys, time\nsys.stderr.write('<b>started</b>'); sys.stderr.flush()\ntime.sleep(120)\n", 2, "did not finish within 2 s"),
-])
+@pytest.mark.parametrize(
+    "main_source, timeout, says",
+    [
+        ("import sys\nsys.stderr.write('<b>the grader broke</b>')\nsys.exit(3)\n", 60, "exit status 3"),
+        (
+            "import sys\nsys.stderr.write('<b>no results written</b>')\nsys.exit(1)\n",
+            60,
+            "exit status 1 and no results",
+        ),
+        (
+            "import sys, time\nsys.stderr.write('<b>started</b>'); sys.stderr.flush()\ntime.sleep(120)\n",
+            2,
+            "did not finish within 2 s",
+        ),
+    ],
+)
 def test_a_failed_self_check_is_reported_not_raised(tmp_path, monkeypatch, main_source, timeout, says):
     monkeypatch.setattr(notebook, "BUNDLE_ROOT", fake_autograder(tmp_path, main_source))
     result = notebook.check(folder=tmp_path, timeout=timeout)
@@ -136,11 +156,14 @@ def test_a_failed_self_check_is_reported_not_raised(tmp_path, monkeypatch, main_
 
 
 def test_an_unreadable_results_file_is_reported_not_raised(tmp_path, monkeypatch):
-    writes_garbage = ("import sys\nargs = sys.argv\nopen(args[args.index('--results') + 1], 'w').write('{not json')\n"
-                      "sys.exit(1)\n")
+    writes_garbage = (
+        "import sys\nargs = sys.argv\nopen(args[args.index('--results') + 1], 'w').write('{not json')\nsys.exit(1)\n"
+    )
     monkeypatch.setattr(notebook, "BUNDLE_ROOT", fake_autograder(tmp_path, writes_garbage))
     result = notebook.check(folder=tmp_path)
-    assert result.report is None and "the self-check itself failed" in result.error and "JSONDecodeError" in result.stderr
+    assert (
+        result.report is None and "the self-check itself failed" in result.error and "JSONDecodeError" in result.stderr
+    )
 
 
 def test_check_copies_no_notebook_state_into_the_folder(tmp_path):
@@ -154,8 +177,10 @@ def test_check_copies_no_notebook_state_into_the_folder(tmp_path):
 def test_an_interrupted_kernel_stops_the_self_check_too(tmp_path, monkeypatch):
     # Jupyter's "interrupt" is a KeyboardInterrupt in the kernel: it goes on to the notebook, and the subprocess
     # (in a session of its own, which the interrupt does not reach) is stopped rather than left to finish.
-    sleeper = ("import os, sys, time\nopen(os.path.join(sys.argv[2], 'pid'), 'w').write(str(os.getpid()))\n"
-               "time.sleep(60)\nopen(os.path.join(sys.argv[2], 'finished'), 'w').close()\n")
+    sleeper = (
+        "import os, sys, time\nopen(os.path.join(sys.argv[2], 'pid'), 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\nopen(os.path.join(sys.argv[2], 'finished'), 'w').close()\n"
+    )
     monkeypatch.setattr(notebook, "BUNDLE_ROOT", fake_autograder(tmp_path, sleeper))
 
     def interrupt(signum, frame):

@@ -1,4 +1,5 @@
 """Every runtime pin is exact and has a wheel on PyPI for CPython 3.10 to 3.13 on manylinux x86_64 (asks the index)."""
+
 import functools
 import importlib.metadata
 import json
@@ -22,7 +23,10 @@ PYTHONS = [(3, 10), (3, 11), (3, 12), (3, 13)]
 # manylinux x86_64 wheels an image with glibc 2.35 (Ubuntu 22.04, Gradescope's default) or newer can take; a bare
 # linux_x86_64 wheel is no promise of anything, so it does not count.
 MANYLINUX = [f"manylinux_2_{minor}_x86_64" for minor in range(35, 4, -1)] + [
-    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+]
 SIMPLE_API = "https://pypi.org/simple/{}/"
 
 
@@ -46,9 +50,16 @@ def applies_on_linux(requirement, python):
 def linux_environment(python):
     """The environment markers of CPython `python` (major, minor) on Linux x86_64."""
     version = "{}.{}".format(*python)
-    return {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
-            "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
-            "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+    return {
+        "python_version": version,
+        "python_full_version": f"{version}.0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+    }
 
 
 @functools.cache
@@ -64,8 +75,9 @@ def pypi_reachable():
 @functools.cache
 def index_files(name):
     """The files PyPI lists for the project `name` (PEP 691's JSON simple API)."""
-    request = urllib.request.Request(SIMPLE_API.format(canonicalize_name(name)),
-                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    request = urllib.request.Request(
+        SIMPLE_API.format(canonicalize_name(name)), headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return tuple(json.load(reply)["files"])
@@ -97,8 +109,11 @@ def installable_wheels(requirement, python):
 
 
 def all_pins():
-    return [pytest.param(path, requirement, id=f"{path.name}:{requirement}")
-            for path in PIN_FILES for requirement in pins(path)]
+    return [
+        pytest.param(path, requirement, id=f"{path.name}:{requirement}")
+        for path in PIN_FILES
+        for requirement in pins(path)
+    ]
 
 
 def test_the_runtime_pins_are_found():
@@ -111,7 +126,8 @@ def test_the_runtime_pins_are_found():
 def test_every_pin_is_exact(path, requirement):
     specifiers = list(requirement.specifier)
     assert len(specifiers) == 1 and specifiers[0].operator == "==" and "*" not in specifiers[0].version, (
-        f"{path.name}: {requirement} is not pinned to one exact version (name==X.Y.Z)")
+        f"{path.name}: {requirement} is not pinned to one exact version (name==X.Y.Z)"
+    )
 
 
 @pytest.mark.parametrize("python", PYTHONS, ids=lambda python: "cp{}{}".format(*python))
@@ -121,13 +137,17 @@ def test_every_pin_has_a_wheel_for_each_python(path, requirement, python):
         pytest.skip(f"{requirement} is not installed on Linux with Python %d.%d" % python)
     assert installable_wheels(requirement, python), (
         f"{path.name}: PyPI has no manylinux x86_64 wheel of {requirement} for CPython %d.%d "
-        "(or its Requires-Python excludes that version)" % python)
+        "(or its Requires-Python excludes that version)" % python
+    )
 
 
-@pytest.mark.parametrize("pin, reason", [
-    ("numpy==2.4.6", "no CPython 3.10 wheel"),
-    ("networkx==3.5", "a pure-Python wheel whose Requires-Python is >=3.11"),
-])
+@pytest.mark.parametrize(
+    "pin, reason",
+    [
+        ("numpy==2.4.6", "no CPython 3.10 wheel"),
+        ("networkx==3.5", "a pure-Python wheel whose Requires-Python is >=3.11"),
+    ],
+)
 def test_pins_that_miss_python_3_10_are_caught(pin, reason):
     # The check itself can fail: releases known not to install on Python 3.10 find no wheel there.
     requirement = Requirement(pin)
@@ -153,7 +173,9 @@ def test_the_runtime_pins_hold_every_dependency_of_the_runtime():
                     continue
                 found = runtime.get(canonicalize_name(needed.name))
                 if found is None:
-                    problems.append(f"{name} needs {needed}, which requirements.txt does not pin (Python %d.%d)" % python)
+                    problems.append(
+                        f"{name} needs {needed}, which requirements.txt does not pin (Python %d.%d)" % python
+                    )
                 elif not needed.specifier.contains(next(iter(found.specifier)).version, prereleases=True):
                     problems.append(f"{name} needs {needed}, but requirements.txt pins {found}")
     assert not problems, "\n".join(sorted(set(problems)))

@@ -5,6 +5,7 @@ those modules and deletes os.fork and its kin (and geteuid and the O_NOFOLLOW-st
 lacks too) in every process it starts, -I included. The students' bundle is then run with it and
 with the normal interpreter (the Linux path) on corpus items, and the verdict lines compared.
 """
+
 import json
 import os
 import re
@@ -48,7 +49,7 @@ for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getui
     if hasattr(os, name):
         delattr(os, name)
 '''
-PROBE = '''
+PROBE = """
 import json, os, sys
 found = {}
 for name in ("fcntl", "pwd", "grp", "resource"):
@@ -63,9 +64,18 @@ if len(sys.argv) > 1:
     import subprocess
     found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, text=True).stdout)
 print(json.dumps(found))
-'''
-ITEMS = ["nested_reference", "template", "p5_no_sqrt2", "import_time_exception", "exits_in_functions", "prints_at_import_and_per_call",
-         "noisy_output", "syntax_error", "hangs_and_crashes"]
+"""
+ITEMS = [
+    "nested_reference",
+    "template",
+    "p5_no_sqrt2",
+    "import_time_exception",
+    "exits_in_functions",
+    "prints_at_import_and_per_call",
+    "noisy_output",
+    "syntax_error",
+    "hangs_and_crashes",
+]
 HANGS_AND_CRASHES = '''
 """One public case hangs, one aborts, one dies of a segmentation fault."""
 import ctypes
@@ -102,8 +112,12 @@ def crippled(tmp_path_factory):
     venv = tmp_path_factory.mktemp("crippled") / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     ours = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     Path(site).joinpath("hw9_blocker.py").write_text(BLOCKER)
     Path(site).joinpath("00_hw9_blocker.pth").write_text("\n".join(ours) + "\nimport hw9_blocker\n")
@@ -113,8 +127,14 @@ def crippled(tmp_path_factory):
 def check(python, bundle, submission, extra=()):
     """`python -m autograder check` of the bundle on `submission`: (exit status, stdout)."""
     env = {key: value for key, value in os.environ.items() if key != "HW9_PORTABLE"}
-    done = subprocess.run([*extra, str(python), "-m", "autograder", "check", str(submission), "--color", "never", "--verbose"],
-                          cwd=bundle, capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [*extra, str(python), "-m", "autograder", "check", str(submission), "--color", "never", "--verbose"],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     return done.returncode, done.stdout
 
@@ -126,7 +146,9 @@ def verdicts(code, stdout):
 
 def without_isolation_line(stdout):
     """The report without the line a user without geteuid (Windows, the crippled python) gets and root does not."""
-    return "".join(line for line in stdout.splitlines(keepends=True) if not line.startswith("(isolation is process-only"))
+    return "".join(
+        line for line in stdout.splitlines(keepends=True) if not line.startswith("(isolation is process-only")
+    )
 
 
 def submission_folder(name, parent):
@@ -149,7 +171,9 @@ def both_paths(bundle, crippled, tmp_path_factory):
 
 
 def test_the_crippled_interpreter_lacks_what_windows_lacks(crippled):
-    done = subprocess.run([crippled, "-c", f"PROBE = {PROBE!r}\n" + PROBE, "and a child"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [crippled, "-c", f"PROBE = {PROBE!r}\n" + PROBE, "and a child"], capture_output=True, text=True, timeout=60
+    )
     found = json.loads(done.stdout)
     for seen in (found, found["child"]):
         assert [seen[name] for name in ("fcntl", "pwd", "grp", "resource")] == ["refused"] * 4
@@ -159,8 +183,12 @@ def test_the_crippled_interpreter_lacks_what_windows_lacks(crippled):
 def test_each_interpreter_takes_its_path(bundle, crippled):
     ask = "from autograder.portable import needs_portable; print(needs_portable())"
     env = {key: value for key, value in os.environ.items() if key != "HW9_PORTABLE"}
-    answers = [subprocess.run([python, "-c", ask], cwd=bundle, capture_output=True, text=True, env=env, timeout=60).stdout.strip()
-               for python in (sys.executable, crippled)]
+    answers = [
+        subprocess.run(
+            [python, "-c", ask], cwd=bundle, capture_output=True, text=True, env=env, timeout=60
+        ).stdout.strip()
+        for python in (sys.executable, crippled)
+    ]
     assert answers == ["False", "True"]
 
 
@@ -175,7 +203,9 @@ def test_the_portable_path_gives_the_linux_verdicts(both_paths, name):
 
 def test_what_the_items_score(both_paths):
     """The items do what they are for on both paths (so that equal verdicts are not equal breakdowns)."""
-    reference, template, hangs = (verdicts(*both_paths[name][1]) for name in ("nested_reference", "template", "hangs_and_crashes"))
+    reference, template, hangs = (
+        verdicts(*both_paths[name][1]) for name in ("nested_reference", "template", "hangs_and_crashes")
+    )
     assert reference[0] == 0 and reference[2][-1] == ("total", "29 / 29")
     assert {verdict for verdict, _, points in template[1] if not points.endswith("/0")} == {"FAIL"}
     assert ("SKIP", "2.14", "0/0") in template[1]  # the optional task's stub: not attempted on this path too
@@ -196,7 +226,7 @@ def test_as_an_ordinary_user_the_verdicts_are_the_same(bundle, crippled, both_pa
 # ----------------------------------------------------------------------------- PortableWorker on its own
 
 
-STUDENT_MODULE = '''
+STUDENT_MODULE = """
 import os, threading, time
 import numpy as np
 
@@ -236,7 +266,7 @@ def leaves_a_thread():
 
 def ran(path):
     open(path, "w").close()
-'''
+"""
 
 
 @pytest.fixture
@@ -259,8 +289,9 @@ def job(function, *args, timeout=5.0):
 
 def test_a_timeout_kills_its_process_and_the_next_case_still_runs(student, in_the_bundle):
     with PortableWorker() as worker:
-        first, hung, after = worker.run_batch([job("double", np.arange(3.0)), job("hang", timeout=1.0),
-                                               job("double", np.ones(2))], student)
+        first, hung, after = worker.run_batch(
+            [job("double", np.arange(3.0)), job("hang", timeout=1.0), job("double", np.ones(2))], student
+        )
         assert worker.cases_run == 2  # the case after the timeout ran in a fresh process
     assert (first.status, hung.status, after.status) == ("ok", "timeout", "ok")
     assert hung.error == "timed out after 1 s"
@@ -303,16 +334,28 @@ def test_a_worker_that_cannot_start_is_the_graders_fault(student, in_the_bundle,
 
 
 def test_the_same_outcomes_as_the_warm_worker(student, in_the_bundle):
-    jobs = lambda: [job("double", np.arange(6.0).reshape(2, 3)), job("shout", 200_000), job("raises"),  # noqa: E731
-                    job("weights"), job("text"), job("shout", 10)]
+    jobs = lambda: [
+        job("double", np.arange(6.0).reshape(2, 3)),
+        job("shout", 200_000),
+        job("raises"),  # noqa: E731
+        job("weights"),
+        job("text"),
+        job("shout", 10),
+    ]
     with PortableWorker() as worker:
         portable_outcomes = worker.run_batch(jobs(), student)
     with WarmWorker() as worker:
         linux_outcomes = worker.run_batch(jobs(), student)
     assert [o.status for o in linux_outcomes] == ["ok", "ok", "exception", "ok", "unsupported", "ok"]
     for mine, theirs in zip(portable_outcomes, linux_outcomes):
-        assert (mine.status, mine.kinds, mine.error, mine.error_type, mine.stdout, mine.stderr) == \
-               (theirs.status, theirs.kinds, theirs.error, theirs.error_type, theirs.stdout, theirs.stderr)
+        assert (mine.status, mine.kinds, mine.error, mine.error_type, mine.stdout, mine.stderr) == (
+            theirs.status,
+            theirs.kinds,
+            theirs.error,
+            theirs.error_type,
+            theirs.stdout,
+            theirs.stderr,
+        )
         assert mine.outputs.keys() == theirs.outputs.keys()
         for name in mine.outputs:
             np.testing.assert_array_equal(mine.outputs[name], theirs.outputs[name])
@@ -324,7 +367,7 @@ def test_as_root_outside_the_bundle_it_runs_nothing(student, tmp_path):
     require(is_root(), "only root is refused: this test runs as root (CI does)")
     witness = tmp_path / "ran"
     with PortableWorker() as worker:
-        outcome, = worker.run_batch([job("ran", str(witness))], student)
+        (outcome,) = worker.run_batch([job("ran", str(witness))], student)
     assert outcome.status == "grader_error" and "never runs student code unconfined as root" in outcome.error
     assert not witness.exists()
 
@@ -349,6 +392,7 @@ def test_needs_portable(monkeypatch):
         if name == "pwd":
             raise ImportError(name)
         return real_import(name)
+
     monkeypatch.setattr(portable.importlib, "import_module", without_pwd)
     assert needs_portable() is True
 
@@ -358,6 +402,6 @@ def test_the_splitter_finds_markers_cut_across_chunks():
     stream = bytes(b"hello\n" + end + b'{"index": 0}\n' + b"second" + end + b'{"index": 1}\n' + b"partial")
     splitter = Splitter(end, 1024, True, 1000)
     for start in range(0, len(stream), 3):  # three bytes at a time: every marker is cut somewhere
-        splitter.feed(stream[start:start + 3])
+        splitter.feed(stream[start : start + 3])
     assert splitter.parts == [("hello\n", b'{"index": 0}'), ("second", b'{"index": 1}')]
     assert splitter.unfinished() == "partial"

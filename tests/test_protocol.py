@@ -1,4 +1,5 @@
 """The protocol's messages and codec, the safe reader, and the identity lock: each refuses what it must."""
+
 import os
 import struct
 
@@ -15,9 +16,15 @@ CAPS = protocol.Caps(output_count=4, output_bytes=1024, case_bytes=2048, printed
 # ----------------------------------------------------------------------------- codec
 
 
-@pytest.mark.parametrize("value", [
-    np.arange(6.0).reshape(2, 3), np.arange(4, dtype=np.int64), np.asfortranarray(np.eye(3)), np.float64(2.5) * np.ones(()),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.arange(6.0).reshape(2, 3),
+        np.arange(4, dtype=np.int64),
+        np.asfortranarray(np.eye(3)),
+        np.float64(2.5) * np.ones(()),
+    ],
+)
 def test_arrays_round_trip_with_shape_dtype_and_values(value):
     back = protocol.decode_arg(protocol.encode_arg(value), {}, 2**20)
     assert back.dtype == value.dtype and back.shape == value.shape and np.array_equal(back, value)
@@ -61,9 +68,18 @@ def test_a_header_claiming_a_huge_shape_is_refused_before_any_allocation():
         protocol.decode_npy(npy_with_header((10**12,), data=b"\0" * 8), cap=1024)
 
 
-ARRAYS_AS_SAVED = [np.zeros(3), np.arange(6.0).reshape(2, 3), np.ones(()), np.zeros((0, 3)), np.zeros((7, 1, 2)),
-                   np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(3, dtype=np.float32),
-                   np.arange(4, dtype=np.int64), np.ones(2, dtype=bool), np.arange(5.0).astype(">f8")]
+ARRAYS_AS_SAVED = [
+    np.zeros(3),
+    np.arange(6.0).reshape(2, 3),
+    np.ones(()),
+    np.zeros((0, 3)),
+    np.zeros((7, 1, 2)),
+    np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    np.arange(3, dtype=np.float32),
+    np.arange(4, dtype=np.int64),
+    np.ones(2, dtype=bool),
+    np.arange(5.0).astype(">f8"),
+]
 
 
 @pytest.mark.parametrize("value", ARRAYS_AS_SAVED)
@@ -93,13 +109,16 @@ def test_a_kept_output_is_named_by_the_worker_never_by_the_case():
             protocol.kept_name(forged)
 
 
-@pytest.mark.parametrize("data, why", [
-    (npy_with_header((1,), "|O", b"\0" * 8), "dtype"),  # objects: a pickle
-    (npy_with_header((1,), "<c16", b"\0" * 16), "dtype"),  # complex
-    (npy_with_header((1,), "<i8", b"\0" * 8), "dtype"),  # not float64 where float64 is required
-    (b"not an npy file at all", "not an .npy"),
-    (npy_with_header((200,), data=b"\0" * 1600), "cap"),
-])
+@pytest.mark.parametrize(
+    "data, why",
+    [
+        (npy_with_header((1,), "|O", b"\0" * 8), "dtype"),  # objects: a pickle
+        (npy_with_header((1,), "<c16", b"\0" * 16), "dtype"),  # complex
+        (npy_with_header((1,), "<i8", b"\0" * 8), "dtype"),  # not float64 where float64 is required
+        (b"not an npy file at all", "not an .npy"),
+        (npy_with_header((200,), data=b"\0" * 1600), "cap"),
+    ],
+)
 def test_outputs_that_are_not_plain_float64_within_the_cap_are_refused(data, why):
     with pytest.raises(ProtocolError, match=why):
         protocol.decode_npy(data, cap=1024, float64_only=True)
@@ -116,22 +135,31 @@ def reply(**changes):
 def test_a_reply_is_checked_against_its_request():
     good = reply()
     assert CaseReply.from_json(good.to_json()).check("b", 1, CAPS) == good
-    for bad, why in [(reply(batch_id="other"), "batch"), (reply(index=0), "case 0"), (reply(status="passed"), "status"),
-                     (reply(status="setup_error"), "status"),
-                     (reply(outputs={f"k{i}": None for i in range(5)}), "outputs"),
-                     (reply(outputs={"value": protocol.encode_array(np.ones(200))}), "over")]:
+    for bad, why in [
+        (reply(batch_id="other"), "batch"),
+        (reply(index=0), "case 0"),
+        (reply(status="passed"), "status"),
+        (reply(status="setup_error"), "status"),
+        (reply(outputs={f"k{i}": None for i in range(5)}), "outputs"),
+        (reply(outputs={"value": protocol.encode_array(np.ones(200))}), "over"),
+    ]:
         with pytest.raises(ProtocolError, match=why):
             CaseReply.from_json(bad.to_json()).check("b", 1, CAPS)
 
 
-@pytest.mark.parametrize("line", [
-    "not json", "[]", '{"batch_id": "b"}',
-    '{"batch_id": "b", "index": true, "status": "ok", "outputs": {}, "kinds": {}, "error": "", "error_type": "",'
-    ' "stdout": "", "stderr": "", "left_behind": false, "staff_note": ""}',  # a bool is not an index
-    '{"batch_id": "b", "index": 1, "status": "ok", "outputs": {}, "kinds": {}, "error": "", "error_type": "",'
-    ' "stdout": "", "stderr": "", "left_behind": false, "staff_note": "", "extra": 1}',
-    "[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json",
+        "[]",
+        '{"batch_id": "b"}',
+        '{"batch_id": "b", "index": true, "status": "ok", "outputs": {}, "kinds": {}, "error": "", "error_type": "",'
+        ' "stdout": "", "stderr": "", "left_behind": false, "staff_note": ""}',  # a bool is not an index
+        '{"batch_id": "b", "index": 1, "status": "ok", "outputs": {}, "kinds": {}, "error": "", "error_type": "",'
+        ' "stdout": "", "stderr": "", "left_behind": false, "staff_note": "", "extra": 1}',
+        "[" * 100_000,
+    ],
+)
 def test_malformed_lines_are_protocol_errors(line):
     with pytest.raises(ProtocolError):
         CaseReply.from_json(line)
@@ -145,10 +173,20 @@ def test_a_child_may_not_claim_the_graders_statuses():
 
 
 def test_a_batch_request_round_trips_and_refuses_misnumbered_cases():
-    case = CaseRequest(index=0, recipe="call", module="m", function="f", args=[protocol.encode_arg(np.ones(2))],
-                       transformer_source=None, seed=3, timeout=1.0, scratch="/x")
-    batch = BatchRequest(batch_id="b", cases=[case], submission="/s", scratch="/x", inputs="/x/i", limits={},
-                         caps=vars(CAPS))
+    case = CaseRequest(
+        index=0,
+        recipe="call",
+        module="m",
+        function="f",
+        args=[protocol.encode_arg(np.ones(2))],
+        transformer_source=None,
+        seed=3,
+        timeout=1.0,
+        scratch="/x",
+    )
+    batch = BatchRequest(
+        batch_id="b", cases=[case], submission="/s", scratch="/x", inputs="/x/i", limits={}, caps=vars(CAPS)
+    )
     assert BatchRequest.from_json(batch.to_json()) == batch
     batch.cases = [case, case]
     with pytest.raises(ProtocolError, match="numbered"):
@@ -171,8 +209,17 @@ def folder(tmp_path):
     os.close(fd)
 
 
-@pytest.mark.parametrize("name, why", [("link", "cannot open"), ("fifo", "not a regular"), ("sub", "not a regular"),
-                                       ("big", "more than"), ("missing", "cannot open"), ("../secret", "plain file")])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("link", "cannot open"),
+        ("fifo", "not a regular"),
+        ("sub", "not a regular"),
+        ("big", "more than"),
+        ("missing", "cannot open"),
+        ("../secret", "plain file"),
+    ],
+)
 def test_the_safe_reader_refuses_links_pipes_folders_and_big_files(folder, name, why):
     with pytest.raises(readback.ReadBackError, match=why):
         readback.read_file(folder, name, cap=1000)
@@ -219,15 +266,16 @@ def test_caps_reach_the_worker_from_the_config():
     config = GraderConfig(output_count_cap=7, output_file_cap_mb=3, case_output_cap_mb=5)
     worker = WarmWorker(config)
     try:
-        assert worker.caps == protocol.Caps(output_count=7, output_bytes=3 * 2**20, case_bytes=5 * 2**20,
-                                            printed_bytes=config.output_cap_kb * 1024)
+        assert worker.caps == protocol.Caps(
+            output_count=7, output_bytes=3 * 2**20, case_bytes=5 * 2**20, printed_bytes=config.output_cap_kb * 1024
+        )
     finally:
         worker.stop()
 
 
 # ----------------------------------------------------------------------------- the grading process checks every reply
 
-FAKE_WORKER = '''
+FAKE_WORKER = """
 import json, sys
 MODE = sys.argv[1]
 sys.stdin.readline()
@@ -246,7 +294,7 @@ for line in sys.stdin:
             elif MODE == "twice":
                 print(json.dumps({**reply, "index": 0}), flush=True)
         print(json.dumps(reply), flush=True)
-'''
+"""
 
 
 @pytest.mark.parametrize("mode", ["another batch", "status", "twice"])
@@ -269,15 +317,20 @@ def test_an_unexpected_reply_costs_its_case_only_and_is_flagged(tmp_path, monkey
 
 def _with_argument(popen, argument):
     """Popen that passes one more argument to the script it starts."""
+
     def start(command, **options):
         return popen([*command, argument], **options)
+
     return start
 
 
 def test_workspaces_of_killed_graders_are_removed_and_live_ones_kept(tmp_path):
     # A grader killed mid-run leaves submission copies and hidden inputs behind: the next one removes them.
     import fcntl
-    live, left, old, young = (tmp_path / f"{identity.WORKSPACE_PREFIX}{name}" for name in ("live", "left", "old", "young"))
+
+    live, left, old, young = (
+        tmp_path / f"{identity.WORKSPACE_PREFIX}{name}" for name in ("live", "left", "old", "young")
+    )
     for folder in (live, left, old, young):
         (folder / "batch-0").mkdir(parents=True)
     held = open(live / identity.WORKSPACE_LOCK, "w")

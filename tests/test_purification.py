@@ -1,4 +1,5 @@
 """Checks reference/purification.py (problem 1) against loops, normal equations and hand derivations."""
+
 import numpy as np
 import pytest
 

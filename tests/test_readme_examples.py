@@ -5,6 +5,7 @@ and goes to PATH (relative to the repository root): a new file is created with i
 file, and yaml is merged into an existing file (its lists extended, its mappings merged key by key); the harness knows
 nothing else of the example.
 """
+
 import json
 import os
 import re
@@ -34,7 +35,12 @@ def authoring_examples(markdown: str) -> dict[str, list[tuple[str, str]]]:
     examples: dict[str, list[tuple[str, str]]] = {}
     for marker, block in zip(tokens, tokens[1:]):
         found = MARKER.fullmatch(marker.content.strip()) if marker.type == "html_block" else None
-        if found and block.type == "fence" and block.info.strip() in ("python", "yaml") and marker.map[1] == block.map[0]:
+        if (
+            found
+            and block.type == "fence"
+            and block.info.strip() in ("python", "yaml")
+            and marker.map[1] == block.map[0]
+        ):
             examples.setdefault(found[1], []).append((found[2], block.content))
     return examples
 
@@ -47,8 +53,15 @@ def project_copy() -> Path:
     under /srv where it can be written (a grader with namespaces gives its worker a private /tmp)."""
     root = Path(tempfile.mkdtemp(prefix="hw9-readme-", dir="/srv" if os.access("/srv", os.W_OK) else None))
     os.chmod(root, 0o755)
-    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source, target = ROOT / name, root / name
         if not source.exists() and not source.is_symlink():
@@ -87,8 +100,9 @@ def paste(root: Path, blocks: list[tuple[str, str]], without_imports: bool = Fal
         assert target.parent.is_dir(), f"the example's PATH {path} is in no folder of the project"
         if path.endswith((".yaml", ".yml")):
             assert target.is_file(), f"the example's PATH {path} is no file of the project"
-            target.write_text(yaml.safe_dump(merged(yaml.safe_load(target.read_text()), yaml.safe_load(source)),
-                                             sort_keys=False))
+            target.write_text(
+                yaml.safe_dump(merged(yaml.safe_load(target.read_text()), yaml.safe_load(source)), sort_keys=False)
+            )
             continue
         if without_imports:
             dropped += len(IMPORT_LINE.findall(source))
@@ -100,8 +114,9 @@ def paste(root: Path, blocks: list[tuple[str, str]], without_imports: bool = Fal
 def autograder(root: Path, *args: str) -> subprocess.CompletedProcess:
     """`python -m autograder ARGS` run from `root`, so that the copy's own grader and cases are the ones used."""
     env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
 
 
 def graded(root: Path, folder: str) -> tuple[dict, str]:
@@ -123,26 +138,38 @@ def total(entries: dict) -> float:
 
 def test_the_readme_marks_its_authoring_examples():
     assert EXAMPLES, "README.md marks no authoring example"
-    markers = [token for token in MarkdownIt("commonmark").parse(README.read_text())
-               if token.type == "html_block" and MARKER.fullmatch(token.content.strip())]
-    assert len(markers) == sum(len(blocks) for blocks in EXAMPLES.values()), \
+    markers = [
+        token
+        for token in MarkdownIt("commonmark").parse(README.read_text())
+        if token.type == "html_block" and MARKER.fullmatch(token.content.strip())
+    ]
+    assert len(markers) == sum(len(blocks) for blocks in EXAMPLES.values()), (
         "a marker is not on the line right before a fenced python block"
+    )
 
 
 def test_the_marker_is_read_only_right_before_a_python_block():
-    text = ("<!-- authoring-example: one a/b.py -->\n```python\nx = 1\n```\n\n"
-            "<!-- authoring-example: one a/c.py -->\n```python\ny = 2\n```\n\n"
-            "<!-- authoring-example: far a/b.py -->\n\n```python\nz = 3\n```\n\n"
-            "<!-- authoring-example: shell a/b.py -->\n```bash\nls\n```\n")
+    text = (
+        "<!-- authoring-example: one a/b.py -->\n```python\nx = 1\n```\n\n"
+        "<!-- authoring-example: one a/c.py -->\n```python\ny = 2\n```\n\n"
+        "<!-- authoring-example: far a/b.py -->\n\n```python\nz = 3\n```\n\n"
+        "<!-- authoring-example: shell a/b.py -->\n```bash\nls\n```\n"
+    )
     assert authoring_examples(text) == {"one": [("a/b.py", "x = 1\n"), ("a/c.py", "y = 2\n")]}
 
 
 def test_a_yaml_block_is_merged_and_a_new_path_is_created(tmp_path):
     (tmp_path / "m.yaml").write_text("name: x\nitems: [a, b]\nnested: {keep: 1, list: [1]}\n")
     (tmp_path / "old.py").write_text("A = 1\n")
-    paste(tmp_path, [("m.yaml", "items: [c]\nnested: {list: [2], new: 3}\n"), ("old.py", "B = 2\n"), ("new.py", "C = 3\n")])
-    assert yaml.safe_load((tmp_path / "m.yaml").read_text()) == {"name": "x", "items": ["a", "b", "c"],
-                                                                "nested": {"keep": 1, "list": [1, 2], "new": 3}}
+    paste(
+        tmp_path,
+        [("m.yaml", "items: [c]\nnested: {list: [2], new: 3}\n"), ("old.py", "B = 2\n"), ("new.py", "C = 3\n")],
+    )
+    assert yaml.safe_load((tmp_path / "m.yaml").read_text()) == {
+        "name": "x",
+        "items": ["a", "b", "c"],
+        "nested": {"keep": 1, "list": [1, 2], "new": 3},
+    }
     assert (tmp_path / "old.py").read_text() == "A = 1\n\n\nB = 2\n"
     assert (tmp_path / "new.py").read_text() == "C = 3\n"
 
@@ -174,7 +201,9 @@ def test_an_authoring_example_pasted_as_it_stands_grades_and_validates(name, cop
 def test_an_example_missing_its_imports_fails_grade_and_validate_with_the_traceback(name, copy_of_project):
     assert paste(copy_of_project, EXAMPLES[name], without_imports=True) > 0, f"the example {name} imports nothing"
     entries, errors = graded(copy_of_project, "reference")
-    broken = {number for number, entry in entries.items() if STAFF_WORDS in entry["output"] and not number.startswith("0.")}
+    broken = {
+        number for number, entry in entries.items() if STAFF_WORDS in entry["output"] and not number.startswith("0.")
+    }
     # A name missing inside a builder breaks its cases; one the decorators need breaks the module's import, and with
     # it the whole grade (entry 0.1 then says so to the student).
     assert broken or STAFF_WORDS in entries["0.1"]["output"], "the example's missing imports broke nothing"

@@ -1,4 +1,5 @@
 """`regrade`: a Gradescope export (folder or zip) graded in parallel, one results.json each, a CSV, resumable."""
+
 import csv
 import shutil
 import subprocess
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from autograder.export import read_metadata
-from tests.corpus import make_submission
 from autograder.registry import problem_points
+from tests.corpus import make_submission
 from tests.helpers import ROOT
 
 FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out
@@ -53,7 +54,13 @@ def export(tmp_path):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "autograder", "regrade", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "regrade", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def rows(out):
@@ -73,8 +80,14 @@ def test_export_is_graded_and_resumable(export, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "graded 3, skipped 0" in done.stdout and "ETA" in done.stderr
     graded = rows(out)
-    assert float(graded["submission_101"]["total"]) == FULL_MARKS and graded["submission_101"]["students"] == "Ada Lovelace"
-    assert graded["submission_102"]["total"] == "0.0" and graded["submission_102"]["emails"] == "alan@example.edu; grace@example.edu"
+    assert (
+        float(graded["submission_101"]["total"]) == FULL_MARKS
+        and graded["submission_101"]["students"] == "Ada Lovelace"
+    )
+    assert (
+        graded["submission_102"]["total"] == "0.0"
+        and graded["submission_102"]["emails"] == "alan@example.edu; grace@example.edu"
+    )
     assert "crash x2" in graded["submission_103"]["flags"] and float(graded["submission_103"]["problem 4"]) < 5
     assert all((out / name / "results.json").is_file() for name in CONTENT)
     # Interrupted runs resume: what is graded stays, the rest is graded, the CSV lists everything.
@@ -97,6 +110,7 @@ def test_a_zip_export_and_a_plain_folder_of_submissions(export, tmp_path):
 
 
 # ---- resuming, failures and the CSV, with a stand-in grader (no worker: these test regrade itself) ----
+
 
 class NoWorker:
     def __init__(self, *args):
@@ -192,7 +206,8 @@ def test_csv_cells_are_neutralised_and_numbers_stay_numbers(tmp_path, fake_grade
 
     export, out = small_export(tmp_path, {"a": 12.5}), tmp_path / "out"
     (export / "submission_metadata.yml").write_text(
-        "a:\n  :submitters:\n  - :name: '=cmd|'' /C calc''!A0'\n    :sid: '-1'\n")
+        "a:\n  :submitters:\n  - :name: '=cmd|'' /C calc''!A0'\n    :sid: '-1'\n"
+    )
     regrade(export, out)
     line = (out / "grades.csv").read_text().splitlines()[1]
     assert line.startswith('"a","a","\'=cmd|\' /C calc\'!A0","","\'-1",12.5,12.5,')  # text quoted, numbers bare
@@ -214,13 +229,21 @@ def test_times_lateness_attempts_and_syntax_errors_reach_the_csv_and_pages(tmp_p
     (export / "broken" / "attention.py").write_text("def softmax(x:\n")
     (export / "submission_metadata.yml").write_text(
         "on_time:\n  :submitters:\n  - :name: Ada\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
-        "late:\n  :submitters:\n  - :name: Alan\n  :created_at: 2026-10-30 09:00:00 -07:00\n  :lateness: '=1+1'\n")
+        "late:\n  :submitters:\n  - :name: Alan\n  :created_at: 2026-10-30 09:00:00 -07:00\n  :lateness: '=1+1'\n"
+    )
     regrade(export, out)
     graded = rows(out)
-    assert graded["on_time"]["submitted_at"] == "2026-10-28 22:01:00.000000000 -07:00" and graded["on_time"]["lateness"] == ""
+    assert (
+        graded["on_time"]["submitted_at"] == "2026-10-28 22:01:00.000000000 -07:00"
+        and graded["on_time"]["lateness"] == ""
+    )
     assert graded["late"]["lateness"] == "'=1+1"  # neutralised like every text cell
     assert graded["broken"]["submitted_at"] == "" and "syntax error in attention.py" in graded["broken"]["flags"]
-    assert [graded[name]["attempt"] for name in ("on_time", "late", "broken")] == ["no attempt", "attempted", "attempted"]
+    assert [graded[name]["attempt"] for name in ("on_time", "late", "broken")] == [
+        "no attempt",
+        "attempted",
+        "attempted",
+    ]
     (out / "late" / "index.html").unlink()  # a page gone: that submission is graded again on the next run
     assert regrade(export, out) == (1, 2) and (out / "late" / "index.html").is_file()
     for name in ("on_time", "late", "broken"):
@@ -238,10 +261,16 @@ def test_an_invalid_log_is_flagged_only_when_a_log_was_handed_in():
     from autograder.results import Results
     from autograder.results import TestResult as Case
 
-    results = Results(tests=[Case(number="2.10", name="log", score=0, max_score=1, status="failed", category=checks.INVALID_LOG)])
+    results = Results(
+        tests=[Case(number="2.10", name="log", score=0, max_score=1, status="failed", category=checks.INVALID_LOG)]
+    )
     assert submission_notes(results, Attempt(attempted=True, has_log=True)) == ["invalid submission_log.json"]
-    assert submission_notes(results, Attempt(attempted=False, has_log=False)) == []  # missing, which the grader also calls invalid
-    assert submission_notes(results, Attempt(attempted=True, syntax_errors=["attention.py"])) == ["syntax error in attention.py"]
+    assert (
+        submission_notes(results, Attempt(attempted=False, has_log=False)) == []
+    )  # missing, which the grader also calls invalid
+    assert submission_notes(results, Attempt(attempted=True, syntax_errors=["attention.py"])) == [
+        "syntax error in attention.py"
+    ]
 
 
 def test_due_gives_a_lateness_to_rows_without_one_and_a_resumed_run_refreshes_it(tmp_path, fake_grader):
@@ -252,10 +281,18 @@ def test_due_gives_a_lateness_to_rows_without_one_and_a_resumed_run_refreshes_it
     (export / "submission_metadata.yml").write_text(
         "early:\n  :submitters: []\n  :created_at: 2026-10-28 22:01:00.000000000 -07:00\n"
         "late:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00.000000000 -07:00\n"
-        "stated:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00 -07:00\n  :lateness: 'excused'\n")
+        "stated:\n  :submitters: []\n  :created_at: 2026-10-30 01:00:00 -07:00\n  :lateness: 'excused'\n"
+    )
     assert regrade(export, out, due=parse_time("2026-10-29 23:59 -07:00")) == (3, 0)
-    assert {name: row["lateness"] for name, row in rows(out).items()} == {"early": "on time", "late": "1 h 1 min", "stated": "excused"}
-    assert regrade(export, out, due=parse_time("2026-10-30 00:59 -07:00")) == (0, 3)  # nothing graded again, lateness recomputed
+    assert {name: row["lateness"] for name, row in rows(out).items()} == {
+        "early": "on time",
+        "late": "1 h 1 min",
+        "stated": "excused",
+    }
+    assert regrade(export, out, due=parse_time("2026-10-30 00:59 -07:00")) == (
+        0,
+        3,
+    )  # nothing graded again, lateness recomputed
     assert rows(out)["late"]["lateness"] == "1 min"
     assert "1 min" in (out / "report.html").read_text()
 

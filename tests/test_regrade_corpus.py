@@ -21,6 +21,7 @@ output folder lies directly under --out with a results.json whose score is the r
 (the student's view, mode 0644, no live markup), no CSV cell starts like a formula, the disk used by unpacking
 stays within its budget and is freed, and the report renders the rows with no live markup.
 """
+
 import csv
 import html
 import json
@@ -36,8 +37,8 @@ import pytest
 
 import autograder.regrade as regrade_module
 from autograder.export import Limits
-from autograder.regrade import FORMULA_STARTS, regrade
 from autograder.registry import problem_points
+from autograder.regrade import FORMULA_STARTS, regrade
 from tests.helpers import ROOT
 
 FULL_MARKS = sum(problem_points().values())  # derived from the homework's cases, never written out

@@ -1,4 +1,5 @@
 """Ctrl-C during a regrade: exit status 130, no traceback, no worker or folder of it left, the state kept, resumable."""
+
 import json
 import os
 import shutil
@@ -64,8 +65,9 @@ def test_ctrl_c_stops_cleanly_and_a_rerun_resumes(tmp_path, private_tmp):
     env = {**os.environ, "TMPDIR": str(private_tmp)}
     errors = tmp_path / "stderr.txt"
     with open(errors, "w") as stderr:
-        regrade = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   start_new_session=True)
+        regrade = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
+        )
     try:
         wait_until(lambda: "grading b_hangs" in errors.read_text(), 300, "b_hangs to start")
         wait_until(lambda: len(processes_with(str(private_tmp))) > 3, 60, "a case of b_hangs to run")

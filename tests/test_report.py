@@ -1,4 +1,5 @@
 """The class report: aggregation from hand-written summary.json files, and a real regrade rendered in headless chromium."""
+
 import json
 import os
 import re
@@ -8,10 +9,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from autograder.registry import problem_points, problem_titles
-from autograder.registry import all_cases
-from autograder.report import (diagnosed_mistakes, flagged_submissions, histogram, most_failed, pass_rates, read_summaries,
-                               write_report)
+from autograder.registry import all_cases, problem_points, problem_titles
+from autograder.report import (
+    diagnosed_mistakes,
+    flagged_submissions,
+    histogram,
+    most_failed,
+    pass_rates,
+    read_summaries,
+    write_report,
+)
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 from tests.optional_tools import require
@@ -20,14 +27,40 @@ HOSTILE = "<script>alert(1)</script>"
 SCALING = "your output equals attention without the 1/sqrt(d_k) scaling"
 
 
-def write_summary(out, name, total=60.0, problems=None, failed=None, diagnoses=None, students="", flags="", max_total=60.0, behaviour=None,
-                  no_attempt=False, notes=()):
+def write_summary(
+    out,
+    name,
+    total=60.0,
+    problems=None,
+    failed=None,
+    diagnoses=None,
+    students="",
+    flags="",
+    max_total=60.0,
+    behaviour=None,
+    no_attempt=False,
+    notes=(),
+):
     """A summary.json as regrade writes it: the CSV row plus "details"."""
     problems = problems or {p: float(points) for p, points in problem_points().items()}
-    row = {"submission": name, "students": students, "emails": "", "sids": "", "total": total,
-           **{f"problem {p}": problems.get(p, 0.0) for p in problem_points()}, "flags": flags, "seconds": 1.0,
-           "details": {"failed": failed or {}, "diagnoses": diagnoses or {}, "behaviour": behaviour or {}, "max_total": max_total,
-                       "no_attempt": no_attempt, "notes": list(notes)}}
+    row = {
+        "submission": name,
+        "students": students,
+        "emails": "",
+        "sids": "",
+        "total": total,
+        **{f"problem {p}": problems.get(p, 0.0) for p in problem_points()},
+        "flags": flags,
+        "seconds": 1.0,
+        "details": {
+            "failed": failed or {},
+            "diagnoses": diagnoses or {},
+            "behaviour": behaviour or {},
+            "max_total": max_total,
+            "no_attempt": no_attempt,
+            "notes": list(notes),
+        },
+    }
     (out / name).mkdir(parents=True)
     (out / name / "summary.json").write_text(json.dumps(row))
     return name
@@ -77,12 +110,16 @@ def report(out, names):
 
 # ---- aggregation, from hand-written summaries ---------------------------------------------------
 
-@pytest.mark.parametrize("scores, top, counts", [
-    ([0, 0, 10, 10, 10], 10, [2, 0, 0, 0, 0, 0, 0, 0, 0, 3]),  # zero and full marks land in the end bins
-    ([0.5, 0.99, 1.0, 9.5], 10, [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]),  # a bin is [low, high): 1.0 starts the second
-    ([0.25, 2.5, 4.75, 5], 5, [1, 0, 0, 0, 0, 1, 0, 0, 0, 2]),  # 5 points: bins of 0.5
-    ([], 20, [0] * 10),  # nobody
-])
+
+@pytest.mark.parametrize(
+    "scores, top, counts",
+    [
+        ([0, 0, 10, 10, 10], 10, [2, 0, 0, 0, 0, 0, 0, 0, 0, 3]),  # zero and full marks land in the end bins
+        ([0.5, 0.99, 1.0, 9.5], 10, [2, 1, 0, 0, 0, 0, 0, 0, 0, 1]),  # a bin is [low, high): 1.0 starts the second
+        ([0.25, 2.5, 4.75, 5], 5, [1, 0, 0, 0, 0, 1, 0, 0, 0, 2]),  # 5 points: bins of 0.5
+        ([], 20, [0] * 10),  # nobody
+    ],
+)
 def test_histogram_bins(scores, top, counts):
     bins = histogram(scores, top)
     assert [count for _, _, count in bins] == counts
@@ -91,12 +128,18 @@ def test_histogram_bins(scores, top, counts):
 
 def test_histograms_in_the_page_have_a_bar_per_bin_and_the_counts(tmp_path):
     top = problem_points()["3"]
-    names = [write_summary(tmp_path, f"s{i}", problems={"3": score}) for i, score in enumerate([top, top, top, 0, top / 2])]
+    names = [
+        write_summary(tmp_path, f"s{i}", problems={"3": score}) for i, score in enumerate([top, top, top, 0, top / 2])
+    ]
     page = Page(report(tmp_path, names))
     assert sorted(page.histograms) == sorted(problem_points())
     assert all(h["bars"] == 10 for h in page.histograms.values())
     problem3 = page.histograms["3"]
-    assert problem3["count"] == ["1", "1", "3"]  # one at 0, one at half marks, three at full marks; empty bins say nothing
+    assert problem3["count"] == [
+        "1",
+        "1",
+        "3",
+    ]  # one at 0, one at half marks, three at full marks; empty bins say nothing
     assert problem3["tick"] == [f"{top * tenth / 10:g}" for tenth in range(11)]
     assert problem3["axis"] == [f"points (out of {top:g})", "submissions"]
 
@@ -109,7 +152,11 @@ def test_most_failed_cases_come_first_with_their_commonest_category(tmp_path):
     ]
     rows = most_failed(read_summaries(tmp_path, names), {"4.8": "attention scale for d = 16"})
     # 4.8 by three; 1.1 and 3.1 by two each (ties in case order); a tie of categories goes alphabetically
-    assert rows == [("4.8", "attention scale for d = 16", 3, "timeout"), ("1.1", "", 2, "exception"), ("3.1", "", 2, "wrong shape")]
+    assert rows == [
+        ("4.8", "attention scale for d = 16", 3, "timeout"),
+        ("1.1", "", 2, "exception"),
+        ("3.1", "", 2, "wrong shape"),
+    ]
     text = Page(report(tmp_path, names)).all_text
     assert "4.8 attention scale for d = 16 3 of 3 timeout" in text
 
@@ -121,7 +168,10 @@ def test_diagnoses_are_grouped_by_their_words_and_counted_by_submission(tmp_path
         write_summary(tmp_path, "c", diagnoses={"4.1": SCALING}),
         write_summary(tmp_path, "d"),
     ]
-    assert diagnosed_mistakes(read_summaries(tmp_path, names)) == [(SCALING, 3, ["4.1", "4.2"]), ("you solved for lam = 0", 1, ["1.7"])]
+    assert diagnosed_mistakes(read_summaries(tmp_path, names)) == [
+        (SCALING, 3, ["4.1", "4.2"]),
+        ("you solved for lam = 0", 1, ["1.7"]),
+    ]
     text = Page(report(tmp_path, names)).all_text
     assert f"3 submissions {SCALING} 4.1, 4.2" in text and "1 submission you solved for lam = 0 1.7" in text
 
@@ -145,9 +195,14 @@ def test_timeouts_crashes_memory_grader_errors_and_leftovers_are_flagged(tmp_pat
 
 
 def test_no_attempt_is_counted_apart_from_every_statistic(tmp_path):
-    names = [write_summary(tmp_path, "a", total=40.0, failed={"1.1": "wrong value"}), write_summary(tmp_path, "b", total=20.0),
-             write_summary(tmp_path, "template", total=0.0, failed={"1.1": "exception", "1.2": "exception"}, no_attempt=True),
-             write_summary(tmp_path, "empty", total=0.0, failed={"1.2": "missing file"}, no_attempt=True)]
+    names = [
+        write_summary(tmp_path, "a", total=40.0, failed={"1.1": "wrong value"}),
+        write_summary(tmp_path, "b", total=20.0),
+        write_summary(
+            tmp_path, "template", total=0.0, failed={"1.1": "exception", "1.2": "exception"}, no_attempt=True
+        ),
+        write_summary(tmp_path, "empty", total=0.0, failed={"1.2": "missing file"}, no_attempt=True),
+    ]
     page = Page(report(tmp_path, names))
     text = page.all_text
     assert "4 submissions. 2 submissions with no attempt" in text and "mean 30 / 60, median 30 / 60" in text
@@ -157,10 +212,17 @@ def test_no_attempt_is_counted_apart_from_every_statistic(tmp_path):
 
 
 def test_every_case_has_a_pass_rate(tmp_path):
-    names = [write_summary(tmp_path, "a", failed={"1.1": "wrong value", "4.8": "timeout"}), write_summary(tmp_path, "b", failed={"1.1": "exception"}),
-             write_summary(tmp_path, "c"), write_summary(tmp_path, "broken", total=0.0, max_total=0.0)]  # graded nothing: left out
+    names = [
+        write_summary(tmp_path, "a", failed={"1.1": "wrong value", "4.8": "timeout"}),
+        write_summary(tmp_path, "b", failed={"1.1": "exception"}),
+        write_summary(tmp_path, "c"),
+        write_summary(tmp_path, "broken", total=0.0, max_total=0.0),
+    ]  # graded nothing: left out
     cases = [case for case in all_cases() if case.weight > 0]
-    rows = {number: (passed, graded) for number, _, passed, graded in pass_rates(read_summaries(tmp_path, names), all_cases())}
+    rows = {
+        number: (passed, graded)
+        for number, _, passed, graded in pass_rates(read_summaries(tmp_path, names), all_cases())
+    }
     assert len(rows) == len(cases) and rows["1.1"] == (1, 3) and rows["4.8"] == (2, 3) and rows["3.1"] == (3, 3)
     text = Page(report(tmp_path, names)).all_text.split("Pass rate of every case")[1]
     assert "1 of 3 33%" in text and "2 of 3 67%" in text and text.count("3 of 3 100%") == len(cases) - 2
@@ -174,20 +236,55 @@ def test_syntax_errors_and_invalid_logs_are_flagged(tmp_path):
 
 
 def test_header_counts_and_averages(tmp_path):
-    names = [write_summary(tmp_path, name, total=total) for name, total in [("a", 60.0), ("b", 30.0), ("c", 0.0), ("d", 10.0)]]
+    names = [
+        write_summary(tmp_path, name, total=total)
+        for name, total in [("a", 60.0), ("b", 30.0), ("c", 0.0), ("d", 10.0)]
+    ]
     assert "4 submissions. Total: mean 25 / 60, median 20 / 60." in Page(report(tmp_path, names)).all_text
 
 
 def test_student_strings_are_escaped_and_nothing_is_fetched(tmp_path):
     folder = 'evil"><img src=x onerror=alert(1)>'
-    names = [write_summary(tmp_path, folder, students=HOSTILE, failed={"4.8": "timeout"}), write_summary(tmp_path, "plain", students="Ada Lovelace")]
+    names = [
+        write_summary(tmp_path, folder, students=HOSTILE, failed={"4.8": "timeout"}),
+        write_summary(tmp_path, "plain", students="Ada Lovelace"),
+    ]
     text = report(tmp_path, names)
     assert "<script" not in text and "<img" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     page = Page(text)
-    assert page.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "strong", "br", "div", "figure", "figcaption",
-                         "svg", "rect", "text", "line", "table", "thead", "tbody", "tr", "th", "td", "a", "span"}  # nothing that loads or runs
+    assert page.tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "p",
+        "strong",
+        "br",
+        "div",
+        "figure",
+        "figcaption",
+        "svg",
+        "rect",
+        "text",
+        "line",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "a",
+        "span",
+    }  # nothing that loads or runs
     assert HOSTILE in page.all_text  # shown to the reader as text
-    assert "plain/index.html" in page.links and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/index.html" in page.links
+    assert (
+        "plain/index.html" in page.links
+        and "evil%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E/index.html" in page.links
+    )
     assert all(link.endswith("/index.html") and ":" not in link for link in page.links)
     for outside in ("http://", "https://", "url(", "@import"):
         assert outside not in text
@@ -229,15 +326,29 @@ def browser_command():
     """Debian's chromium, headless, with no network: in a fresh network namespace when we may make one."""
     chromium = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
     require(chromium, "chromium is not installed: run ./setup.sh as root (it installs Debian's chromium for this test)")
-    isolated = shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    isolated = (
+        shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    )
     return (["unshare", "-n"] if isolated else []) + [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--host-resolver-rules=MAP * ~NOTFOUND",
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND",
     ]
 
 
 def browse(page, profile, *options):
-    done = subprocess.run([*browser_command(), f"--user-data-dir={profile}", *options, page.as_uri()], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*browser_command(), f"--user-data-dir={profile}", *options, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -254,8 +365,15 @@ def graded_class(tmp_path):
     shutil.copytree(make_submission("syntax_error", tmp_path / "made"), export / "syntax_error")
     shutil.copytree(ROOT / "reference", export / "hangs_once", ignore=skip)
     attention = export / "hangs_once" / "attention.py"
-    attention.write_text(attention.read_text().replace("    return math.sqrt(d)", "    while d == 16:  # case 4.8 times out\n        pass\n    return math.sqrt(d)"))
-    for name in ("unscaled_a", "unscaled_b"):  # the same catalogued mistake twice: softmax attention without 1/sqrt(d_k)
+    attention.write_text(
+        attention.read_text().replace(
+            "    return math.sqrt(d)", "    while d == 16:  # case 4.8 times out\n        pass\n    return math.sqrt(d)"
+        )
+    )
+    for name in (
+        "unscaled_a",
+        "unscaled_b",
+    ):  # the same catalogued mistake twice: softmax attention without 1/sqrt(d_k)
         shutil.copytree(ROOT / "reference", export / name, ignore=skip)
         attention = export / name / "attention.py"
         attention.write_text(attention.read_text().replace("Q @ K.T / math.sqrt(d)", "Q @ K.T"))
@@ -267,7 +385,10 @@ def graded_class(tmp_path):
 
 def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp_path):
     report_file = graded_class / "report.html"
-    summaries = {s["submission"]: s for s in read_summaries(graded_class, ["full_marks", "template", "syntax_error", "hangs_once", "unscaled_a"])}
+    summaries = {
+        s["submission"]: s
+        for s in read_summaries(graded_class, ["full_marks", "template", "syntax_error", "hangs_once", "unscaled_a"])
+    }
     assert summaries["unscaled_a"]["details"]["diagnoses"] == {"4.1": "attention without the 1/sqrt(d_k) scaling"}
     assert summaries["full_marks"]["total"] == sum(problem_points().values()) and summaries["template"]["total"] == 0
     # 4.9 calls attention_scale too: once it timed out in 4.8, it is not run again (a timeout at once)
@@ -290,8 +411,12 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
     assert all(title in text for title in problem_titles().values())
     assert "hangs_once Grace Hopper timeout: 4.8" in text  # the flagged timeout, with its case
     assert HOSTILE in text  # rendered as text, never as an element
-    assert sorted(page.histograms) == sorted(problem_points()) and all(h["bars"] == 10 for h in page.histograms.values())
-    assert {"full_marks/index.html", "template/index.html", "syntax_error/index.html", "hangs_once/index.html"} <= set(page.links)
+    assert sorted(page.histograms) == sorted(problem_points()) and all(
+        h["bars"] == 10 for h in page.histograms.values()
+    )
+    assert {"full_marks/index.html", "template/index.html", "syntax_error/index.html", "hangs_once/index.html"} <= set(
+        page.links
+    )
     assert all((graded_class / link).is_file() for link in page.links)
     assert "5 submissions with no attempt" not in text and "1 submission with no attempt" in text  # the template
     assert "syntax_error Alan Turing syntax error in attention.py" in text
@@ -300,7 +425,10 @@ def test_report_of_a_real_regrade_renders_in_headless_chromium(graded_class, tmp
 
 def test_a_students_page_renders_in_headless_chromium(graded_class, tmp_path):
     page_file = graded_class / "hangs_once" / "index.html"
-    assert page_file.stat().st_mode & 0o777 == 0o644 and (graded_class / "hangs_once" / "results.json").stat().st_mode & 0o777 == 0o600
+    assert (
+        page_file.stat().st_mode & 0o777 == 0o644
+        and (graded_class / "hangs_once" / "results.json").stat().st_mode & 0o777 == 0o600
+    )
     screenshot = tmp_path / "page.png"
     browse(page_file, tmp_path / "profile-shot", f"--screenshot={screenshot}", "--window-size=1000,1400")
     from PIL import Image
@@ -312,7 +440,10 @@ def test_a_students_page_renders_in_headless_chromium(graded_class, tmp_path):
     results = json.loads((graded_class / "hangs_once" / "results.json").read_text())
     shown = [test for test in results["tests"] if test["visibility"] != "hidden"]
     text = page.all_text
-    assert "Grace Hopper" in text and f"Autograder score: {results['score']:g} / {sum(problem_points().values()):g}" in text
+    assert (
+        "Grace Hopper" in text
+        and f"Autograder score: {results['score']:g} / {sum(problem_points().values()):g}" in text
+    )
     assert all(f"{test['number']} {test['name']}" in text for test in shown)
     assert "4.8 attention scale for d = 16 (failed) 0 / 0.5 attention_scale did not finish within" in text
     assert page.links == ["../report.html"]

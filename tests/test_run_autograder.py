@@ -1,4 +1,5 @@
 """run_autograder leaves a valid Gradescope results.json even when the grader itself cannot run."""
+
 import json
 import os
 import shutil

@@ -3,6 +3,7 @@
 Every command runs in a subprocess, as a course would run it. The tiny homework's points are read
 here from its case modules' decorators (ast), not from the engine, and its files from its folder.
 """
+
 import ast
 import csv
 import json
@@ -21,8 +22,11 @@ TINY = ROOT / "tests" / "homeworks" / "tiny"
 TINY_MANIFEST = yaml.safe_load((TINY / "homework" / "manifest.yaml").read_text())
 HW9_MANIFEST = yaml.safe_load((ROOT / "homework" / "manifest.yaml").read_text())
 # names that only Homework 9 has: its student files and its package's modules
-HW9_ONLY = {*HW9_MANIFEST["student_files"], HW9_MANIFEST["log"]["file"],
-            *(path.name for path in (ROOT / "homework").rglob("*.py") if path.name != "__init__.py")}
+HW9_ONLY = {
+    *HW9_MANIFEST["student_files"],
+    HW9_MANIFEST["log"]["file"],
+    *(path.name for path in (ROOT / "homework").rglob("*.py") if path.name != "__init__.py"),
+}
 
 
 def declared_points(public_only=False):
@@ -48,8 +52,14 @@ def engine(*args, cwd=ROOT, homework=TINY / "homework"):
     env = {key: value for key, value in os.environ.items() if key != "AUTOGRADER_HOMEWORK"}
     if homework is not None:
         env["AUTOGRADER_HOMEWORK"] = str(homework)
-    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def zip_names(path):
@@ -85,8 +95,11 @@ def test_its_template_scores_zero_with_no_grader_error(tmp_path):
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["score"] == 0 and len([t for t in results["tests"] if t["max_score"] > 0]) == 4
     assert "contact course staff" not in json.dumps(results).lower(), done.stdout
-    assert all("NotImplementedError" in test["output"] for test in results["tests"] if test.get("visibility") != "hidden"
-               and test["max_score"] > 0 and test["number"] in ("1.1", "2.1"))
+    assert all(
+        "NotImplementedError" in test["output"]
+        for test in results["tests"]
+        if test.get("visibility") != "hidden" and test["max_score"] > 0 and test["number"] in ("1.1", "2.1")
+    )
 
 
 def test_validate_proves_its_suite():
@@ -101,16 +114,24 @@ def test_its_gradescope_zip_holds_it_and_nothing_of_homework_9(tmp_path):
     done = engine("build", "gradescope", tmp_path / "gs.zip")
     assert done.returncode == 0, done.stderr
     names = zip_names(tmp_path / "gs.zip")
-    own = {f"homework/{path.relative_to(TINY / 'homework').as_posix()}" for path in (TINY / "homework").rglob("*")
-           if path.is_file() and "__pycache__" not in path.parts}
+    own = {
+        f"homework/{path.relative_to(TINY / 'homework').as_posix()}"
+        for path in (TINY / "homework").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     assert own <= names and "reference/vectors.py" in names
     assert not [name for name in names if name.rsplit("/", 1)[-1] in HW9_ONLY]
     # Unpacked as Gradescope does, with no override: the zip's own homework/ grades the reference to full marks.
     unpack(tmp_path / "gs.zip", tmp_path / "source")
     shutil.copytree(TINY / "reference", tmp_path / "submission", ignore=shutil.ignore_patterns("__pycache__"))
-    env = {**{k: v for k, v in os.environ.items() if k != "AUTOGRADER_HOMEWORK"},
-           "AUTOGRADER_ROOT": str(tmp_path), "AUTOGRADER_PYTHON": sys.executable}
-    ran = subprocess.run([str(tmp_path / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "AUTOGRADER_HOMEWORK"},
+        "AUTOGRADER_ROOT": str(tmp_path),
+        "AUTOGRADER_PYTHON": sys.executable,
+    }
+    ran = subprocess.run(
+        [str(tmp_path / "source" / "run_autograder")], env=env, capture_output=True, text=True, timeout=300
+    )
     assert ran.returncode == 0, ran.stderr
     assert json.loads((tmp_path / "results" / "results.json").read_text())["score"] == sum(declared_points().values())
 
@@ -123,7 +144,9 @@ def test_its_student_zip_holds_its_template_and_a_working_check(tmp_path):
     assert all(name.startswith(folder + "/") for name in names)
     assert f"{folder}/vectors.py" in names and f"{folder}/homework/manifest.yaml" in names
     assert not [name for name in names if name.rsplit("/", 1)[-1] in HW9_ONLY - {"vectors.py"}]
-    assert not [name for name in names if "/reference/" in name or name.endswith(("scale.py", "dot.py"))]  # frozen, not code
+    assert not [
+        name for name in names if "/reference/" in name or name.endswith(("scale.py", "dot.py"))
+    ]  # frozen, not code
     unpack(tmp_path / "st.zip", tmp_path)
     bundle = tmp_path / folder
     stubs = engine("check", ".", cwd=bundle, homework=None)
@@ -148,7 +171,12 @@ def test_its_folders_are_kept_from_student_code_like_homework_9s():
     env = {**os.environ, "AUTOGRADER_HOMEWORK": str(TINY / "homework")}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     private = set(done.stdout.split())
-    assert {str(TINY / "homework"), str(TINY / "reference"), str(ROOT / "homework"), str(ROOT / "autograder")} <= private
+    assert {
+        str(TINY / "homework"),
+        str(TINY / "reference"),
+        str(ROOT / "homework"),
+        str(ROOT / "autograder"),
+    } <= private
 
 
 def test_a_manifest_with_an_unknown_key_is_refused(tmp_path):
@@ -169,7 +197,9 @@ def test_regrade_reports_its_problems_and_titles(tmp_path):
     with open(tmp_path / "out" / "grades.csv") as handle:
         rows = {row["submission"]: row for row in csv.DictReader(handle)}
     assert float(rows["solved"]["total"]) == sum(declared_points().values()) and float(rows["untouched"]["total"]) == 0
-    assert rows["untouched"]["attempt"] == "no attempt"  # the template's stubs, as the manifest's template folder has them
+    assert (
+        rows["untouched"]["attempt"] == "no attempt"
+    )  # the template's stubs, as the manifest's template folder has them
     for problem, points in declared_points().items():
         assert float(rows["solved"][f"problem {problem}"]) == points
     report = (tmp_path / "out" / "report.html").read_text()

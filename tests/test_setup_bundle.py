@@ -1,4 +1,5 @@
 """The Gradescope zip's setup.sh, unpacked away from /autograder: a failed install leaves nothing half-built behind."""
+
 import os
 import subprocess
 import sys
@@ -13,8 +14,13 @@ from tests.helpers import ROOT
 def source(tmp_path):
     """The zip of `build gradescope` unpacked (run bits kept) into a folder that is not /autograder/source."""
     bundle = tmp_path / "autograder.zip"
-    subprocess.run([sys.executable, "-m", "autograder", "build", "gradescope", str(bundle)], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "autograder", "build", "gradescope", str(bundle)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     folder = tmp_path / "somewhere" / "source"
     with zipfile.ZipFile(bundle) as archive:
         for info in archive.infolist():

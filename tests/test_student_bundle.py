@@ -3,6 +3,7 @@
 Hidden names, hidden inputs and reference code are derived here from the repository's own
 cases and reference, then looked for in every file of the unpacked bundle.
 """
+
 import ast
 import json
 import re
@@ -12,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.registry import all_cases, public_cases
 from autograder.grade import grade
+from autograder.registry import all_cases, public_cases
 from autograder.results import to_gradescope_dict
 from autograder.secret import InputDraws, submission_digest
 from autograder.submission import Submission
@@ -22,8 +23,10 @@ from tests.helpers import ROOT, unpacked_student_bundle
 
 CONVERSION = re.compile(r"^\w+ = np\.asarray\(\w+, dtype=np\.float64\)$")  # input conversion, not a solution
 SOLUTION_FILES = ("purification.py", "attention.py", "kernel_attention.py", "transformer.py", "submission_log.json")
-GRADE_PUBLIC = ("import json, sys; from autograder.grade import grade; from autograder.results import to_gradescope_dict; "
-                "print(json.dumps(to_gradescope_dict(grade(sys.argv[1], public_only=True))))")
+GRADE_PUBLIC = (
+    "import json, sys; from autograder.grade import grade; from autograder.results import to_gradescope_dict; "
+    "print(json.dumps(to_gradescope_dict(grade(sys.argv[1], public_only=True))))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,9 @@ def bundle(tmp_path_factory):
 
 
 def bundle_texts(bundle):
-    return {path: path.read_text(errors="replace") for path in bundle.rglob("*") if path.is_file() and path.suffix != ".npz"}
+    return {
+        path: path.read_text(errors="replace") for path in bundle.rglob("*") if path.is_file() and path.suffix != ".npz"
+    }
 
 
 def test_bundle_holds_the_template_and_the_runner(bundle):
@@ -42,9 +47,28 @@ def test_bundle_holds_the_template_and_the_runner(bundle):
             assert (bundle / path.name).read_bytes() == path.read_bytes(), path.name  # the link's content, not a link
     assert "python -m autograder check" in (bundle / "README.md").read_text()
     names = {str(path.relative_to(bundle)) for path in bundle.rglob("*") if path.is_file()}
-    assert {"autograder/worker.py", "autograder/cli.py", "autograder/public/cases.json", "homework/manifest.yaml"} <= names
+    assert {
+        "autograder/worker.py",
+        "autograder/cli.py",
+        "autograder/public/cases.json",
+        "homework/manifest.yaml",
+    } <= names
     assert not any(name.startswith(("reference", "tests", "bench", ".git")) for name in names)
-    assert not any(name.endswith(("problem1.py", "problem34.py", "problem56.py", "problem2_hidden.py", "mutants.py", "build.py", "mistakes.py", "report.py")) for name in names)
+    assert not any(
+        name.endswith(
+            (
+                "problem1.py",
+                "problem34.py",
+                "problem56.py",
+                "problem2_hidden.py",
+                "mutants.py",
+                "build.py",
+                "mistakes.py",
+                "report.py",
+            )
+        )
+        for name in names
+    )
 
 
 def test_bundle_names_no_hidden_case(bundle):
@@ -68,7 +92,11 @@ def reference_statements():
                 body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body
                 for statement in body:
                     for line in ast.get_source_segment(source, statement, padded=False).splitlines():
-                        if len(line.strip()) >= 25 and line.strip() not in template and not CONVERSION.match(line.strip()):
+                        if (
+                            len(line.strip()) >= 25
+                            and line.strip() not in template
+                            and not CONVERSION.match(line.strip())
+                        ):
                             lines.add(line.strip())
     return lines
 
@@ -91,7 +119,11 @@ def test_bundle_holds_no_hidden_data(bundle):
         for plan in (plan for plan in plans if isinstance(plan, tuple)):
             job, check = plan
             hidden_arrays += [arg for arg in job.args if isinstance(arg, np.ndarray) and arg.size > 1]
-            hidden_arrays += [value for value in vars(check).values() if isinstance(value, np.ndarray) and value.size > 1] if hasattr(check, "__dict__") else []
+            hidden_arrays += (
+                [value for value in vars(check).values() if isinstance(value, np.ndarray) and value.size > 1]
+                if hasattr(check, "__dict__")
+                else []
+            )
     assert len(hidden_arrays) > 40
     with np.load(bundle / "autograder/public/cases.npz", allow_pickle=False) as stored:
         shipped = [stored[key] for key in stored.files]
@@ -109,26 +141,44 @@ def test_bundle_grades_public_cases_as_the_repository_does(bundle, tmp_path, nam
             (folder / file).write_bytes((ROOT / "reference" / file).read_bytes())
     else:
         folder = make_submission(name, tmp_path)
-    done = subprocess.run([sys.executable, "-c", GRADE_PUBLIC, str(folder)], cwd=bundle, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", GRADE_PUBLIC, str(folder)], cwd=bundle, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     from_bundle = json.loads(done.stdout)
     from_repository = to_gradescope_dict(grade(folder, public_only=True))
     graded = [test for test in from_repository["tests"] if test["max_score"] > 0 or test["number"] == "2.14"]
-    assert [t for t in from_bundle["tests"] if t["number"] != "0.1"] == [t for t in from_repository["tests"] if t["number"] != "0.1"]
+    assert [t for t in from_bundle["tests"] if t["number"] != "0.1"] == [
+        t for t in from_repository["tests"] if t["number"] != "0.1"
+    ]
     assert from_bundle["score"] == from_repository["score"] and graded
 
 
 def test_check_from_the_unpacked_bundle(bundle):
     graded = sum(1 for case in public_cases() if case.weight > 0)
-    template = subprocess.run([sys.executable, "-m", "autograder", "check"], cwd=bundle, capture_output=True, text=True, timeout=300)
+    template = subprocess.run(
+        [sys.executable, "-m", "autograder", "check"], cwd=bundle, capture_output=True, text=True, timeout=300
+    )
     assert template.returncode == 1 and f"{graded} public case(s) failed" in template.stdout, template.stdout[-2000:]
     assert "fresh inputs" in template.stdout.splitlines()[-1]  # says the twins do not run here
     solved = bundle.parent / "solved"
     solved.mkdir()
     for file in SOLUTION_FILES:
         (solved / file).write_bytes((ROOT / "reference" / file).read_bytes())
-    done = subprocess.run([sys.executable, "-m", "autograder", "check", str(solved)], cwd=bundle, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "check", str(solved)],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and "All public cases pass" in done.stdout, done.stdout[-2000:]
     assert "Traceback" not in done.stdout + done.stderr + template.stderr
-    grade_verb = subprocess.run([sys.executable, "-m", "autograder", "grade", str(solved)], cwd=bundle, capture_output=True, text=True, timeout=60)
+    grade_verb = subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", str(solved)],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert grade_verb.returncode == 2 and "invalid choice" in grade_verb.stderr  # the bundle only checks

@@ -1,22 +1,47 @@
 """The student's view of one submission: visible tests only, every string escaped, nothing that loads or runs."""
+
 import stat
 
 import pytest
 
 import autograder.student_page as student_page
-
 from autograder.results import Results, to_gradescope_dict
 from autograder.results import TestResult as Entry
 from autograder.student_page import render_student_page, write_student_page
 from tests.test_report import HOSTILE, Page
 
-RESULTS = Results(output=f"Summary {HOSTILE}", tests=[
-    Entry(number="1.1", name="reconstruction loss", score=2, max_score=2, status="passed", output="correct"),
-    Entry(number="1.2", name=f"named {HOSTILE}", score=0, max_score=3, status="failed", output=f"your code printed {HOSTILE}"),
-    Entry(number="1.3", name="shown later", score=0.5, max_score=1, status="failed", output="later output",
-               visibility="after_published"),
-    Entry(number="0.2", name="staff only", score=0, max_score=0, status="failed", output="secret traceback", visibility="hidden"),
-])
+RESULTS = Results(
+    output=f"Summary {HOSTILE}",
+    tests=[
+        Entry(number="1.1", name="reconstruction loss", score=2, max_score=2, status="passed", output="correct"),
+        Entry(
+            number="1.2",
+            name=f"named {HOSTILE}",
+            score=0,
+            max_score=3,
+            status="failed",
+            output=f"your code printed {HOSTILE}",
+        ),
+        Entry(
+            number="1.3",
+            name="shown later",
+            score=0.5,
+            max_score=1,
+            status="failed",
+            output="later output",
+            visibility="after_published",
+        ),
+        Entry(
+            number="0.2",
+            name="staff only",
+            score=0,
+            max_score=0,
+            status="failed",
+            output="secret traceback",
+            visibility="hidden",
+        ),
+    ],
+)
 
 
 def test_hidden_tests_are_left_out_and_later_ones_say_when_they_show():
@@ -30,9 +55,28 @@ def test_hidden_tests_are_left_out_and_later_ones_say_when_they_show():
 
 def test_student_strings_are_escaped_and_nothing_loads():
     html = render_student_page(HOSTILE, HOSTILE, to_gradescope_dict(RESULTS))
-    assert "<script" not in html and html.count("&lt;script&gt;") == 6  # title, heading, students, output, name, test output
+    assert (
+        "<script" not in html and html.count("&lt;script&gt;") == 6
+    )  # title, heading, students, output, name, test output
     page = Page(html)
-    assert page.tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "strong", "pre", "section", "span", "a", "div", "code"}
+    assert page.tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "p",
+        "strong",
+        "pre",
+        "section",
+        "span",
+        "a",
+        "div",
+        "code",
+    }
     assert page.links == ["../report.html"]
 
 
@@ -42,12 +86,16 @@ def test_the_page_is_written_readable_by_everyone(tmp_path):
     assert "reconstruction loss" in path.read_text() and not list(tmp_path.glob(".*"))
 
 
-MARKDOWN = ("Expected:\n```\n[[1.0, 2.0],\n [3.0, 4.0]]\n```\n\n| key | weight |\n|---|---|\n| 0 | 0.5 |\n\n"
-            "<img src=x onerror=alert(1)> ![pixel](http://127.0.0.1/p.png) [click](javascript:alert(1)) <http://127.0.0.1/>")
+MARKDOWN = (
+    "Expected:\n```\n[[1.0, 2.0],\n [3.0, 4.0]]\n```\n\n| key | weight |\n|---|---|\n| 0 | 0.5 |\n\n"
+    "<img src=x onerror=alert(1)> ![pixel](http://127.0.0.1/p.png) [click](javascript:alert(1)) <http://127.0.0.1/>"
+)
 
 
 def markdown_page():
-    results = Results(tests=[Entry(number="2.1", name="weights", score=0, max_score=1, status="failed", output=MARKDOWN)])
+    results = Results(
+        tests=[Entry(number="2.1", name="weights", score=0, max_score=1, status="failed", output=MARKDOWN)]
+    )
     return render_student_page("sub_1", "Ada", to_gradescope_dict(results))
 
 
@@ -71,6 +119,8 @@ def test_without_markdown_it_outputs_show_as_escaped_source(monkeypatch):
 
 
 def test_an_optional_task_left_out_shows_as_not_attempted():
-    left_out = Entry(number="2.14", name="optional (not attempted)", score=0, max_score=0, status=None, output="Not attempted")
+    left_out = Entry(
+        number="2.14", name="optional (not attempted)", score=0, max_score=0, status=None, output="Not attempted"
+    )
     text = Page(render_student_page("sub_1", "Ada", to_gradescope_dict(Results(tests=[left_out])))).all_text
     assert "2.14 optional (not attempted) (not attempted) 0 / 0" in text and "(failed)" not in text

@@ -1,4 +1,5 @@
 """The student's folder is read without following a link: the reader, the copy, locating the files, the Submission."""
+
 import inspect
 import os
 import re
@@ -12,8 +13,17 @@ import pytest
 from autograder import untrusted_fs
 from autograder.log_file import LOG_NAME
 from autograder.submission import STUDENT_FILES, Submission, SubmissionNotFound, find_student_folder, locate
-from autograder.untrusted_fs import CopyLimits, Folder, NotFound, NotRegular, TooLarge, UntrustedPathError, copy_tree, \
-    file_kind, read_file
+from autograder.untrusted_fs import (
+    CopyLimits,
+    Folder,
+    NotFound,
+    NotRegular,
+    TooLarge,
+    UntrustedPathError,
+    copy_tree,
+    file_kind,
+    read_file,
+)
 from tests.corpus import make_chain, remove_chain
 from tests.helpers import ROOT
 
@@ -81,13 +91,16 @@ def test_regular_files_are_read_also_one_folder_down(tree, walk):
     assert read_file(tree, "sub/inner.txt", 100) == b"inside"
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("link.txt", "link"),  # a link to a file outside the upload
-    ("loop", "link"),  # a link to itself
-    ("pipe", "fifo"),  # nobody writes to it: opening it for reading would block
-    ("sock", "socket"),
-    ("sub", "folder"),
-])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("link.txt", "link"),  # a link to a file outside the upload
+        ("loop", "link"),  # a link to itself
+        ("pipe", "fifo"),  # nobody writes to it: opening it for reading would block
+        ("sock", "socket"),
+        ("sub", "folder"),
+    ],
+)
 def test_anything_but_a_regular_file_is_refused_without_blocking(tree, walk, name, kind):
     box = finishes(lambda: read_file(tree, name, 100))
     assert isinstance(box.get("error"), NotRegular) and box["error"].kind == kind
@@ -146,8 +159,16 @@ def test_an_open_folder_is_not_redirected_by_a_later_swap(tree, tmp_path):
 def test_listing_reports_kinds_without_following(tree, walk):
     with Folder.open(tree) as top:
         kinds = {entry.name: entry.kind for entry in top.entries()}
-    assert kinds == {"plain.txt": "file", "sub": "folder", "link.txt": "link", "linked_folder": "link", "loop": "link",
-                     "pipe": "fifo", "sock": "socket", "sparse": "file"}
+    assert kinds == {
+        "plain.txt": "file",
+        "sub": "folder",
+        "link.txt": "link",
+        "linked_folder": "link",
+        "loop": "link",
+        "pipe": "fifo",
+        "sock": "socket",
+        "sparse": "file",
+    }
 
 
 # ------------------------------------------------------------------------------------------------ the copy
@@ -244,11 +265,14 @@ def test_files_are_found_at_the_top_or_one_real_folder_down(tmp_path):
     assert locate(tmp_path / "nested") == tmp_path / "nested" / "hw9"
 
 
-@pytest.mark.parametrize("layout, message", [
-    ("only_child_link", "none of"),  # upload/hw9 -> reference/
-    ("upload_link", "is a symbolic link"),  # the upload itself -> reference/
-    ("two_folders", "several folders"),
-])
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ("only_child_link", "none of"),  # upload/hw9 -> reference/
+        ("upload_link", "is a symbolic link"),  # the upload itself -> reference/
+        ("two_folders", "several folders"),
+    ],
+)
 def test_links_are_never_where_files_are_found(tmp_path, layout, message):
     upload = tmp_path / "upload"
     if layout == "upload_link":
@@ -320,7 +344,6 @@ def test_a_linked_upload_is_reported_as_not_found(tmp_path):
     assert submission.notes().startswith("**No submission found:**")
 
 
-
 def test_folders_are_capped_too(tmp_path):
     upload = tmp_path / "upload"
     for index in range(30):
@@ -355,16 +378,34 @@ def test_an_unreadable_folder_is_skipped_not_fatal(tree, tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------------ the audit
-FOLLOWING_CALLS = re.compile("|".join([  # calls that open or test a path by name, following links
-    r"(?<![.\w])open\(", r"os\.open\(", r"\.is_file\(", r"\.is_dir\(", r"\.exists\(", r"\.resolve\(",
-    r"\.read_(text|bytes)\(", r"copytree", r"\.iterdir\(", r"\.r?glob\(", r"os\.(l?stat|listdir|scandir|walk)\(",
-]))
+FOLLOWING_CALLS = re.compile(
+    "|".join(
+        [  # calls that open or test a path by name, following links
+            r"(?<![.\w])open\(",
+            r"os\.open\(",
+            r"\.is_file\(",
+            r"\.is_dir\(",
+            r"\.exists\(",
+            r"\.resolve\(",
+            r"\.read_(text|bytes)\(",
+            r"copytree",
+            r"\.iterdir\(",
+            r"\.r?glob\(",
+            r"os\.(l?stat|listdir|scandir|walk)\(",
+        ]
+    )
+)
 
 
-@pytest.mark.parametrize("source", [
-    "autograder/submission.py", "autograder/log_file.py",
-    "WarmWorker._copy_submission", "WarmWorker._submission_for_case",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "autograder/submission.py",
+        "autograder/log_file.py",
+        "WarmWorker._copy_submission",
+        "WarmWorker._submission_for_case",
+    ],
+)
 def test_student_paths_are_opened_only_through_the_helper(source):
     """What reads the upload or its copy calls autograder/untrusted_fs.py, never a call that follows links by name."""
     if source.endswith(".py"):

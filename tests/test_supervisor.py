@@ -1,4 +1,5 @@
 """The supervisor's end reasons, one by one, with small fake runners for student code (no torch, no confinement)."""
+
 import json
 import os
 import signal
@@ -8,9 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from autograder import protocol
+from autograder import protocol, supervisor
 from autograder.protocol import BatchRequest, CaseRequest, Status
-from autograder import supervisor
 from autograder.supervisor import supervise_batch
 
 LIMITS = {"memory_mb": 2048, "cpu_seconds": 60, "file_mb": 64, "processes": 64, "own_user": False}
@@ -22,8 +22,11 @@ def no_confinement(monkeypatch):
     """These tests are about end reasons: confinement (which refuses to run as root without a worker user) is
     tested in test_confinement.py and through the grader in test_grade.py."""
     real = supervisor.confinement.confine_child
-    monkeypatch.setattr(supervisor.confinement, "confine_child",
-                        lambda protections, *rest: real(protections, *rest) if protections else None)
+    monkeypatch.setattr(
+        supervisor.confinement,
+        "confine_child",
+        lambda protections, *rest: real(protections, *rest) if protections else None,
+    )
 
 
 class Runner:
@@ -49,10 +52,28 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
         scratch = tmp_path / f"case-{index}"
         scratch.mkdir()
         args = [protocol.encode_arg(np.array([float(index)]))]
-        requests.append(CaseRequest(index=index, recipe="call", module="", function="", args=args,
-                                    transformer_source=None, seed=0, timeout=timeout, scratch=str(scratch)))
-    batch = BatchRequest(batch_id="b1", cases=requests, submission=str(tmp_path), scratch=str(tmp_path),
-                         inputs=str(tmp_path), limits=LIMITS, caps=vars(caps))
+        requests.append(
+            CaseRequest(
+                index=index,
+                recipe="call",
+                module="",
+                function="",
+                args=args,
+                transformer_source=None,
+                seed=0,
+                timeout=timeout,
+                scratch=str(scratch),
+            )
+        )
+    batch = BatchRequest(
+        batch_id="b1",
+        cases=requests,
+        submission=str(tmp_path),
+        scratch=str(tmp_path),
+        inputs=str(tmp_path),
+        limits=LIMITS,
+        caps=vars(caps),
+    )
     batch = BatchRequest.from_json(batch.to_json())  # as the worker receives it
     return supervise_batch(batch, protections or {}, {}, [], Runner(behaviour, prepare_fails), send)
 
@@ -136,12 +157,20 @@ def forged_report(status, index_shift=0):
             handle.write(report.to_json())
         os.kill(os.getpid(), signal.SIGSTOP)
         return pid_and_input(case, args)
+
     return forge
 
 
-@pytest.mark.parametrize("status, shift", [
-    ("grader_error", 0), ("timeout", 0), ("setup_error", 0), ("ok", 1), ("ok", -1),
-])
+@pytest.mark.parametrize(
+    "status, shift",
+    [
+        ("grader_error", 0),
+        ("timeout", 0),
+        ("setup_error", 0),
+        ("ok", 1),
+        ("ok", -1),
+    ],
+)
 def test_a_forged_report_is_a_crash_of_that_case_flagged_for_staff(tmp_path, status, shift):
     replies = run(tmp_path, forged_report(status, shift), cases=1)
     assert replies[0].status == "crash" and replies[0].staff_note

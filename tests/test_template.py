@@ -1,4 +1,5 @@
 """The student template offers every function of the spec as a documented stub, matching the reference."""
+
 import inspect
 
 import numpy as np
@@ -83,7 +84,9 @@ def test_template_numpy_transformer_is_the_reference_one():
     assert template == reference
 
 
-@pytest.mark.parametrize("folder, module", [("reference", m) for m in [*SPEC, "notebook_helpers"]] + [("student_template", m) for m in SPEC])
+@pytest.mark.parametrize(
+    "folder, module", [("reference", m) for m in [*SPEC, "notebook_helpers"]] + [("student_template", m) for m in SPEC]
+)
 def test_every_file_opens_with_a_docstring(folder, module):
     assert load_module(folder, module).__doc__.strip()
 

@@ -1,4 +1,5 @@
 """Checks reference/transformer.py and reference/notebook_helpers.py (problem 2) against independent computations."""
+
 import itertools
 import math
 import random
@@ -77,7 +78,11 @@ def test_pytorch_transformer_matches_numpy(input_dim, qk_dim, v_dim, pos_dim, ma
     assert isinstance(model.Qm, nn.Linear) and model.Qm.weight.shape == (qk_dim, in_dim) and model.Qm.bias is None
     assert isinstance(model.Vm, nn.Linear) and model.Vm.weight.shape == (v_dim, in_dim) and model.Vm.bias is None
     assert (model.pos is None) == (pos_dim is None)
-    state = {"Km.weight": torch.tensor(w["Km"].T), "Qm.weight": torch.tensor(w["Qm"].T), "Vm.weight": torch.tensor(w["Vm"].T)}
+    state = {
+        "Km.weight": torch.tensor(w["Km"].T),
+        "Qm.weight": torch.tensor(w["Qm"].T),
+        "Vm.weight": torch.tensor(w["Vm"].T),
+    }
     if pos_dim is not None:
         assert isinstance(model.pos, nn.Embedding) and model.pos.weight.shape == (max_seq_len, pos_dim)
         state["pos.weight"] = torch.tensor(w["pos"])
@@ -266,13 +271,18 @@ def test_torch_transformer_value_depends_on_layer_order():
 
 def test_submission_log_hand_designed_entries():
     log = H.submission_log(T)
-    for task, letters, fn in (("content", "CAACBA", T.attention_by_content), ("position", "ABAB", T.attention_by_position)):
+    for task, letters, fn in (
+        ("content", "CAACBA", T.attention_by_content),
+        ("position", "ABAB", T.attention_by_position),
+    ):
         w = fn()
         key = f"attention_by_{task}"
         seq = one_hot(letters)
         expected = T.NumpyTransformer(w["Km"], w["Qm"], w["Vm"], w.get("pos")).forward(seq)
         np.testing.assert_allclose(log[key], expected.reshape(-1), rtol=1e-12)
-        np.testing.assert_allclose(log[key], attend(seq, w["Km"], w["Qm"], w["Vm"], w.get("pos")).reshape(-1), atol=1e-9)
+        np.testing.assert_allclose(
+            log[key], attend(seq, w["Km"], w["Qm"], w["Vm"], w.get("pos")).reshape(-1), atol=1e-9
+        )
         for name in ("Q", "K", "V"):
             np.testing.assert_array_equal(log[f"{key}_{name}"], np.asarray(w[f"{name}m"]).reshape(-1))
         if w.get("pos") is not None:

@@ -5,6 +5,7 @@ links are never followed; the worker gets inputs, never the secret; every draw i
 (a float32 implementation, numerically unlike the reference, passes every hidden case and twin under
 30 secrets, and the template fails them); a table of the public answers earns nothing.
 """
+
 import os
 import shutil
 import stat
@@ -12,16 +13,16 @@ import stat
 import numpy as np
 import pytest
 
-from autograder.registry import all_cases, public_cases
 from autograder.checks import Verdict
 from autograder.grade import HARD_CODED, grade, plan_case
+from autograder.homework import homework_module
+from autograder.registry import all_cases, public_cases
 from autograder.sandbox import Outcome, WarmWorker
 from autograder.secret import InputDraws, SecretUnavailable, load_secret, submission_digest
 from autograder.submission import Submission
 from tests.corpus import make_submission
 from tests.helpers import ROOT
 from tests.lookup_table import ITEM, lookup_files
-from autograder.homework import homework_module
 
 resolve = homework_module("mistakes").resolve
 
@@ -127,8 +128,10 @@ def passes_in_process(plan, modules):
 def test_every_draw_is_well_conditioned(tmp_path):
     float32 = make_submission("float32_everywhere", tmp_path)  # the reference computed in float32
     folders = {"float32": float32, "template": ROOT / "student_template"}
-    modules = {kind: {name: import_folder(folder, name) for name in ("purification", "attention", "kernel_attention")}
-               for kind, folder in folders.items()}
+    modules = {
+        kind: {name: import_folder(folder, name) for name in ("purification", "attention", "kernel_attention")}
+        for kind, folder in folders.items()
+    }
     # The two N = 50000 cases are left out for speed: their inputs are plain normal draws, as in 5.10 and 6.9.
     cases = [case for case in all_cases() if case.problem in CALL_PROBLEMS and "50000" not in case.name]
     submission = Submission(float32)
@@ -136,7 +139,7 @@ def test_every_draw_is_well_conditioned(tmp_path):
     for index in range(30):
         draws = InputDraws(f"secret {index}".encode() * 4, submission_digest(float32))
         for case in cases:
-            for twin in ([False, True] if callable(case.twin) else [False]):
+            for twin in [False, True] if callable(case.twin) else [False]:
                 if case.public and not twin:
                     continue
                 plan = plan_case(case, submission, None, [], draws, twin=twin)
@@ -184,8 +187,9 @@ def test_a_hidden_case_standing_as_a_twin_makes_the_same_check(tmp_path):
 @pytest.mark.parametrize("number", ["5.9", "6.8"])
 def test_big_cases_move_their_values_per_submission_and_the_answer_follows_exactly(number):
     # Their rows are drawn once per process; each submission's V is V * a + b, and so is the answer.
-    from reference import kernel_attention as ref
     from autograder.homework import homework_module
+    from reference import kernel_attention as ref
+
     GRADER_CALLABLES = homework_module("grader_callables").GRADER_CALLABLES
 
     case = next(c for c in all_cases() if c.number == number)

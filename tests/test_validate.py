@@ -1,4 +1,5 @@
 """`validate` and its mutants: every mutant is a real, compiling change, and the hidden suite catches them."""
+
 import ast
 import json
 import subprocess
@@ -7,8 +8,8 @@ import sys
 import pytest
 
 from autograder.checks import Verdict
-from autograder.registry import Case, all_cases, call
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
+from autograder.registry import Case, all_cases, call
 from autograder.secret import InputDraws, submission_digest
 from autograder.validate import EQUIVALENT, STUBS, stub_points, stub_problems
 from reference import attention as ref
@@ -36,7 +37,9 @@ def test_every_equivalent_mutant_exists_and_says_why():
 
 
 def test_validate_passes_on_a_sample():
-    done = subprocess.run([sys.executable, "-m", "autograder", "validate"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "autograder", "validate"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reference: full marks; student template: zero" in done.stdout
     for problem in "123456":
@@ -45,7 +48,9 @@ def test_validate_passes_on_a_sample():
 
 
 def test_function_swaps_are_among_the_mutations():
-    operators = {m.id.rsplit(":", 1)[1] for m in mutants_of("attention")} | {m.id.rsplit(":", 1)[1] for m in mutants_of("kernel_attention")}
+    operators = {m.id.rsplit(":", 1)[1] for m in mutants_of("attention")} | {
+        m.id.rsplit(":", 1)[1] for m in mutants_of("kernel_attention")
+    }
     assert {"argmax->argmin", "sin->cos", "cos->sin"} <= operators
     argmin = next(m for m in mutants_of("attention") if m.id.endswith("argmax->argmin"))
     assert "np.argmin(scores" in argmin.source and "np.argmax(scores" not in argmin.source
@@ -78,7 +83,6 @@ def test_the_stub_check_sees_what_twins_hide():
     assert any("returning None earns 0.5 on case 1.14" in line for line in found)
 
 
-
 def builder_with_a_name_error(submission, g):
     """A case builder as a TA might leave it: `expect` used but never imported."""
     q, K, V = g.standard_normal(3), g.standard_normal((4, 3)), g.standard_normal((4, 2))
@@ -87,12 +91,18 @@ def builder_with_a_name_error(submission, g):
 
 def broken_case(number):
     """A hidden case of attention.py whose builder raises NameError: a grader error whatever the submission."""
-    return Case(number=number, name="a case whose builder raises NameError", weight=1.0,
-                build=builder_with_a_name_error, file="attention.py")
+    return Case(
+        number=number,
+        name="a case whose builder raises NameError",
+        weight=1.0,
+        build=builder_with_a_name_error,
+        file="attention.py",
+    )
 
 
 def test_a_broken_case_fails_validate_and_shows_its_traceback(monkeypatch, capsys):
-    from autograder import grade as grading, validate as validating
+    from autograder import grade as grading
+    from autograder import validate as validating
 
     with_broken = [*all_cases(), broken_case("3.99")]
     monkeypatch.setattr(grading, "all_cases", lambda: with_broken)
@@ -112,8 +122,14 @@ def test_a_mutant_caught_only_by_a_grader_error_survives():
 
     errors, config = GraderErrors(), GraderConfig(case_timeout=5.0)
     with WarmWorker(config) as worker:  # every mutant of attention.py meets only cases that fail as grader errors
-        report = run_mutants(worker, config, errors=errors, modules=["attention"], sample=3,
-                             cases=[broken_case("3.99"), broken_case("4.99")])
+        report = run_mutants(
+            worker,
+            config,
+            errors=errors,
+            modules=["attention"],
+            sample=3,
+            cases=[broken_case("3.99"), broken_case("4.99")],
+        )
     assert report.caught == {}
     assert sum(len(survivors) for survivors in report.survivors.values()) == 3
     [(details, entry)] = errors.found.items()

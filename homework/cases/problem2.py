@@ -7,6 +7,7 @@ part from the log instead (autograder/source_choice.py).
 Everything here is public (it ships in the students' bundle); the hidden forward cases are
 in problem2_hidden.py.
 """
+
 import itertools
 import math
 from functools import cache
@@ -60,7 +61,10 @@ def class_source(submission):
 # in the public NumpyTransformer, given sqrt(qk_dim)). They ship to students, so they use nothing but that class.
 FORWARD_MISTAKES = {
     "no_scaling": ("the forward pass without the 1/sqrt(qk_dim) scaling", lambda root: root),
-    "scaled_by_d": ("the forward pass with the scores divided by qk_dim instead of sqrt(qk_dim)", lambda root: 1 / root),
+    "scaled_by_d": (
+        "the forward pass with the scores divided by qk_dim instead of sqrt(qk_dim)",
+        lambda root: 1 / root,
+    ),
 }
 
 
@@ -79,12 +83,19 @@ def forward_case(number, covers, dims, length, public):
             return source
         input_dim, qk_dim, v_dim, pos_dim, max_seq_len = dims
         in_dim = input_dim + (pos_dim or 0)
-        Km, Qm, Vm = g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, qk_dim)), g.standard_normal((in_dim, v_dim))
+        Km, Qm, Vm = (
+            g.standard_normal((in_dim, qk_dim)),
+            g.standard_normal((in_dim, qk_dim)),
+            g.standard_normal((in_dim, v_dim)),
+        )
         pos = None if pos_dim is None else g.standard_normal((max_seq_len, pos_dim))
         seq = g.standard_normal((length, input_dim))
         expected = numpy_transformer()(Km, Qm, Vm, pos).forward(seq)
         job = Job("torch_forward", "transformer", "PytorchTransformer", (list(dims), Km, Qm, Vm, pos, seq), **source)
-        return job, Expect(expected, **FORWARD_TOLERANCE, mistakes=forward_mistakes(Km, Qm, Vm, pos, seq) if public else {})
+        return job, Expect(
+            expected, **FORWARD_TOLERANCE, mistakes=forward_mistakes(Km, Qm, Vm, pos, seq) if public else {}
+        )
+
     add_case(build, number, f"PytorchTransformer equals NumpyTransformer: {covers}", 1.0, public=public, twin=public)
 
 
@@ -105,12 +116,20 @@ def attributes(submission, g):
         return source
     with_pos, without_pos = (5, 3, 2, 4, 6), (5, 3, 2)
     expected = {  # [right type, has a bias, *weight shape]; [-1] means the attribute must be None
-        "0:Km": [1, 0, 3, 9], "0:Qm": [1, 0, 3, 9], "0:Vm": [1, 0, 2, 9], "0:pos": [1, 0, 6, 4],
-        "1:Km": [1, 0, 3, 5], "1:Qm": [1, 0, 3, 5], "1:Vm": [1, 0, 2, 5], "1:pos": [-1],
+        "0:Km": [1, 0, 3, 9],
+        "0:Qm": [1, 0, 3, 9],
+        "0:Vm": [1, 0, 2, 9],
+        "0:pos": [1, 0, 6, 4],
+        "1:Km": [1, 0, 3, 5],
+        "1:Qm": [1, 0, 3, 5],
+        "1:Vm": [1, 0, 2, 5],
+        "1:pos": [-1],
     }
     described = {
-        "Km": "nn.Linear(in_dim, qk_dim, bias=False)", "Qm": "nn.Linear(in_dim, qk_dim, bias=False)",
-        "Vm": "nn.Linear(in_dim, v_dim, bias=False)", "pos": "nn.Embedding(max_seq_len, pos_dim)",
+        "Km": "nn.Linear(in_dim, qk_dim, bias=False)",
+        "Qm": "nn.Linear(in_dim, qk_dim, bias=False)",
+        "Vm": "nn.Linear(in_dim, v_dim, bias=False)",
+        "pos": "nn.Embedding(max_seq_len, pos_dim)",
     }
 
     def check(outcome):
@@ -122,7 +141,10 @@ def attributes(submission, g):
                 want = "None" if facts == [-1] else f"{described[name]} with weight shape {tuple(facts[2:])}"
                 return fail(WRONG_VALUE, f"in {call_text}, {name} should be {want}")
         return ok("Km, Qm, Vm and pos are the layers the spec names")
-    return Job("torch_attributes", "transformer", "PytorchTransformer", ([list(with_pos), list(without_pos)],), **source), check
+
+    return Job(
+        "torch_attributes", "transformer", "PytorchTransformer", ([list(with_pos), list(without_pos)],), **source
+    ), check
 
 
 def returned_dict(outcome):
@@ -131,8 +153,10 @@ def returned_dict(outcome):
 
 
 # Catalogued mistakes of hand-designed weights, recognised from the returned matrices' shapes alone.
-POSITIONS_ADDED = ("weights made for positions added to the tokens; the model concatenates them, so Km, Qm and Vm "
-                   "need 3 + p rows for a 4 x p pos")
+POSITIONS_ADDED = (
+    "weights made for positions added to the tokens; the model concatenates them, so Km, Qm and Vm "
+    "need 3 + p rows for a 4 x p pos"
+)
 
 
 def positions_added(weights):
@@ -149,7 +173,10 @@ def judge_weights(weights, task):
     if wrong_shape is not None:
         return wrong_shape
     weights = {name: weights.get(name) for name in ("Km", "Qm", "Vm", "pos")}  # the spec's matrices, no other key
-    key = (task, tuple(sorted((name, m.shape, m.tobytes()) for name, m in weights.items() if isinstance(m, np.ndarray))))
+    key = (
+        task,
+        tuple(sorted((name, m.shape, m.tobytes()) for name, m in weights.items() if isinstance(m, np.ndarray))),
+    )
     if key not in _JUDGED:
         if len(_JUDGED) > 64:
             _JUDGED.clear()
@@ -191,7 +218,13 @@ def wanted_shape(dims, bound):
     facts = []
     for name in names:
         low, high = FREE_DIMS[name]
-        facts.append(f"{name} = {bound[name]}" if name in bound else f"{name} <= {high}" if low == 1 else f"{low} <= {name} <= {high}")
+        facts.append(
+            f"{name} = {bound[name]}"
+            if name in bound
+            else f"{name} <= {high}"
+            if low == 1
+            else f"{low} <= {name} <= {high}"
+        )
     return f"({', '.join(dims)})" + (f" with {', '.join(facts)}" if facts else "")
 
 
@@ -201,7 +234,9 @@ def shape_verdict(weights, task):
     if problem is None:
         return None
     verdict = fail(WRONG_SHAPE, problem)
-    matrices = all(isinstance(weights.get(name), np.ndarray) and weights[name].ndim == 2 for name in ("pos", "Km", "Qm", "Vm"))
+    matrices = all(
+        isinstance(weights.get(name), np.ndarray) and weights[name].ndim == 2 for name in ("pos", "Km", "Qm", "Vm")
+    )
     if task == "position" and matrices and positions_added(weights):
         verdict.diagnosis = POSITIONS_ADDED
     return verdict
@@ -254,7 +289,9 @@ def judged_weights(weights, task):
         summary = f"{len(failures)} of {total} sequences wrong (the notebook's check: np.allclose(out, expected, rtol={helpers.NOTEBOOK_RTOL:g}))."
         model = helpers.build_numpy_transformer(weights, numpy_transformer())
         with np.errstate(all="ignore"):
-            details = explain_failure(model, letters, helpers.encode(letters), expected, produced, task, helpers.NOTEBOOK_RTOL)
+            details = explain_failure(
+                model, letters, helpers.encode(letters), expected, produced, task, helpers.NOTEBOOK_RTOL
+            )
         return fail(WRONG_VALUE, f"{summary}\n\n{details}")
     return ok(f"all {total} sequences solved")
 
@@ -264,11 +301,16 @@ def weights_case(number, task, function):
 
     def build(submission, g):
         if submission.has("transformer.py"):
+
             def check(outcome):
                 weights = returned_dict(outcome)
                 if not weights:
-                    return fail(WRONG_SHAPE, f"{function}() should return a dict of matrices, got {outcome.kinds.get('value', 'something else')}")
+                    return fail(
+                        WRONG_SHAPE,
+                        f"{function}() should return a dict of matrices, got {outcome.kinds.get('value', 'something else')}",
+                    )
                 return judge_weights(weights, task)
+
             return call("transformer", function), check
         log, problem = submission.log
         if log is None:
@@ -277,6 +319,7 @@ def weights_case(number, task, function):
             return judge_weights(logged_weights(log, task), task)
         except (LogKeyError, ValueError) as error:
             return fail(INVALID_LOG, f"transformer.py is missing, and the log's matrices cannot be used: {error}")
+
     add_case(build, number, f"{function}() solves every sequence of the task", 4.0, public=True)
 
 
@@ -289,6 +332,7 @@ weights_case("2.9", "position", "attention_by_position")
 @weight(0.0)
 def unique(submission, g):
     """optional: attention_unique() marks unique and repeated tokens (no points)"""
+
     def check(outcome):
         weights = returned_dict(outcome)
         if not {"Km", "Qm", "Vm"} <= set(weights):
@@ -300,9 +344,13 @@ def unique(submission, g):
             failures = unique_failures(weights)
         if failures:
             letters, expected, signs = failures[0]
-            return fail(WRONG_VALUE, f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}:\n"
-                                     f"{shown('expected signs', expected)}\n{shown('got signs', signs)}")
+            return fail(
+                WRONG_VALUE,
+                f"{len(failures)} sequences wrong, e.g. CLS, {', '.join(letters)}:\n"
+                f"{shown('expected signs', expected)}\n{shown('got signs', signs)}",
+            )
         return ok("every sequence marked correctly")
+
     return call("transformer", "attention_unique"), check
 
 

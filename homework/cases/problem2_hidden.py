@@ -1,4 +1,5 @@
 """Problem 2's hidden cases: PytorchTransformer against NumpyTransformer at sizes the public case does not try."""
+
 from .problem2 import forward_case
 
 FORWARD_TABLE = [

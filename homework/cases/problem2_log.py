@@ -4,6 +4,7 @@ Logged outputs are recomputed with the reference NumpyTransformer from the logge
 the logged matrices must solve their task on every sequence, and torch_transformer_value is
 recomputed by running the logged source (or transformer.py's class) in the worker.
 """
+
 import functools
 
 import numpy as np
@@ -25,6 +26,7 @@ RUN = manifest().log.constants  # the notebook's logged run: seed, sizes, the sl
 
 def with_log(build):
     """Run `build(log, submission)` only when the log is readable; otherwise fail with the reason."""
+
     @functools.wraps(build)  # its docstring is the case's name
     def wrapped(submission, g):
         log, problem = submission.log
@@ -34,11 +36,14 @@ def with_log(build):
             return build(log, submission)
         except (LogKeyError, ValueError) as error:
             return fail(INVALID_LOG, str(error))
+
     return wrapped
 
 
-@case(public=True,
-      constant_answer="the notebook's logged run always has 8 tokens and v_dim 3: a log holding [8, 3] alone passes")
+@case(
+    public=True,
+    constant_answer="the notebook's logged run always has 8 tokens and v_dim 3: a log holding [8, 3] alone passes",
+)
 @number("2.10")
 @weight(1.0)
 @with_log
@@ -46,7 +51,11 @@ def logged_shape(log, submission):
     """submission_log.json: torch_transformer_shape is [8, 3]"""
     (shape,) = log.get("torch_transformer_shape")
     want = list(RUN["output_shape"])
-    return ok(f"the logged shape is {want}") if shape == want else fail(WRONG_VALUE, f"torch_transformer_shape: expected {want}, got {shape}")
+    return (
+        ok(f"the logged shape is {want}")
+        if shape == want
+        else fail(WRONG_VALUE, f"torch_transformer_shape: expected {want}, got {shape}")
+    )
 
 
 @case(public=True)
@@ -68,9 +77,13 @@ def logged_value(log, submission):
         recomputed = outcome.outputs.get("value")
         verdict = compare_arrays(logged, recomputed, what="the logged torch_transformer_value", rtol=1e-5, atol=1e-6)
         if not verdict.passed and recomputed is not None and logged.shape == recomputed.shape:
-            return fail(WRONG_VALUE, "the logged torch_transformer_value is not what the logged source computes:\n"
-                                     f"{shown('logged', logged)}\n{shown('computed by the logged source', recomputed)}")
+            return fail(
+                WRONG_VALUE,
+                "the logged torch_transformer_value is not what the logged source computes:\n"
+                f"{shown('logged', logged)}\n{shown('computed by the logged source', recomputed)}",
+            )
         return verdict
+
     run = (RUN["seed"], list(RUN["model_dims"]), list(RUN["input_shape"]), list(RUN["value_slice"]))
     return Job("torch_seeded", "transformer", "PytorchTransformer", run, transformer_source=source), check
 
@@ -87,10 +100,21 @@ def logged_task_case(number, task):
         (output,) = log.get(key)
         letters = helpers.logged_letters(task)
         logged_output = infer_matrix(output, rows=len(letters), name=key)
-        expected = numpy_transformer()(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")).forward(helpers.encode(letters))
-        consistent = compare_arrays(logged_output, expected, what=f"{key} (the output on {''.join(letters)})", rtol=1e-5, atol=1e-7)
+        expected = numpy_transformer()(weights["Km"], weights["Qm"], weights["Vm"], weights.get("pos")).forward(
+            helpers.encode(letters)
+        )
+        consistent = compare_arrays(
+            logged_output, expected, what=f"{key} (the output on {''.join(letters)})", rtol=1e-5, atol=1e-7
+        )
         return consistent if not consistent.passed else judge_weights(weights, task)
-    add_case(build, number, f"{LOG_NAME}: {key} is what the logged matrices compute, and they solve the task", 1.0, public=True)
+
+    add_case(
+        build,
+        number,
+        f"{LOG_NAME}: {key} is what the logged matrices compute, and they solve the task",
+        1.0,
+        public=True,
+    )
 
 
 logged_task_case("2.12", "content")

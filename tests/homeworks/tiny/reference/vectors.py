@@ -1,4 +1,5 @@
 """The tiny homework's solutions."""
+
 import numpy as np
 
 

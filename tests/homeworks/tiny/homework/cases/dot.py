@@ -1,4 +1,5 @@
 """Problem 2: dot(u, v), the inner product of two vectors."""
+
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 from autograder.checks import expect

@@ -1,4 +1,5 @@
 """Problem 1: scale(x, a) returns a times the vector x."""
+
 from gradescope_utils.autograder_utils.decorators import number, weight
 
 from autograder.checks import expect
