@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autograder.cli import WHAT_CHECK_CANNOT_SEE
+from autograder.check_summary import WHAT_CHECK_CANNOT_SEE
 from autograder.registry import problem_points
 from tests.helpers import ROOT
 
