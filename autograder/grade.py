@@ -122,7 +122,10 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
         if callable(case.twin) and not public_only
     }
     outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, deadline, config, twins)
-    tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
+    tests = [
+        judge_case(case, plan, outcomes.get(case.number), config, staff_notes)
+        for case, plan in zip(cases, plans, strict=True)
+    ]
     judged = {test.number: test for test in tests}  # a hidden case standing as a twin has no twin of its own
 
     def twin_of(case):
@@ -136,9 +139,10 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
             return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
         return None
 
-    tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
+    tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases, strict=True)]
     return [
-        optional_entry(case, test, plan, outcomes.get(case.number)) for test, case, plan in zip(tests, cases, plans)
+        optional_entry(case, test, plan, outcomes.get(case.number))
+        for test, case, plan in zip(tests, cases, plans, strict=True)
     ]
 
 
@@ -275,7 +279,9 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     even if its function hung elsewhere: it may pass, and a passing case is failed by its twin.
     """
     config = config or GraderConfig()
-    runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
+    runs = [
+        (case.number, case.public, plan[0]) for case, plan in zip(cases, plans, strict=True) if isinstance(plan, tuple)
+    ]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
@@ -292,7 +298,7 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
             if not batch:
                 break
             ran = worker.run_batch(batch, submission.root)
-            for (key, job), timeout, outcome in zip(candidates, full, ran):
+            for (key, job), timeout, outcome in zip(candidates, full, ran, strict=False):
                 if outcome.status == "timeout" and job.timeout < timeout:
                     outcome.error = CUT_SHORT
                 elif outcome.status == "timeout":

@@ -130,9 +130,10 @@ def _restore(record: dict) -> list[str]:
     """Put back every recorded mode on the very file it was taken from (same device and inode); what failed."""
     failed = []
     for path, entry in record.items():
-        same = lambda info, entry=entry: (
-            entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None
-        )  # noqa: E731
+
+        def same(info, entry=entry):
+            return entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None
+
         try:
             _set_mode(path, same)
         except OSError as error:

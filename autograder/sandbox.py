@@ -392,7 +392,7 @@ class WarmWorker:
                 timeout=float(timeout),
                 scratch=str(scratch),
             )
-            for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))
+            for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches, strict=True))
         ]
         if self.protections.get("other_user"):  # each case's folder is the worker user's; the batch's stays root's
             os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them

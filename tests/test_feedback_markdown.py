@@ -129,7 +129,7 @@ def test_every_public_case_shows_a_call_that_rebuilds_its_inputs_exactly(case):
     output = judge_case(case, (job, check), Outcome("ok", outputs={"value": None}), GraderConfig(), []).output
     shown = snippet_call(output)
     assert len(shown) == len(job.args)
-    for given, wanted in zip(shown, job.args):
+    for given, wanted in zip(shown, job.args, strict=True):
         if isinstance(wanted, dict):  # one of the grader's own functions, named
             assert given.__name__ == wanted["callable"] and f"`{wanted['callable']}` is the grader's own" in output
         else:

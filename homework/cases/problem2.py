@@ -201,7 +201,7 @@ def shape_problem(weights, task):
         if matrix is None or matrix.ndim != 2:
             got = "is missing" if matrix is None else f"has shape {matrix.shape}"
             return f"{name} {got}; expected a matrix of shape {wanted_shape(dims, bound)}"
-        for dim, got in zip(dims, matrix.shape):
+        for dim, got in zip(dims, matrix.shape, strict=True):
             if dim in FREE_DIMS and dim not in bound:
                 low, high = FREE_DIMS[dim]
                 if not low <= got <= high:

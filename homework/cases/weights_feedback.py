@@ -45,7 +45,9 @@ def attention_table(attention, letters):
         [heads[query], *(number(w) for w in weights)] for query, weights in enumerate(attention)
     ]
     widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
 
 
 def keys_text(keys, letters):
