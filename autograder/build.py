@@ -10,7 +10,8 @@ from autograder import PROJECT_ROOT
 from autograder.homework import HOMEWORK, MANIFEST_NAME, REFERENCE, TEMPLATE, homework_path, hook, manifest
 from autograder.secret import SECRET_FILE, new_secret
 
-# What Gradescope needs: its two scripts at the root, the pins, the engine, the homework and the reference it computes from.
+# What Gradescope needs: its two scripts at the root, the pins, the engine, the homework and the reference it
+# computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 HOMEWORK_PATTERNS = ("*.py", "*.yaml")  # the homework package: its code and its manifest
 EXECUTABLE = {"setup.sh", "run_autograder"}
@@ -129,13 +130,15 @@ def write_zip(out, members):
 
 
 def build_gradescope(out):
-    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the engine, the homework, its reference, a secret."""
+    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the engine, the homework, its
+    reference, a secret."""
     members = [*gradescope_members(), (SECRET_MEMBER, new_secret().encode())]
     return write_zip(out, sorted(members, key=lambda member: member[0]))
 
 
 def build_student(out):
-    """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden case)."""
+    """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden
+    case)."""
     from autograder.frozen import never_reads_the_submission, write_frozen
     from autograder.registry import public_cases
 

@@ -82,7 +82,8 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
     print(f"Self-check of {folder} on the public cases{'' if problem is None else f' of problem {problem}'}")
     if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no geteuid
         print(
-            "(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)"
+            "(isolation is process-only here: your code runs as you, in separate processes with time limits, "
+            "and memory limits on Linux)"
         )
     report = build_report(results, expand="all" if verbose else "first")
     print(report_text(report, colour=use_colour(colour_choice)))

@@ -1,4 +1,5 @@
-"""The public cases as data, for the students' bundle: their jobs and expected values, without the reference that computed them.
+"""The public cases as data, for the students' bundle: their jobs and expected values, without the reference that
+computed them.
 
 `freeze` runs in the repository (by `build student`); `register_frozen_cases` runs in the
 bundle, where it stands in for the case modules that import the reference. The modules the
@@ -126,7 +127,8 @@ def thawed_builder(job, arrays, check):
 
 
 def register_frozen_cases(folder=PUBLIC):
-    """Register the cases frozen in `folder` (the bundle's autograder/public/); no twins: fresh inputs need the reference."""
+    """Register the cases frozen in `folder` (the bundle's autograder/public/); no twins: fresh inputs need the
+    reference."""
     records = json.loads((folder / CASES_FILE).read_text())
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}

@@ -129,7 +129,8 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
     judged = {test.number: test for test in tests}  # a hidden case standing as a twin has no twin of its own
 
     def twin_of(case):
-        """The twin's result (hidden style), judged only when its case passed; None when it has none or was not graded."""
+        """The twin's result (hidden style), judged only when its case passed; None when it has none or was not
+        graded."""
         if public_only or judged[case.number].status != "passed":
             return None
         if isinstance(case.twin, str):
@@ -151,7 +152,8 @@ NOT_ATTEMPTED_SUFFIX = " (not attempted)"
 
 def optional_entry(case, test, plan, outcome):
     """An optional case's entry when the student left the task out (its file or function missing, or the stub still
-    raising NotImplementedError): "not attempted", worth 0 of 0, neither passed nor failed; otherwise `test` as it is."""
+    raising NotImplementedError): "not attempted", worth 0 of 0, neither passed nor failed; otherwise `test` as it
+    is."""
     why = not_attempted_reason(case, plan, outcome) if case.optional and test.max_score == 0 else None
     if why is None:
         return test
@@ -183,7 +185,8 @@ def not_attempted_reason(case, plan, outcome):
 
 
 def submission_draws(root, staff_notes):
-    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, if there is no secret)."""
+    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, if there is no
+    secret)."""
     draws, note = draws_for(root)
     if note:
         staff_notes.append(note)
@@ -199,7 +202,8 @@ def grader_fault(case, staff_notes):
 
 
 def grader_errors(results: Results) -> dict[str, list[str]]:
-    """The grader errors of a grade, for course staff: their details (a traceback or a reason) -> the cases they cost."""
+    """The grader errors of a grade, for course staff: their details (a traceback or a reason) -> the cases they
+    cost."""
     found: dict[str, list[str]] = {}
     for test in results.tests:
         if test.category == checks.GRADER_ERROR:
@@ -258,7 +262,8 @@ _FIXED_PLANS = {}
 
 
 def fixed_plan(case):
-    """The plan of a public case that never reads the submission (`build student` freezes those): made once a process."""
+    """The plan of a public case that never reads the submission (`build student` freezes those): made once a
+    process."""
     if case.number not in _FIXED_PLANS:
         _FIXED_PLANS[case.number] = case.build(None, rng(case.number))
     job, check = _FIXED_PLANS[case.number]
@@ -298,6 +303,7 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
             if not batch:
                 break
             ran = worker.run_batch(batch, submission.root)
+            # ran covers the batch: the candidates that fit in the time left, a prefix of them (hence strict=False)
             for (key, job), timeout, outcome in zip(candidates, full, ran, strict=False):
                 if outcome.status == "timeout" and job.timeout < timeout:
                     outcome.error = CUT_SHORT
@@ -312,14 +318,15 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
 
 
 def twin_returned(key, outcomes):
-    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the twin),
-    None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
+    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the
+    twin), None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
     outcome = outcomes.get(key.removeprefix("twin:")) if key.startswith("twin:") else None
     return None if outcome is None else outcome.status == "ok"
 
 
 def hang_key(job):
-    """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the file)."""
+    """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the
+    file)."""
     return job.module, job.function, job.transformer_source is not None
 
 
@@ -408,9 +415,15 @@ def outcome_verdict(outcome, job, config):
             else f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
             + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else "")
         ),
-        "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
+        "memory": (
+            f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; "
+            "an N x N array does not fit)"
+        ),
         "crash": f"{target} stopped the case: {outcome.error}",
-        "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
+        "unsupported": (
+            f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, "
+            "a number or a nested list"
+        ),
         "grader_error": "The grader could not run this case. Please contact course staff.",
     }
     return fail(OUTCOME_CATEGORIES[outcome.status], messages[outcome.status])
@@ -423,7 +436,10 @@ def python_literal(value, indent):
     """An argument as Python source that rebuilds it exactly (every float to its last digit; `np` is numpy)."""
     if isinstance(value, np.ndarray):
         if value.size > INPUTS_SHOWN_WHOLE:
-            return f"np.array({np.array2string(value, separator=', ', threshold=50)})  # {value.size} entries, printed in part"
+            return (
+                f"np.array({np.array2string(value, separator=', ', threshold=50)})"
+                f"  # {value.size} entries, printed in part"
+            )
         if value.ndim < 2:
             return f"np.array({value.tolist()!r})"
         rows = "".join(f"{indent}    {row!r},\n" for row in value.tolist())

@@ -28,7 +28,8 @@ _OPEN_ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never 
 
 
 def closed_to(path: str, uid: int, gid: int) -> bool:
-    """True when `uid`/`gid` can neither list nor enter nor read `path`, by mode bits alone (folders on the way included)."""
+    """True when `uid`/`gid` can neither list nor enter nor read `path`, by mode bits alone (folders on the way
+    included)."""
     if first_closed_folder(os.path.dirname(path), uid, gid):
         return True
     info = os.stat(path)

@@ -1,4 +1,5 @@
-"""The homework the engine grades: its manifest (homework/manifest.yaml, validated here) and its package, loaded by path.
+"""The homework the engine grades: its manifest (homework/manifest.yaml, validated here) and its package, loaded by
+path.
 
 The homework folder is `homework/` beside `autograder/` (in a checkout, the Gradescope zip and the
 students' bundle), or the folder named by AUTOGRADER_HOMEWORK. Its Python is imported as the
@@ -85,8 +86,9 @@ class Manifest(Strict):
     cases: CaseModules
     worker: WorkerFiles = WorkerFiles()
     hooks: dict[Literal["after_grading", "bundle_public_files"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]] = {}
-    # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9: problem 2
-    # from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks need
+    # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9:
+    # problem 2 from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks
+    # need
     bundle: BundleSpec
     mutants: MutantSpec | None = None
     worker_user: str | None = None  # the unprivileged user of student code (None: identity.py's, hw9worker, which
@@ -170,7 +172,8 @@ def hook(name: str):
 
 
 def worker_files() -> dict[str, str]:
-    """The absolute paths of the files the worker loads by path (recipes, callables): from the grader, never the student."""
+    """The absolute paths of the files the worker loads by path (recipes, callables): from the grader, never the
+    student."""
     files = manifest().worker.model_dump(exclude_none=True)
     return {kind: str(homework_path(relative)) for kind, relative in files.items()}
 

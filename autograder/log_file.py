@@ -1,4 +1,5 @@
-"""Read and validate the homework's log (submission_log.json) without trusting it: size cap, regular file, strict JSON, per-key types.
+"""Read and validate the homework's log (submission_log.json) without trusting it: size cap, regular file, strict JSON,
+per-key types.
 
 The keys and their types are the manifest's (log.keys). Each key is validated on its own, so one bad key
 costs only the checks that need it. Matrices are stored flat; infer_matrix gives them back their shape.

@@ -1,4 +1,5 @@
-"""The case registry: cases declared in the homework's case modules in gradescope-utils' vocabulary, collected here, never known to the runner.
+"""The case registry: cases declared in the homework's case modules in gradescope-utils' vocabulary, collected here,
+never known to the runner.
 
 A case is a builder declared as a gradescope-utils test reads: `@number`, `@weight` (or
 `@partial_credit`), `@visibility`, `@tags`, and its docstring's first line as its name, with this

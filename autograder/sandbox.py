@@ -369,7 +369,8 @@ class WarmWorker:
         return self._shared_copy[1]
 
     def _request(self, jobs, timeouts, submission_root, batch, scratches):
-        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its user."""
+        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its
+        user."""
         submission = self._submission_for_case(submission_root, batch)
         inputs = batch / "inputs"
         inputs.mkdir(mode=0o700)
@@ -458,7 +459,8 @@ class WarmWorker:
             os.close(folder)
 
     def redact(self, text: str) -> str:
-        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's, whoever printed them."""
+        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's,
+        whoever printed them."""
         text = text.replace(str(self.workspace), "<sandbox>")
         for folder in (
             HOMEWORK,

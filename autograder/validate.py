@@ -194,7 +194,8 @@ def stub_problems(earned):
 
 
 def caught(results) -> bool:
-    """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader error)."""
+    """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader
+    error)."""
     return any(t.status == "failed" and t.max_score > 0 and t.category in CATCHING for t in results.tests)
 
 
@@ -263,11 +264,13 @@ def validate(everything=False):
                     f"{case.constant_answer}"
                 )
     print(
-        f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})"
+        f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; "
+        f"{report.equivalent} marked equivalent in {EQUIVALENT.name})"
     )
     if report.stale_equivalents:
         print(
-            f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}"
+            f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: "
+            f"{', '.join(report.stale_equivalents)}"
         )
     shown = set()
     for problem in sorted(problem_titles()):
@@ -284,7 +287,8 @@ def validate(everything=False):
     below = [p for p in problem_titles() if report.rate(p) < TARGET]
     if errors.found:
         print(
-            f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate"
+            f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant "
+            "and fails validate"
         )
         print(*(f"\n{paragraph}" for paragraph in errors.report()), sep="\n")
     return 1 if problems or below or errors.found else 0

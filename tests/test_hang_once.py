@@ -1,4 +1,5 @@
-"""A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that hung."""
+"""A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that
+hung."""
 
 from autograder import checks
 from autograder import grade as grade_module

@@ -44,7 +44,8 @@ class Refuse:
 for name in BLOCKED:
     sys.modules.pop(name, None)
 sys.meta_path.insert(0, Refuse)
-for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK",
+for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY", \
+"O_NONBLOCK",
              "O_CLOEXEC", "O_NOCTTY"):
     if hasattr(os, name):
         delattr(os, name)
@@ -62,7 +63,8 @@ found["fork"] = hasattr(os, "fork")
 found["numpy"] = __import__("numpy").__name__
 if len(sys.argv) > 1:
     import subprocess
-    found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, text=True).stdout)
+    found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, \
+text=True).stdout)
 print(json.dumps(found))
 """
 ITEMS = [
