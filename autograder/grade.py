@@ -327,7 +327,7 @@ def twin_returned(key, outcomes):
 def hang_key(job):
     """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the
     file)."""
-    return job.module, job.function, job.transformer_source is not None
+    return job.module, job.function, job.class_source is not None
 
 
 def next_candidates(pending, returned):

@@ -68,6 +68,7 @@ class MutantSpec(Strict):
     modules: dict[str, str]  # reference module -> the problem its mutants count for
     functions: dict[str, str] = {}  # function -> its problem, where a module serves several
     not_graded: list[str] = []  # functions no case grades: never mutated
+    provided: list[str] = []  # classes handed to students whole (in the template too): never mutated
     equivalent: str = (
         "equivalent_mutants.json"  # a JSON file (may be absent): mutant id -> why no case can tell it apart
     )
@@ -85,10 +86,13 @@ class Manifest(Strict):
     log: LogSpec | None = None
     cases: CaseModules
     worker: WorkerFiles = WorkerFiles()
-    hooks: dict[Literal["after_grading", "bundle_public_files"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]] = {}
+    hooks: dict[
+        Literal["after_grading", "bundle_public_files", "stub_outputs"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]
+    ] = {}
     # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9:
     # problem 2 from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks
-    # need
+    # need; stub_outputs(stub, job, expected_shape) -> (outputs, kinds) or None: what `validate`'s stub submissions
+    # return for a job the engine's plain model of a function call does not fit (HW9: weights, torch recipes)
     bundle: BundleSpec
     mutants: MutantSpec | None = None
     worker_user: str | None = None  # the unprivileged user of student code (None: identity.py's, hw9worker, which

@@ -16,6 +16,7 @@ MUTATED = manifest().mutants  # which reference modules are mutated, and the pro
 MODULE_PROBLEMS = dict(MUTATED.modules) if MUTATED else {}
 FUNCTION_PROBLEM = dict(MUTATED.functions) if MUTATED else {}  # where a module serves several problems, each function's
 NOT_GRADED = set(MUTATED.not_graded) if MUTATED else set()  # functions no case grades
+PROVIDED = set(MUTATED.provided) if MUTATED else set()  # classes the homework hands out whole
 SWAPS = {
     ast.Add: ast.Sub,
     ast.Sub: ast.Add,
@@ -65,11 +66,11 @@ class Mutant:
 
 
 def _graded_functions(tree):
-    """The functions a student writes and the grader grades: no `_naive` oracle, no provided NumpyTransformer."""
+    """The functions a student writes and the grader grades: no `_naive` oracle, nothing of a class handed out."""
     provided = {
         id(node)
         for cls in ast.walk(tree)
-        if isinstance(cls, ast.ClassDef) and cls.name == "NumpyTransformer"
+        if isinstance(cls, ast.ClassDef) and cls.name in PROVIDED
         for node in ast.walk(cls)
     }
     return [

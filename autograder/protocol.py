@@ -272,7 +272,7 @@ class CaseRequest(Message):
     module: str
     function: str
     args: list
-    transformer_source: dict | None
+    class_source: dict | None
     seed: int
     timeout: float
     scratch: str  # the case's own folder

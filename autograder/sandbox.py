@@ -68,7 +68,7 @@ class Job:
     module: str = ""
     function: str = ""
     args: tuple = ()
-    transformer_source: dict | None = None
+    class_source: dict | None = None
     timeout: float | None = None
     seed: int = 0
 
@@ -388,7 +388,7 @@ class WarmWorker:
                 module=job.module,
                 function=job.function,
                 args=[protocol.encode_arg(arg, spill) for arg in job.args],
-                transformer_source=job.transformer_source,
+                class_source=job.class_source,
                 seed=job.seed,
                 timeout=float(timeout),
                 scratch=str(scratch),

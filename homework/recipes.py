@@ -15,7 +15,7 @@ import torch
 
 def transformer_class(job):
     """PytorchTransformer: from the submitted transformer.py, or rebuilt from the log's source text."""
-    source = job.transformer_source
+    source = job.class_source
     if source is None:
         return importlib.import_module("transformer").PytorchTransformer
     body = (

@@ -52,7 +52,7 @@ def from_either_source(part, number):
 def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
-        return {"transformer_source": transformer_source(submission)}
+        return {"class_source": transformer_source(submission)}
     except NoTransformerClass as error:
         return fail(MISSING, str(error))
 
