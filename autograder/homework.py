@@ -12,10 +12,11 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -166,7 +167,7 @@ def reference_module(name: str) -> ModuleType:
     return importlib.import_module(f"{REFERENCE_PACKAGE}.{name}")
 
 
-def hook(name: str):
+def hook(name: str) -> Callable[..., Any] | None:
     """The package's function the manifest names for hook `name`, or None when it declares none."""
     target = manifest().hooks.get(name)
     if target is None:

@@ -54,10 +54,10 @@ class Mutant:
     source: str  # the whole mutated module
 
     @property
-    def problem(self):
+    def problem(self) -> str:
         return FUNCTION_PROBLEM.get(self.function, MODULE_PROBLEMS[self.module])
 
-    def diff(self, original):
+    def diff(self, original: str) -> str:
         """The changed lines, as a unified diff against the module's unparsed original."""
         lines = difflib.unified_diff(
             original.splitlines(), self.source.splitlines(), f"reference/{self.module}.py", "mutant", n=1, lineterm=""
@@ -151,7 +151,7 @@ class _ReplaceNode(ast.NodeTransformer):
         return node.args[0] if node is self.target else node
 
 
-def mutants_of(module):
+def mutants_of(module: str) -> list[Mutant]:
     """Every single-site mutant of reference/<module>.py that still compiles."""
     tree = ast.parse((REFERENCE / f"{module}.py").read_text())
     found = []
@@ -180,6 +180,6 @@ def mutants_of(module):
     return found
 
 
-def original_source(module):
+def original_source(module: str) -> str:
     """The module as the mutants print it (unparsed), for diffs."""
     return ast.unparse(ast.parse((REFERENCE / f"{module}.py").read_text()))

@@ -10,6 +10,7 @@ import random
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +23,10 @@ from autograder.grade import grade, grader_errors, plan_case
 from autograder.homework import PACKAGE, REFERENCE, TEMPLATE, homework_path, hook, manifest
 from autograder.log_file import LOG_NAME
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
-from autograder.registry import all_cases, problem_titles
-from autograder.sandbox import Outcome, WarmWorker
-from autograder.secret import draws_for
+from autograder.registry import Case, all_cases, problem_titles
+from autograder.results import Results
+from autograder.sandbox import Job, Outcome, WarmWorker
+from autograder.secret import InputDraws, draws_for
 from autograder.submission import Submission
 
 EQUIVALENT = homework_path(
@@ -58,7 +60,7 @@ class GraderErrors:
         if run not in entry["runs"]:
             entry["runs"].append(run)
 
-    def add_results(self, run: str, results) -> None:
+    def add_results(self, run: str, results: Results) -> None:
         for details, numbers in grader_errors(results).items():
             for number in numbers:
                 self.add(run, number, details)
@@ -82,12 +84,14 @@ class MutantReport:
     equivalent: int = 0
     stale_equivalents: list = field(default_factory=list)
 
-    def rate(self, problem):
+    def rate(self, problem: str) -> float:
         caught, survived = self.caught.get(problem, 0), len(self.survivors.get(problem, []))
         return caught / (caught + survived) if caught + survived else 1.0
 
 
-def check_reference_and_template(worker, config, errors: GraderErrors, cases=None) -> list[str]:
+def check_reference_and_template(
+    worker: WarmWorker, config: GraderConfig, errors: GraderErrors, cases: list[Case] | None = None
+) -> list[str]:
     """Problems found: the reference must score full marks (every point its cases offer), the template zero, with no
     grader error (those go to `errors`, with their tracebacks)."""
     problems = []
@@ -108,7 +112,7 @@ def check_reference_and_template(worker, config, errors: GraderErrors, cases=Non
 STUBS = ("None", "0", "zeros of the right shape", "its first input unchanged")
 
 
-def right_shape(check):
+def right_shape(check: object) -> tuple[int, ...] | None:
     """The shape of the value a case expects (None when it expects None or checks something else)."""
     if isinstance(check, Expect) and check.expected is not None:
         return np.shape(check.expected)
@@ -117,7 +121,7 @@ def right_shape(check):
     return None
 
 
-def stub_outputs(stub, job, check):
+def stub_outputs(stub: str, job: Job, check: object) -> tuple[dict[str, np.ndarray | None], dict[str, str]]:
     """(outputs, kinds) as the worker would report them for `job` when the function called is `stub`: the homework's
     answer for jobs it knows better (its `stub_outputs` hook), else a plain function call's."""
     special = hook("stub_outputs")
@@ -135,7 +139,12 @@ def stub_outputs(stub, job, check):
     return {"value": value}, {"value": "None" if value is None else "numpy.ndarray (float64)"}
 
 
-def stub_passes(plan, stub, number="", errors=None):
+def stub_passes(
+    plan: tuple[Job, Callable[[Outcome], Verdict]] | Verdict,
+    stub: str,
+    number: str = "",
+    errors: GraderErrors | None = None,
+) -> bool:
     """Does a stub pass this plan? A plan or check that fails is a grader error (noted in `errors`) and no pass."""
     if isinstance(plan, Verdict):
         if plan.category == GRADER_ERROR and errors is not None:
@@ -151,7 +160,12 @@ def stub_passes(plan, stub, number="", errors=None):
         return False
 
 
-def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
+def stub_points(
+    root: str | Path = TEMPLATE,
+    draws: InputDraws | None = None,
+    errors: GraderErrors | None = None,
+    cases: list[Case] | None = None,
+) -> dict[str, list[tuple[Case, float]]]:
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log); the plans and checks
     that fail go to `errors` (a GraderErrors; without one, they raise AssertionError)."""
     own_errors = errors is None
@@ -179,7 +193,7 @@ def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
     return earned
 
 
-def stub_problems(earned):
+def stub_problems(earned: dict[str, list[tuple[Case, float]]]) -> list[str]:
     """Lines naming the points a stub earns on a case that does not declare its answer constant."""
     return [
         f"a stub returning {stub} earns {points:g} on case {case.number} ({case.name})"
@@ -189,15 +203,22 @@ def stub_problems(earned):
     ]
 
 
-def caught(results) -> bool:
+def caught(results: Results) -> bool:
     """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader
     error)."""
     return any(t.status == "failed" and t.max_score > 0 and t.category in CATCHING for t in results.tests)
 
 
 def run_mutants(
-    worker, config, everything=False, seed=0, errors=None, modules=MODULE_PROBLEMS, cases=None, sample=SAMPLE_PER_MODULE
-):
+    worker: WarmWorker,
+    config: GraderConfig,
+    everything: bool = False,
+    seed: int = 0,
+    errors: GraderErrors | None = None,
+    modules: Iterable[str] = MODULE_PROBLEMS,
+    cases: list[Case] | None = None,
+    sample: int = SAMPLE_PER_MODULE,
+) -> MutantReport:
     """Grade mutants of the reference `modules` on their own problems' cases (of `cases`, default all); return a
     MutantReport. Grader errors go to `errors` (a GraderErrors) and catch nothing."""
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
@@ -240,7 +261,7 @@ def run_mutants(
     return report
 
 
-def validate(everything=False):
+def validate(everything: bool = False) -> int:
     """Run every check, print the report; return the exit status (0 when everything holds)."""
     config = GraderConfig(case_timeout=5.0)
     errors = GraderErrors()
