@@ -1,4 +1,5 @@
-"""Was a submission attempted at all, and which of its Python files do not parse: read, never run, for the class report."""
+"""Was a submission attempted at all, and which of its Python files do not parse: read, never run, for the class
+report."""
 
 import ast
 from dataclasses import dataclass, field

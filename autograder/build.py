@@ -4,13 +4,15 @@ import posixpath
 import stat
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from autograder import PROJECT_ROOT
 from autograder.homework import HOMEWORK, MANIFEST_NAME, REFERENCE, TEMPLATE, homework_path, hook, manifest
 from autograder.secret import SECRET_FILE, new_secret
 
-# What Gradescope needs: its two scripts at the root, the pins, the engine, the homework and the reference it computes from.
+# What Gradescope needs: its two scripts at the root, the pins, the engine, the homework and the reference it
+# computes from.
 GRADESCOPE_FILES = ["setup.sh", "run_autograder", "requirements.txt"]
 HOMEWORK_PATTERNS = ("*.py", "*.yaml")  # the homework package: its code and its manifest
 EXECUTABLE = {"setup.sh", "run_autograder"}
@@ -61,7 +63,7 @@ def reference_member() -> str:
     return where
 
 
-def folder_members(folder: Path, inside: str, patterns) -> list:
+def folder_members(folder: Path, inside: str, patterns: Iterable[str]) -> list[tuple[str, Path]]:
     """(path in the zip under `inside`, file) for the files of `folder` matching `patterns`, caches left out."""
     return [
         (f"{inside}/{path.relative_to(folder).as_posix()}", path)
@@ -71,7 +73,7 @@ def folder_members(folder: Path, inside: str, patterns) -> list:
     ]
 
 
-def gradescope_members():
+def gradescope_members() -> list[tuple[str, Path]]:
     """(path in the zip, file on disk) for every member of the Gradescope bundle, sorted: the engine as `autograder/`,
     the homework as `homework/` and its reference where the manifest says, whatever folders they come from."""
     members = [(name, PROJECT_ROOT / name) for name in GRADESCOPE_FILES]
@@ -81,7 +83,7 @@ def gradescope_members():
     return sorted(members)
 
 
-def student_members(public_folder):
+def student_members(public_folder: str | Path) -> list[tuple[str, Path | bytes]]:
     """(path in the zip, file or bytes) of the students' bundle; `public_folder` holds the frozen cases."""
     root = manifest().bundle.folder
     members = [
@@ -114,7 +116,7 @@ def student_requirements() -> str:
     return REQUIREMENTS_HEADER + "\n".join(pins) + "\n"
 
 
-def write_zip(out, members):
+def write_zip(out: str | Path, members: Iterable[tuple[str, Path | bytes]]) -> Path:
     """Write `members` (path in the zip, file or bytes) to the zip `out`, keeping the run bit of the scripts."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -128,14 +130,16 @@ def write_zip(out, members):
     return out
 
 
-def build_gradescope(out):
-    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the engine, the homework, its reference, a secret."""
+def build_gradescope(out: str | Path) -> Path:
+    """The autograder zip for Gradescope: setup.sh and run_autograder at its root, the engine, the homework, its
+    reference, a secret."""
     members = [*gradescope_members(), (SECRET_MEMBER, new_secret().encode())]
     return write_zip(out, sorted(members, key=lambda member: member[0]))
 
 
-def build_student(out):
-    """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden case)."""
+def build_student(out: str | Path) -> Path:
+    """The students' zip: the template, and `check` with the public cases frozen to data (no reference, no hidden
+    case)."""
     from autograder.frozen import never_reads_the_submission, write_frozen
     from autograder.registry import public_cases
 

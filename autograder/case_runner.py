@@ -11,13 +11,15 @@ import os
 import random
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
 
 
-def load_sibling(name):
+def load_sibling(name: str) -> ModuleType:
     """A module of the grader's folder, loaded by path once (under the key supervisor.load_sibling uses too)."""
     key = f"_grader_{name}"
     if key not in sys.modules:
@@ -32,7 +34,7 @@ protocol = load_sibling("protocol")
 Status, UnsupportedReturn = protocol.Status, protocol.UnsupportedReturn
 
 
-def reduce_output(value):
+def reduce_output(value: object) -> tuple[np.ndarray | None, str]:
     """A returned value as a base float64 ndarray, or None; raises UnsupportedReturn otherwise."""
     if value is None:
         return None, "None"
@@ -60,7 +62,7 @@ def reduce_output(value):
     return np.array(array.astype(np.float64), dtype=np.float64, copy=True), kind
 
 
-def seed_all(seed):
+def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.default_generator.manual_seed(
@@ -71,7 +73,7 @@ def seed_all(seed):
 MAX_DICT_ITEMS = 16  # a weights dict has four matrices
 
 
-def recipe_call(job, args):
+def recipe_call(job: "protocol.CaseRequest", args: list) -> dict[str, object]:
     """Call module.function(*args); a returned dict (hand-designed weights) gives one output per key."""
     module = importlib.import_module(job.module)
     result = getattr(module, job.function)(*args)
@@ -88,7 +90,7 @@ RECIPES = {"call": recipe_call}
 GRADER_CALLABLES = {}
 
 
-def load_homework(files):
+def load_homework(files: dict[str, str]) -> None:
     """Add the homework's recipes and grader callables, each file loaded by path (files: kind -> absolute path)."""
     loaded = {}
     for kind, path in files.items():
@@ -103,7 +105,7 @@ def load_homework(files):
         GRADER_CALLABLES.update(loaded["callables"].GRADER_CALLABLES)
 
 
-def student_traceback(error, submission):
+def student_traceback(error: BaseException, submission: str) -> str:
     """The exception with only the frames in the student's own files, paths relative to the submission."""
     frames = [
         f
@@ -123,13 +125,15 @@ class Runner:
 
     input_cap = 256 * 2**20  # an input array the grading process sends
 
-    def prepare(self, case, read_input):
+    def prepare(self, case: "protocol.CaseRequest", read_input: Callable[[str, int], bytes]) -> list:
         """The case's arguments decoded and every generator seeded (before its student code runs)."""
         args = [protocol.decode_arg(spec, GRADER_CALLABLES, self.input_cap, read_input) for spec in case.args]
         seed_all(case.seed)
         return args
 
-    def run(self, case, args, submission):
+    def run(
+        self, case: "protocol.CaseRequest", args: list, submission: str
+    ) -> tuple["protocol.Status", dict[str, np.ndarray | None], dict[str, str], str, str]:
         """The student's call: (status, name -> float64 array or None, name -> kind, error, error type)."""
         try:
             values, kinds = {}, {}

@@ -150,7 +150,8 @@ def report_text(report: CheckReport, colour: bool = False, hint: str = VERBOSE_H
     lines += ["", paint("  problem                                   score", "bold", colour)]
     for row in report.scores:
         lines.append(
-            f"  {row.number}  {row.title:<38} {paint(f'{row.score:g} / {row.max_score:g}', 'pass' if row.full else 'fail', colour)}"
+            f"  {row.number}  {row.title:<38} "
+            f"{paint(f'{row.score:g} / {row.max_score:g}', 'pass' if row.full else 'fail', colour)}"
         )
     lines.append(f"  {'total':<41} {report.score:g} / {report.max_score:g}")
     return "\n".join(lines)

@@ -102,8 +102,10 @@ def compare_arrays(
         where = f" at index {tuple(int(i) for i in worst)}" if got.ndim else ""
         return fail(
             WRONG_VALUE,
-            f"{what} differs from the expected value{where}: expected {got.dtype.type(expected[worst]):.6g}, got {got[worst]:.6g}"
-            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\n{shown('expected', expected)}\n{shown('got' + given, got)}",
+            f"{what} differs from the expected value{where}: "
+            f"expected {got.dtype.type(expected[worst]):.6g}, got {got[worst]:.6g}"
+            f" ({int(np.sum(deviation > 0))} of {expected.size} entries off)\n"
+            f"{shown('expected', expected)}\n{shown('got' + given, got)}",
         )
     return ok(f"{what} matches the expected value" + (f"s (shape {expected.shape})" if expected.ndim else ""))
 

@@ -6,19 +6,23 @@ import shlex
 import signal
 import sys
 import traceback
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 from autograder.homework import STUDENT_BUNDLE, manifest
 from autograder.registry import problem_titles
+from autograder.results import Results
 
 
-def use_colour(choice):
+def use_colour(choice: str) -> bool:
     """--color auto: colour on a terminal, unless NO_COLOR is set or TERM is dumb (https://no-color.org)."""
     if choice != "auto":
         return choice == "always"
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def print_report(results, expand="none", colour=False):
+def print_report(results: Results, expand: str = "none", colour: bool = False) -> None:
     """One line per case, then points per problem. expand: "none", "first" (first failure of each problem) or "all"."""
     from autograder.check_summary import build_report, report_text
 
@@ -29,11 +33,11 @@ class GradingStopped(Exception):
     """The grader was told to stop (SIGTERM) before it finished."""
 
 
-def stop_grading(signum, frame):
+def stop_grading(signum: int, frame: FrameType | None) -> NoReturn:
     raise GradingStopped("the grader was stopped by the time limit (SIGTERM) before it finished")
 
 
-def grade_command(folder, results_path):
+def grade_command(folder: str | Path, results_path: str | Path) -> int:
     """Grade with every case, write results.json (even when the grader fails), print a summary; exit 0."""
     from autograder.grade import grade, grader_errors
     from autograder.results import grader_failure, printable, write_results
@@ -62,7 +66,13 @@ def grade_command(folder, results_path):
     return 0
 
 
-def check_command(folder, verbose=False, colour_choice="auto", problem=None, results_path=None):
+def check_command(
+    folder: str | Path,
+    verbose: bool = False,
+    colour_choice: str = "auto",
+    problem: str | None = None,
+    results_path: str | Path | None = None,
+) -> int:
     """A student's self-check: the public cases only (of one problem, or all), the first failure of each problem
     explained; with `results_path`, also their results.json. Exit 1 when a public case fails."""
     from autograder.check_summary import build_report, report_text
@@ -82,7 +92,8 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
     print(f"Self-check of {folder} on the public cases{'' if problem is None else f' of problem {problem}'}")
     if not hasattr(os, "geteuid") or os.geteuid() != 0:  # Windows has no geteuid
         print(
-            "(isolation is process-only here: your code runs as you, in separate processes with time limits, and memory limits on Linux)"
+            "(isolation is process-only here: your code runs as you, in separate processes with time limits, "
+            "and memory limits on Linux)"
         )
     report = build_report(results, expand="all" if verbose else "first")
     print(report_text(report, colour=use_colour(colour_choice)))
@@ -90,7 +101,7 @@ def check_command(folder, verbose=False, colour_choice="auto", problem=None, res
     return 1 if report.failed else 0
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autograder", description=f"Autograder for {manifest().title} (Gradescope-style)."
     )
@@ -167,7 +178,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb == "grade":

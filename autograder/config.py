@@ -28,11 +28,17 @@ class GraderConfig(BaseModel):
     worker_start_timeout: float = Field(120.0, description="seconds the warm worker may take to import numpy and torch")
     hidden_paths: list[str] = Field(
         default_factory=list,
-        description="more folders of the project's own that workers must not read (covered in the worker's mount namespace, or closed by their modes for the grade only); reference/, autograder/ and tests/ always are",
+        description=(
+            "more folders of the project's own that workers must not read (covered in the worker's mount namespace, "
+            "or closed by their modes for the grade only); reference/, autograder/ and tests/ always are"
+        ),
     )
     process_per_case: bool = Field(
         False,
-        description="run every case in its own child (slower); by default the visible cases share one child and the hidden cases another, a fresh one after any case that crashes, hangs or leaves a process behind",
+        description=(
+            "run every case in its own child (slower); by default the visible cases share one child and the hidden "
+            "cases another, a fresh one after any case that crashes, hangs or leaves a process behind"
+        ),
     )
     namespaces: bool = Field(
         default_factory=lambda: os.environ.get("HW9_NAMESPACES", "1") != "0",

@@ -1,4 +1,5 @@
-"""The public cases as data, for the students' bundle: their jobs and expected values, without the reference that computed them.
+"""The public cases as data, for the students' bundle: their jobs and expected values, without the reference that
+computed them.
 
 `freeze` runs in the repository (by `build student`); `register_frozen_cases` runs in the
 bundle, where it stands in for the case modules that import the reference. The modules the
@@ -6,6 +7,9 @@ manifest lists under cases.bundle need no reference values, so the bundle carrie
 """
 
 import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +22,7 @@ from autograder.sandbox import Job
 CASES_FILE, ARRAYS_FILE = "cases.json", "cases.npz"
 
 
-def never_reads_the_submission(case):
+def never_reads_the_submission(case: Case) -> bool:
     """Is this a case of the frozen modules, whose builder never reads the submission?
 
     Their public cases' plans are fixed: built from `rng(number)` by `freeze`, and once per grading process.
@@ -27,7 +31,7 @@ def never_reads_the_submission(case):
     return case.build.__module__ in {f"{PACKAGE}.{name}" for name in modules.modules if name not in modules.bundle}
 
 
-def encode(value, arrays):
+def encode(value: object, arrays: dict[str, np.ndarray]) -> object:
     """A JSON-able form of an argument or expected value; arrays go to `arrays` under a new key."""
     if isinstance(value, np.ndarray):
         key = f"a{len(arrays)}"
@@ -44,7 +48,7 @@ def encode(value, arrays):
     raise TypeError(f"cannot freeze a {type(value).__name__}")
 
 
-def decode(value, arrays):
+def decode(value: object, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(value, list):
         return [decode(item, arrays) for item in value]
     if isinstance(value, dict):
@@ -52,7 +56,7 @@ def decode(value, arrays):
     return value
 
 
-def encode_check(check, arrays):
+def encode_check(check: object, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     if isinstance(check, Expect):
         return {
             "kind": "expect",
@@ -73,7 +77,7 @@ def encode_check(check, arrays):
     raise TypeError(f"cannot freeze the check {check!r}")
 
 
-def decode_check(record, arrays):
+def decode_check(record: dict[str, Any], arrays: dict[str, np.ndarray]) -> Expect | FeatureGram:
     mistakes = {words: decode(value, arrays) for words, value in record["mistakes"].items()}
     if record["kind"] == "expect":
         return Expect(
@@ -84,7 +88,7 @@ def decode_check(record, arrays):
     )
 
 
-def freeze(cases):
+def freeze(cases: Iterable[Case]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """(JSON-able records, arrays by key) of cases whose builders need no submission and return (Job, check)."""
     arrays, records = {}, []
     for case in cases:
@@ -110,7 +114,7 @@ def freeze(cases):
     return records, arrays
 
 
-def write_frozen(cases, folder):
+def write_frozen(cases: Iterable[Case], folder: Path) -> None:
     """Freeze `cases` into folder/cases.json and folder/cases.npz."""
     records, arrays = freeze(cases)
     folder.mkdir(parents=True, exist_ok=True)
@@ -118,15 +122,18 @@ def write_frozen(cases, folder):
     np.savez(folder / ARRAYS_FILE, **arrays)
 
 
-def thawed_builder(job, arrays, check):
+def thawed_builder(
+    job: dict[str, Any], arrays: dict[str, np.ndarray], check: Expect | FeatureGram
+) -> Callable[..., tuple[Job, Expect | FeatureGram]]:
     def build(submission, g):
         return Job(job["recipe"], job["module"], job["function"], tuple(decode(job["args"], arrays))), check
 
     return build
 
 
-def register_frozen_cases(folder=PUBLIC):
-    """Register the cases frozen in `folder` (the bundle's autograder/public/); no twins: fresh inputs need the reference."""
+def register_frozen_cases(folder: Path = PUBLIC) -> None:
+    """Register the cases frozen in `folder` (the bundle's autograder/public/); no twins: fresh inputs need the
+    reference."""
     records = json.loads((folder / CASES_FILE).read_text())
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
         arrays = {key: stored[key] for key in stored.files}

@@ -4,6 +4,8 @@ import dataclasses
 import time
 import traceback
 import zlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 
@@ -13,10 +15,10 @@ from autograder.config import GraderConfig
 from autograder.frozen import never_reads_the_submission
 from autograder.homework import grader_callables, hook
 from autograder.portable import make_worker
-from autograder.registry import all_cases, problem_titles, public_cases, rng
+from autograder.registry import Case, all_cases, problem_titles, public_cases, rng
 from autograder.results import Results, TestResult, fence
-from autograder.sandbox import Outcome, describe_protections
-from autograder.secret import SecretUnavailable, draws_for
+from autograder.sandbox import Job, Outcome, WarmWorker, describe_protections
+from autograder.secret import InputDraws, SecretUnavailable, draws_for
 from autograder.submission import Submission
 from autograder.untrusted_fs import CopyLimits
 
@@ -34,7 +36,14 @@ OUTCOME_CATEGORIES = {
 }
 
 
-def grade(folder, config=None, public_only=False, worker=None, cases=None, deadline=None):
+def grade(
+    folder: str | Path,
+    config: GraderConfig | None = None,
+    public_only: bool = False,
+    worker: WarmWorker | None = None,
+    cases: list[Case] | None = None,
+    deadline: float | None = None,
+) -> Results:
     """Grade the submission in `folder` with every case (or the public ones); never raises for student faults.
 
     A warm `worker` may be shared between submissions; without one, a worker is started and
@@ -59,7 +68,15 @@ def grade(folder, config=None, public_only=False, worker=None, cases=None, deadl
         submission.close()
 
 
-def grade_copy(submission, config, public_only, worker, cases, deadline, started):
+def grade_copy(
+    submission: Submission,
+    config: GraderConfig,
+    public_only: bool,
+    worker: WarmWorker,
+    cases: list[Case] | None,
+    deadline: float,
+    started: float,
+) -> Results:
     """grade() once the upload is copied: plan, run and judge every case, then build the results."""
     if cases is None:
         cases = public_cases() if public_only else all_cases()
@@ -112,7 +129,16 @@ def grade_copy(submission, config, public_only, worker, cases, deadline, started
     return Results(tests=tests, output=output, execution_time=time.monotonic() - started)
 
 
-def judged_tests(cases, submission, config, public_only, worker, deadline, staff_notes, draws):
+def judged_tests(
+    cases: list[Case],
+    submission: Submission,
+    config: GraderConfig,
+    public_only: bool,
+    worker: WarmWorker,
+    deadline: float,
+    staff_notes: list[str],
+    draws: InputDraws | None,
+) -> list[TestResult]:
     """Plan, run and judge `cases` on `submission` (twins included): their TestResults, in the same order."""
     not_found = submission.not_found
     plans = [plan_case(case, submission, not_found, staff_notes, draws) for case in cases]
@@ -122,11 +148,15 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
         if callable(case.twin) and not public_only
     }
     outcomes = run_jobs(cases, plans, submission, worker, config.process_per_case, deadline, config, twins)
-    tests = [judge_case(case, plan, outcomes.get(case.number), config, staff_notes) for case, plan in zip(cases, plans)]
+    tests = [
+        judge_case(case, plan, outcomes.get(case.number), config, staff_notes)
+        for case, plan in zip(cases, plans, strict=True)
+    ]
     judged = {test.number: test for test in tests}  # a hidden case standing as a twin has no twin of its own
 
     def twin_of(case):
-        """The twin's result (hidden style), judged only when its case passed; None when it has none or was not graded."""
+        """The twin's result (hidden style), judged only when its case passed; None when it has none or was not
+        graded."""
         if public_only or judged[case.number].status != "passed":
             return None
         if isinstance(case.twin, str):
@@ -136,18 +166,22 @@ def judged_tests(cases, submission, config, public_only, worker, deadline, staff
             return judge_case(hidden, twins[case.number], outcomes.get(f"twin:{case.number}"), config, staff_notes)
         return None
 
-    tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases)]
+    tests = [with_twin(test, case, twin_of(case)) for test, case in zip(tests, cases, strict=True)]
     return [
-        optional_entry(case, test, plan, outcomes.get(case.number)) for test, case, plan in zip(tests, cases, plans)
+        optional_entry(case, test, plan, outcomes.get(case.number))
+        for test, case, plan in zip(tests, cases, plans, strict=True)
     ]
 
 
 NOT_ATTEMPTED_SUFFIX = " (not attempted)"
 
 
-def optional_entry(case, test, plan, outcome):
+def optional_entry(
+    case: Case, test: TestResult, plan: tuple[Job, Callable[[Outcome], Verdict]] | Verdict, outcome: Outcome | None
+) -> TestResult:
     """An optional case's entry when the student left the task out (its file or function missing, or the stub still
-    raising NotImplementedError): "not attempted", worth 0 of 0, neither passed nor failed; otherwise `test` as it is."""
+    raising NotImplementedError): "not attempted", worth 0 of 0, neither passed nor failed; otherwise `test` as it
+    is."""
     why = not_attempted_reason(case, plan, outcome) if case.optional and test.max_score == 0 else None
     if why is None:
         return test
@@ -164,7 +198,9 @@ def optional_entry(case, test, plan, outcome):
     )
 
 
-def not_attempted_reason(case, plan, outcome):
+def not_attempted_reason(
+    case: Case, plan: tuple[Job, Callable[[Outcome], Verdict]] | Verdict, outcome: Outcome | None
+) -> str | None:
     """Why an optional case counts as left out, or None when the student's attempt ran (and passed or failed)."""
     if isinstance(plan, Verdict):
         return plan.message if plan.category == checks.MISSING else None
@@ -178,15 +214,16 @@ def not_attempted_reason(case, plan, outcome):
     return None
 
 
-def submission_draws(root, staff_notes):
-    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, if there is no secret)."""
+def submission_draws(root: Path | None, staff_notes: list[str]) -> InputDraws:
+    """The generators of this submission's hidden inputs (a one-off secret's, noted for staff, if there is no
+    secret)."""
     draws, note = draws_for(root)
     if note:
         staff_notes.append(note)
     return draws
 
 
-def grader_fault(case, staff_notes):
+def grader_fault(case: Case, staff_notes: list[str]) -> Verdict:
     """The verdict on a case whose plan or check raised (call it in the `except` block): "contact course staff" for the
     student; the traceback for staff, in the hidden entry 0.2 (through `staff_notes`) and in the verdict's details."""
     details = traceback.format_exc()
@@ -195,7 +232,8 @@ def grader_fault(case, staff_notes):
 
 
 def grader_errors(results: Results) -> dict[str, list[str]]:
-    """The grader errors of a grade, for course staff: their details (a traceback or a reason) -> the cases they cost."""
+    """The grader errors of a grade, for course staff: their details (a traceback or a reason) -> the cases they
+    cost."""
     found: dict[str, list[str]] = {}
     for test in results.tests:
         if test.category == checks.GRADER_ERROR:
@@ -206,7 +244,7 @@ def grader_errors(results: Results) -> dict[str, list[str]]:
 FAILED_CLOSED = "no student code ran: the grader fails closed (as root, with no other user for student code; entry 0.1)"
 
 
-def refused(test):
+def refused(test: TestResult) -> TestResult:
     """A graded case when the grader fails closed (as root, with no other user for student code): the grader's
     error, worth nothing, even for the cases judged from the log alone."""
     if test.max_score == 0 or test.category == checks.GRADER_ERROR:
@@ -223,7 +261,14 @@ def refused(test):
     )
 
 
-def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
+def plan_case(
+    case: Case,
+    submission: Submission,
+    not_found: str | None,
+    staff_notes: list[str],
+    draws: InputDraws | None = None,
+    twin: bool = False,
+) -> tuple[Job, Callable[[Outcome], Verdict]] | Verdict:
     """A case's plan: (job, check) for the worker, or a Verdict already (a missing file, a log check, a grader fault).
 
     A public case's own plan uses its fixed inputs (built once per process when it never reads
@@ -253,15 +298,25 @@ def plan_case(case, submission, not_found, staff_notes, draws=None, twin=False):
 _FIXED_PLANS = {}
 
 
-def fixed_plan(case):
-    """The plan of a public case that never reads the submission (`build student` freezes those): made once a process."""
+def fixed_plan(case: Case) -> tuple[Job, Callable[[Outcome], Verdict]]:
+    """The plan of a public case that never reads the submission (`build student` freezes those): made once a
+    process."""
     if case.number not in _FIXED_PLANS:
         _FIXED_PLANS[case.number] = case.build(None, rng(case.number))
     job, check = _FIXED_PLANS[case.number]
     return dataclasses.replace(job), check
 
 
-def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=float("inf"), config=None, twins=None):
+def run_jobs(
+    cases: list[Case],
+    plans: list[tuple[Job, Callable[[Outcome], Verdict]] | Verdict],
+    submission: Submission,
+    worker: WarmWorker,
+    process_per_case: bool = False,
+    deadline: float = float("inf"),
+    config: GraderConfig | None = None,
+    twins: dict[str, tuple[Job, Callable[[Outcome], Verdict]] | Verdict] | None = None,
+) -> dict[str, Outcome]:
     """case number (or "twin:" + number) -> Outcome of every planned job that fits before `deadline`: visible cases
     first, then hidden ones and the public cases' twins.
 
@@ -275,7 +330,9 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     even if its function hung elsewhere: it may pass, and a passing case is failed by its twin.
     """
     config = config or GraderConfig()
-    runs = [(case.number, case.public, plan[0]) for case, plan in zip(cases, plans) if isinstance(plan, tuple)]
+    runs = [
+        (case.number, case.public, plan[0]) for case, plan in zip(cases, plans, strict=True) if isinstance(plan, tuple)
+    ]
     runs += [(f"twin:{number}", False, plan[0]) for number, plan in (twins or {}).items() if isinstance(plan, tuple)]
     outcomes, hung, returned = {}, {}, set()  # hung: hang_key -> the case where it timed out; returned: hang_keys
     for visible in (True, False):
@@ -292,7 +349,8 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
             if not batch:
                 break
             ran = worker.run_batch(batch, submission.root)
-            for (key, job), timeout, outcome in zip(candidates, full, ran):
+            # ran covers the batch: the candidates that fit in the time left, a prefix of them (hence strict=False)
+            for (key, job), timeout, outcome in zip(candidates, full, ran, strict=False):
                 if outcome.status == "timeout" and job.timeout < timeout:
                     outcome.error = CUT_SHORT
                 elif outcome.status == "timeout":
@@ -305,19 +363,20 @@ def run_jobs(cases, plans, submission, worker, process_per_case=False, deadline=
     return outcomes
 
 
-def twin_returned(key, outcomes):
-    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the twin),
-    None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
+def twin_returned(key: str, outcomes: dict[str, Outcome]) -> bool | None:
+    """For a twin's key: True when its case ran and returned, False when it ran and did not (nothing will judge the
+    twin), None when its case has not run yet (a hidden case's twin runs beside it) or `key` is no twin's."""
     outcome = outcomes.get(key.removeprefix("twin:")) if key.startswith("twin:") else None
     return None if outcome is None else outcome.status == "ok"
 
 
-def hang_key(job):
-    """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the file)."""
-    return job.module, job.function, job.transformer_source is not None
+def hang_key(job: Job) -> tuple[str, str, bool]:
+    """The function a job runs, as far as hanging goes: its module and name (problem 2's class, from the log or the
+    file)."""
+    return job.module, job.function, job.class_source is not None
 
 
-def next_candidates(pending, returned):
+def next_candidates(pending: list[tuple[str, Job]], returned: set[tuple[str, str, bool]]) -> list[tuple[str, Job]]:
     """The pending (key, job)s of the next batch, in order: every case of a function in `returned` (it returned once),
     and the first case of each other function, so that a function that hangs from its first case costs one timeout."""
     tried, chosen = set(), []
@@ -328,7 +387,7 @@ def next_candidates(pending, returned):
     return chosen
 
 
-def fitting_batch(jobs, seconds_left, config):
+def fitting_batch(jobs: list[Job], seconds_left: float, config: GraderConfig) -> list[Job]:
     """The first jobs whose timeouts fit in `seconds_left`, each given its timeout; the first job alone may be cut
     short to the time left (never below config.min_case_seconds). Empty when not even that fits."""
     batch = []
@@ -349,7 +408,7 @@ HARD_CODED = (
 )
 
 
-def with_twin(test, case, twin):
+def with_twin(test: TestResult, case: Case, twin: TestResult | None) -> TestResult:
     """A passing case whose twin (the same check on fresh inputs: its hidden-style result) fails scores 0 and says so;
     otherwise `test` as it is."""
     if twin is None or test.status != "passed" or twin.status == "passed":
@@ -367,7 +426,13 @@ def with_twin(test, case, twin):
     return test.model_copy(update=changes)
 
 
-def judge_case(case, plan, outcome, config, staff_notes):
+def judge_case(
+    case: Case,
+    plan: tuple[Job, Callable[[Outcome], Verdict]] | Verdict,
+    outcome: Outcome | None,
+    config: GraderConfig,
+    staff_notes: list[str],
+) -> TestResult:
     """The verdict on a case from its plan and the worker's outcome; a fault of the grader costs this case only."""
     if isinstance(plan, Verdict):
         return to_test_result(case, plan, None)
@@ -391,7 +456,7 @@ def judge_case(case, plan, outcome, config, staff_notes):
     return test
 
 
-def outcome_verdict(outcome, job, config):
+def outcome_verdict(outcome: Outcome, job: Job, config: GraderConfig) -> Verdict:
     """The verdict on a run that did not return normally."""
     target = job.function or "your code"
     messages = {
@@ -402,9 +467,15 @@ def outcome_verdict(outcome, job, config):
             else f"{target} did not finish within {job.timeout or config.case_timeout:.3g} s"
             + (f" ({CUT_SHORT})" if outcome.error == CUT_SHORT else "")
         ),
-        "memory": f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; an N x N array does not fit)",
+        "memory": (
+            f"{target} ran out of memory (a case may use {config.memory_mb} MiB beyond numpy and torch; "
+            "an N x N array does not fit)"
+        ),
         "crash": f"{target} stopped the case: {outcome.error}",
-        "unsupported": f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, a number or a nested list",
+        "unsupported": (
+            f"{target} returned an {outcome.error}; return real numbers: a numpy array, a CPU torch tensor, "
+            "a number or a nested list"
+        ),
         "grader_error": "The grader could not run this case. Please contact course staff.",
     }
     return fail(OUTCOME_CATEGORIES[outcome.status], messages[outcome.status])
@@ -413,11 +484,14 @@ def outcome_verdict(outcome, job, config):
 INPUTS_SHOWN_WHOLE = 400  # entries of an input array printed in full (every public input is far smaller)
 
 
-def python_literal(value, indent):
+def python_literal(value: object, indent: str) -> str:
     """An argument as Python source that rebuilds it exactly (every float to its last digit; `np` is numpy)."""
     if isinstance(value, np.ndarray):
         if value.size > INPUTS_SHOWN_WHOLE:
-            return f"np.array({np.array2string(value, separator=', ', threshold=50)})  # {value.size} entries, printed in part"
+            return (
+                f"np.array({np.array2string(value, separator=', ', threshold=50)})"
+                f"  # {value.size} entries, printed in part"
+            )
         if value.ndim < 2:
             return f"np.array({value.tolist()!r})"
         rows = "".join(f"{indent}    {row!r},\n" for row in value.tolist())
@@ -431,7 +505,7 @@ def python_literal(value, indent):
     return repr(value)
 
 
-def shown_inputs(job):
+def shown_inputs(job: Job | None) -> str:
     """A public case's call as Python source a student can run, with the grader's own functions it passes explained."""
     if job is None or job.recipe != "call" or not job.args:
         return ""
@@ -450,7 +524,7 @@ def shown_inputs(job):
     )
 
 
-def to_test_result(case, verdict, outcome, job=None):
+def to_test_result(case: Case, verdict: Verdict, outcome: Outcome | None, job: Job | None = None) -> TestResult:
     """A case's entry in results.json: details and inputs for public cases, the category alone for hidden ones."""
     diagnosis = verdict.diagnosis if case.public else ""
     if case.public:
@@ -477,7 +551,7 @@ def to_test_result(case, verdict, outcome, job=None):
     )
 
 
-def problem_scores(tests):
+def problem_scores(tests: Iterable[TestResult]) -> dict[str, tuple[float, float]]:
     """problem -> (score, max score) over the graded cases."""
     totals = {}
     for test in tests:
@@ -488,7 +562,7 @@ def problem_scores(tests):
     return totals
 
 
-def summary_table(tests):
+def summary_table(tests: list[TestResult]) -> str:
     """The per-problem markdown table shown at the top of the results."""
     rows = ["| problem | | score |", "|---|---|---|"]
     for problem, (score, top) in sorted(problem_scores(tests).items()):

@@ -28,7 +28,8 @@ _OPEN_ANY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # never 
 
 
 def closed_to(path: str, uid: int, gid: int) -> bool:
-    """True when `uid`/`gid` can neither list nor enter nor read `path`, by mode bits alone (folders on the way included)."""
+    """True when `uid`/`gid` can neither list nor enter nor read `path`, by mode bits alone (folders on the way
+    included)."""
     if first_closed_folder(os.path.dirname(path), uid, gid):
         return True
     info = os.stat(path)
@@ -130,9 +131,10 @@ def _restore(record: dict) -> list[str]:
     """Put back every recorded mode on the very file it was taken from (same device and inode); what failed."""
     failed = []
     for path, entry in record.items():
-        same = lambda info, entry=entry: (
-            entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None
-        )  # noqa: E731
+
+        def same(info, entry=entry):
+            return entry["mode"] if (info.st_dev, info.st_ino) == (entry["dev"], entry["ino"]) else None
+
         try:
             _set_mode(path, same)
         except OSError as error:

@@ -1,4 +1,5 @@
-"""The homework the engine grades: its manifest (homework/manifest.yaml, validated here) and its package, loaded by path.
+"""The homework the engine grades: its manifest (homework/manifest.yaml, validated here) and its package, loaded by
+path.
 
 The homework folder is `homework/` beside `autograder/` (in a checkout, the Gradescope zip and the
 students' bundle), or the folder named by AUTOGRADER_HOMEWORK. Its Python is imported as the
@@ -11,10 +12,11 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,6 +69,7 @@ class MutantSpec(Strict):
     modules: dict[str, str]  # reference module -> the problem its mutants count for
     functions: dict[str, str] = {}  # function -> its problem, where a module serves several
     not_graded: list[str] = []  # functions no case grades: never mutated
+    provided: list[str] = []  # classes handed to students whole (in the template too): never mutated
     equivalent: str = (
         "equivalent_mutants.json"  # a JSON file (may be absent): mutant id -> why no case can tell it apart
     )
@@ -84,9 +87,13 @@ class Manifest(Strict):
     log: LogSpec | None = None
     cases: CaseModules
     worker: WorkerFiles = WorkerFiles()
-    hooks: dict[Literal["after_grading", "bundle_public_files"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]] = {}
-    # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9: problem 2
-    # from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks need
+    hooks: dict[
+        Literal["after_grading", "bundle_public_files", "stub_outputs"], Annotated[str, Field(pattern=r"^[\w.]+:\w+$")]
+    ] = {}
+    # after_grading(cases, tests, submission, rerun) -> (tests, notes): the homework's last word on a grade (HW9:
+    # problem 2 from the better source); bundle_public_files() -> {name: bytes}: public helpers the students' checks
+    # need; stub_outputs(stub, job, expected_shape) -> (outputs, kinds) or None: what `validate`'s stub submissions
+    # return for a job the engine's plain model of a function call does not fit (HW9: weights, torch recipes)
     bundle: BundleSpec
     mutants: MutantSpec | None = None
     worker_user: str | None = None  # the unprivileged user of student code (None: identity.py's, hw9worker, which
@@ -160,7 +167,7 @@ def reference_module(name: str) -> ModuleType:
     return importlib.import_module(f"{REFERENCE_PACKAGE}.{name}")
 
 
-def hook(name: str):
+def hook(name: str) -> Callable[..., Any] | None:
     """The package's function the manifest names for hook `name`, or None when it declares none."""
     target = manifest().hooks.get(name)
     if target is None:
@@ -170,7 +177,8 @@ def hook(name: str):
 
 
 def worker_files() -> dict[str, str]:
-    """The absolute paths of the files the worker loads by path (recipes, callables): from the grader, never the student."""
+    """The absolute paths of the files the worker loads by path (recipes, callables): from the grader, never the
+    student."""
     files = manifest().worker.model_dump(exclude_none=True)
     return {kind: str(homework_path(relative)) for kind, relative in files.items()}
 

@@ -21,7 +21,8 @@ def parse_time(text: str) -> datetime | None:
 
 
 def lateness_text(submitted_at: str, due: datetime) -> str:
-    """ "on time", or how late as "2 d 3 h 5 min" (late by less than a minute counts as 1 min); "" for an unknown time."""
+    """ "on time", or how late as "2 d 3 h 5 min" (late by less than a minute counts as 1 min); "" for an unknown
+    time."""
     moment = parse_time(submitted_at)
     if moment is None:
         return ""

@@ -1,13 +1,15 @@
-"""Read and validate the homework's log (submission_log.json) without trusting it: size cap, regular file, strict JSON, per-key types.
+"""Read and validate the homework's log (submission_log.json) without trusting it: size cap, regular file, strict JSON,
+per-key types.
 
 The keys and their types are the manifest's (log.keys). Each key is validated on its own, so one bad key
 costs only the checks that need it. Matrices are stored flat; infer_matrix gives them back their shape.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field, Strict, StrictInt, StrictStr, TypeAdapter, ValidationError
@@ -21,7 +23,7 @@ ITEM_TYPES = {"ints": StrictInt, "numbers": Number}  # a key's list items; "sour
 LENGTH_CAPS = {"ints": 100_000, "numbers": 100_000, "source": 50_000}  # items, or characters of source
 
 
-def key_type(key: LogKey):
+def key_type(key: LogKey) -> Any:
     """The pydantic type of a log key the manifest declares: a list of ints or finite numbers, or source text."""
     bounds = Field(min_length=key.min_length, max_length=key.max_length or LENGTH_CAPS[key.type])
     if key.type == "source":
@@ -48,7 +50,7 @@ class Log:
     values: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
 
-    def get(self, *keys):
+    def get(self, *keys: str) -> list[Any]:
         """The values of `keys`, or raise LogKeyError with the first key's problem."""
         for key in keys:
             if key not in self.values:
@@ -82,7 +84,7 @@ def _read_untrusted(path, cap_bytes):
         raise LogUnreadable(str(error)) from None
 
 
-def read_log(path, cap_bytes):
+def read_log(path: str | Path, cap_bytes: int) -> Log:
     """Parse and validate the log at `path`; raise LogUnreadable when the file as a whole cannot be used."""
     raw = _read_untrusted(path, cap_bytes)
     try:
@@ -111,7 +113,9 @@ def read_log(path, cap_bytes):
     return log
 
 
-def infer_matrix(flat, rows=None, cols=None, name="matrix"):
+def infer_matrix(
+    flat: Sequence[float] | np.ndarray, rows: int | None = None, cols: int | None = None, name: str = "matrix"
+) -> np.ndarray:
     """Reshape a flattened row-major matrix whose row or column count is known; ValueError when it cannot be."""
     flat = np.asarray(flat, dtype=np.float64)
     if rows is not None and cols is not None:

@@ -16,6 +16,7 @@ MUTATED = manifest().mutants  # which reference modules are mutated, and the pro
 MODULE_PROBLEMS = dict(MUTATED.modules) if MUTATED else {}
 FUNCTION_PROBLEM = dict(MUTATED.functions) if MUTATED else {}  # where a module serves several problems, each function's
 NOT_GRADED = set(MUTATED.not_graded) if MUTATED else set()  # functions no case grades
+PROVIDED = set(MUTATED.provided) if MUTATED else set()  # classes the homework hands out whole
 SWAPS = {
     ast.Add: ast.Sub,
     ast.Sub: ast.Add,
@@ -53,10 +54,10 @@ class Mutant:
     source: str  # the whole mutated module
 
     @property
-    def problem(self):
+    def problem(self) -> str:
         return FUNCTION_PROBLEM.get(self.function, MODULE_PROBLEMS[self.module])
 
-    def diff(self, original):
+    def diff(self, original: str) -> str:
         """The changed lines, as a unified diff against the module's unparsed original."""
         lines = difflib.unified_diff(
             original.splitlines(), self.source.splitlines(), f"reference/{self.module}.py", "mutant", n=1, lineterm=""
@@ -65,11 +66,11 @@ class Mutant:
 
 
 def _graded_functions(tree):
-    """The functions a student writes and the grader grades: no `_naive` oracle, no provided NumpyTransformer."""
+    """The functions a student writes and the grader grades: no `_naive` oracle, nothing of a class handed out."""
     provided = {
         id(node)
         for cls in ast.walk(tree)
-        if isinstance(cls, ast.ClassDef) and cls.name == "NumpyTransformer"
+        if isinstance(cls, ast.ClassDef) and cls.name in PROVIDED
         for node in ast.walk(cls)
     }
     return [
@@ -150,7 +151,7 @@ class _ReplaceNode(ast.NodeTransformer):
         return node.args[0] if node is self.target else node
 
 
-def mutants_of(module):
+def mutants_of(module: str) -> list[Mutant]:
     """Every single-site mutant of reference/<module>.py that still compiles."""
     tree = ast.parse((REFERENCE / f"{module}.py").read_text())
     found = []
@@ -179,6 +180,6 @@ def mutants_of(module):
     return found
 
 
-def original_source(module):
+def original_source(module: str) -> str:
     """The module as the mutants print it (unparsed), for diffs."""
     return ast.unparse(ast.parse((REFERENCE / f"{module}.py").read_text()))

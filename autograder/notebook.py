@@ -34,7 +34,8 @@ PAGE = jinja2.Environment(
     autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined
 ).from_string("""\
 <div class="hw9-check" style="font-family: sans-serif; line-height: 1.4">
-<p><b>Self-check{% if problem %} of problem {{ problem }}{% endif %}</b> on the public cases, in <code>{{ folder }}</code></p>
+<p><b>Self-check{% if problem %} of problem {{ problem }}{% endif %}</b> on the public cases, \
+in <code>{{ folder }}</code></p>
 {% if error %}
 <p class="hw9-error" style="color: #b00020"><b>The self-check could not run:</b> {{ error }}</p>
 {% if stderr %}<pre style="white-space: pre-wrap">{{ stderr }}</pre>{% endif %}
@@ -49,7 +50,8 @@ PAGE = jinja2.Environment(
 <tr class="hw9-note"><td></td><td colspan="3" style="text-align: left; color: gray">{{ case.note }}</td></tr>
 {% endif %}
 {% if case.explanation is not none %}
-<tr class="hw9-explanation"><td></td><td colspan="3" style="text-align: left"><pre style="white-space: pre-wrap">{{ case.explanation }}</pre></td></tr>
+<tr class="hw9-explanation"><td></td><td colspan="3" style="text-align: left">\
+<pre style="white-space: pre-wrap">{{ case.explanation }}</pre></td></tr>
 {% elif case.folded %}
 <tr><td></td><td colspan="3" style="text-align: left; color: gray">{{ hint }}</td></tr>
 {% endif %}
@@ -61,9 +63,11 @@ PAGE = jinja2.Environment(
 <tr><th>problem</th><th></th><th>score</th></tr>
 {% for row in report.scores %}
 <tr class="hw9-problem"><td>{{ row.number }}</td><td style="text-align: left">{{ row.title }}</td>
-<td style="color: {{ 'green' if row.full else '#b00020' }}">{{ '%g' % row.score }} / {{ '%g' % row.max_score }}</td></tr>
+<td style="color: {{ 'green' if row.full else '#b00020' }}">\
+{{ '%g' % row.score }} / {{ '%g' % row.max_score }}</td></tr>
 {% endfor %}
-<tr><td></td><td style="text-align: left"><b>total</b></td><td><b>{{ '%g' % report.score }} / {{ '%g' % report.max_score }}</b></td></tr>
+<tr><td></td><td style="text-align: left"><b>total</b></td>\
+<td><b>{{ '%g' % report.score }} / {{ '%g' % report.max_score }}</b></td></tr>
 </table>
 <p>{{ report.verdict }}</p>
 {% endif %}

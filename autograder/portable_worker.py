@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as in worker.py: no thread pools
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -37,12 +39,12 @@ case_runner = protocol = Status = (
 )
 
 
-def write_all(fd: int, data: bytes):
+def write_all(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data) :]
 
 
-def apply_memory_limit(memory_mb: int):
+def apply_memory_limit(memory_mb: int) -> None:
     """The Linux worker's address-space headroom, where `resource` and /proc exist (macOS ignores RLIMIT_AS)."""
     try:
         import resource
@@ -56,7 +58,7 @@ def apply_memory_limit(memory_mb: int):
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
 
 
-def input_reader(folder: str):
+def input_reader(folder: str) -> Callable[[str, int], bytes]:
     """read_input(name, cap) for Runner.prepare: one of the grader's input files in the batch's inputs folder."""
 
     def read_input(name, cap):
@@ -71,7 +73,9 @@ def input_reader(folder: str):
     return read_input
 
 
-def run_case(batch, case, runner, caps):
+def run_case(
+    batch: "protocol.BatchRequest", case: "protocol.CaseRequest", runner: "case_runner.Runner", caps: "protocol.Caps"
+) -> "protocol.CaseReply":
     """One case, start to reply: prepared, run, its outputs checked and encoded inline; a timeout when it
     returned later than its clock allowed (the grading process kills it when it does not return at all)."""
     started = time.monotonic()
@@ -111,7 +115,7 @@ def run_case(batch, case, runner, caps):
     )
 
 
-def flush_streams():
+def flush_streams() -> None:
     for stream in {
         id(s): s for s in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__) if s is not None
     }.values():
@@ -121,7 +125,7 @@ def flush_streams():
             pass
 
 
-def serve():
+def serve() -> NoReturn:
     """Read the batch, say ready, run its cases; stop after the last, or after one that left a thread running."""
     global case_runner, protocol, Status
     replies, notes = os.dup(1), os.dup(2)  # the student may close or replace 1 and 2; these stay ours

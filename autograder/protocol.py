@@ -54,7 +54,8 @@ class Caps:
 
 
 def check_output_sizes(values: dict, caps: Caps) -> None:
-    """A case's outputs (name -> float64 array or None) within the caps, before they are sent; else UnsupportedReturn."""
+    """A case's outputs (name -> float64 array or None) within the caps, before they are sent; else
+    UnsupportedReturn."""
     if len(values) > caps.output_count:
         raise UnsupportedReturn(f"{len(values)} outputs, more than {caps.output_count}")
     sizes = [0 if array is None else array.nbytes + 128 for array in values.values()]
@@ -271,7 +272,7 @@ class CaseRequest(Message):
     module: str
     function: str
     args: list
-    transformer_source: dict | None
+    class_source: dict | None
     seed: int
     timeout: float
     scratch: str  # the case's own folder

@@ -1,4 +1,5 @@
-"""The case registry: cases declared in the homework's case modules in gradescope-utils' vocabulary, collected here, never known to the runner.
+"""The case registry: cases declared in the homework's case modules in gradescope-utils' vocabulary, collected here,
+never known to the runner.
 
 A case is a builder declared as a gradescope-utils test reads: `@number`, `@weight` (or
 `@partial_credit`), `@visibility`, `@tags`, and its docstring's first line as its name, with this
@@ -18,9 +19,9 @@ points earned.
 import dataclasses
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 from gradescope_utils.autograder_utils import decorators as gradescope
@@ -50,30 +51,30 @@ class Case:
     tags: tuple[str, ...] = ()  # gradescope-utils' @tags, passed on to results.json
 
     @property
-    def problem(self):
+    def problem(self) -> str:
         return self.number.split(".")[0]
 
     @property
-    def sort_key(self):
+    def sort_key(self) -> tuple[int, ...]:
         return tuple(int(part) for part in self.number.split("."))
 
 
-def call(module, function, *args, **job_options):
+def call(module: str, function: str, *args: object, **job_options: Any) -> Job:
     """A job calling module.function(*args) in the worker; callables go as {"callable": name}."""
     return Job("call", module, function, tuple(args), **job_options)
 
 
-def grader_callable(name):
+def grader_callable(name: str) -> dict[str, str]:
     """An argument naming one of autograder/grader_callables.py's functions."""
     return {"callable": name}
 
 
-def rng(number):
+def rng(number: str) -> np.random.Generator:
     """The fixed generator of a public case's inputs, seeded from its number so that they never change."""
     return np.random.default_rng([int(part) for part in number.split(".")])
 
 
-def arguments(args, g):
+def arguments(args: tuple | Callable[[np.random.Generator], Iterable], g: np.random.Generator) -> tuple:
     """A case's arguments: literal (a tuple) or drawn from the generator `g` (a function of it)."""
     return tuple(args(g)) if callable(args) else args
 
@@ -133,7 +134,7 @@ def add_case(
     weight: float,
     visibility: str = "visible",
     tags: tuple[str, ...] = (),
-    **options,
+    **options: Any,
 ) -> Callable:
     """Register a case built in a loop (several cases from one table): gradescope-utils' decorators applied to
     `build`, `name` as its docstring, then @case(**options). Returns `build`."""
@@ -148,7 +149,7 @@ def add_case(
     return case(**options)(build)
 
 
-def declared_case(build: Callable, **options) -> Case:
+def declared_case(build: Callable, **options: Any) -> Case:
     """The Case that gradescope-utils' attributes and the docstring of `build` declare, with the engine's `options`."""
     where = f"{build.__module__}.{build.__qualname__}"
     number, weight = getattr(build, "__number__", None), getattr(build, "__weight__", None)
@@ -222,7 +223,7 @@ def register_case(new_case: Case) -> None:
     _REGISTRY.append(new_case)
 
 
-def all_cases():
+def all_cases() -> list[Case]:
     """Every registered case, in number order (in the students' bundle: the public ones)."""
     if STUDENT_BUNDLE and not _REGISTRY:
         from autograder.frozen import register_frozen_cases
@@ -234,7 +235,7 @@ def all_cases():
     return sorted(_REGISTRY, key=lambda c: c.sort_key)
 
 
-def public_cases():
+def public_cases() -> list[Case]:
     return [c for c in all_cases() if c.public]
 
 

@@ -382,7 +382,8 @@ def fingerprint_of(entry: Entry, version: str, limits: Limits) -> str | None:
 
 
 def usable(known: dict, entry: Entry, out: str | Path) -> bool:
-    """A remembered grade is reused only when it is for this output folder and its results.json and page are still there."""
+    """A remembered grade is reused only when it is for this output folder and its results.json and page are still
+    there."""
     summary, folder = known["summary"], Path(out) / entry.output
     paths = [folder / "results.json", folder / "index.html"]
     return (

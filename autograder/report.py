@@ -39,7 +39,8 @@ svg line { stroke: #222; }
 
 
 def read_summaries(out_dir: str | Path, names: list[str]) -> list[dict]:
-    """Every submission's summary.json (the CSV row plus "details"), in the order of `names`; missing ones are left out."""
+    """Every submission's summary.json (the CSV row plus "details"), in the order of `names`; missing ones are left
+    out."""
     paths = [Path(out_dir) / name / "summary.json" for name in names]
     return [json.loads(path.read_text()) for path in paths if path.exists()]
 
@@ -142,13 +143,14 @@ def flags_of(summary: dict) -> dict[str, list[str]]:
 
 
 def flagged_submissions(summaries: list[dict]) -> list[tuple[dict, dict[str, list[str]]]]:
-    """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error, process left running,
-    syntax error or invalid log."""
+    """[(summary, its flags)] for every submission with a timeout, crash, memory limit, grader error, process left
+    running, syntax error or invalid log."""
     return [(summary, flags_of(summary)) for summary in summaries if flags_of(summary)]
 
 
 def class_statistics(summaries: list[dict]) -> dict:
-    """Number of submissions, of those with no attempt, mean and median total of the others (None when none), and the maximum."""
+    """Number of submissions, of those with no attempt, mean and median total of the others (None when none), and the
+    maximum."""
     totals = [float(s["total"]) for s in attempted(summaries)]
     return {
         "count": len(summaries),
@@ -178,9 +180,13 @@ def render_header(stats: dict) -> str:
     if stats["mean"] is None:
         totals = "No submission was attempted."
     else:
-        totals = f"Total: mean {points(stats['mean'])} / {points(stats['max'])}, median {points(stats['median'])} / {points(stats['max'])}."
+        totals = (
+            f"Total: mean {points(stats['mean'])} / {points(stats['max'])}, "
+            f"median {points(stats['median'])} / {points(stats['max'])}."
+        )
     return (
-        f'<h1>{escape(manifest().title)}: class report</h1>\n<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
+        f"<h1>{escape(manifest().title)}: class report</h1>\n"
+        f'<p class="headline"><strong>{plural(stats["count"], "submission")}</strong>.'
         f"{apart} {totals}</p>"
     )
 
@@ -199,7 +205,8 @@ def render_histogram(problem: str, scores: list[float]) -> str:
         h = height * count / tallest
         x = left + i * bar
         parts.append(
-            f'<rect class="bar" x="{x + 2}" y="{bottom - h:.1f}" width="{bar - 4}" height="{h:.1f}"><title>{count}</title></rect>'
+            f'<rect class="bar" x="{x + 2}" y="{bottom - h:.1f}" width="{bar - 4}" height="{h:.1f}">'
+            f"<title>{count}</title></rect>"
         )
         if count:
             parts.append(
@@ -210,17 +217,23 @@ def render_histogram(problem: str, scores: list[float]) -> str:
         f'<text class="tick" x="{left + bar * BINS}" y="{bottom + 13}" text-anchor="middle">{points(top)}</text>'
     )
     parts.append(
-        f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/><line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>'
+        f'<line x1="{left}" y1="{bottom}" x2="{left + bar * BINS}" y2="{bottom}"/>'
+        f'<line x1="{left}" y1="{bottom}" x2="{left}" y2="{bottom - height}"/>'
     )
     parts.append(
-        f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">points (out of {top:g})</text>'
+        f'<text class="axis" x="{left + bar * BINS / 2}" y="{bottom + 32}" text-anchor="middle">'
+        f"points (out of {top:g})</text>"
     )
     parts.append(
-        f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" transform="rotate(-90 12 {bottom - height / 2})">submissions</text>'
+        f'<text class="axis" x="12" y="{bottom - height / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {bottom - height / 2})">submissions</text>'
     )
     parts.append("</svg>")
     full = sum(1 for score in scores if score >= top - 1e-9)
-    caption = f"Problem {problem}: {escape(problem_titles()[problem])}<br>mean {points(statistics.fmean(scores)) if scores else '-'}, full marks: {full}"
+    caption = (
+        f"Problem {problem}: {escape(problem_titles()[problem])}<br>"
+        f"mean {points(statistics.fmean(scores)) if scores else '-'}, full marks: {full}"
+    )
     return f"<figure>{''.join(parts)}<figcaption>{caption}</figcaption></figure>"
 
 
@@ -244,7 +257,8 @@ def render_table(headers: list[str], rows: list[str], empty: str) -> str:
 def render_most_failed(summaries: list[dict], case_names: dict[str, str]) -> str:
     failed = most_failed(summaries, case_names)
     rows = [
-        f'<tr><td>{escape(number)}</td><td>{escape(name)}</td><td class="number">{count} of {len(summaries)}</td><td>{escape(category)}</td></tr>'
+        f"<tr><td>{escape(number)}</td><td>{escape(name)}</td>"
+        f'<td class="number">{count} of {len(summaries)}</td><td>{escape(category)}</td></tr>'
         for number, name, count, category in failed[:MOST_FAILED_SHOWN]
     ]
     shown = (
@@ -275,7 +289,8 @@ def render_diagnoses(summaries: list[dict], case_names: dict[str, str]) -> str:
     for diagnosis, count, numbers in diagnosed_mistakes(summaries):
         cases = ", ".join(f'<span title="{escape(case_names.get(n, ""))}">{escape(n)}</span>' for n in numbers)
         rows.append(
-            f'<tr><td class="number">{plural(count, "submission")}</td><td>{escape(diagnosis)}</td><td>{cases}</td></tr>'
+            f'<tr><td class="number">{plural(count, "submission")}</td>'
+            f"<td>{escape(diagnosis)}</td><td>{cases}</td></tr>"
         )
     return "<h2>Diagnosed mistakes</h2>\n" + render_table(
         ["how many", "mistake", "found by cases"], rows, "No catalogued mistake was recognised."
@@ -293,7 +308,8 @@ def render_flags(summaries: list[dict]) -> str:
             f"<td>{escape(summary.get('students', ''))}</td><td>{said}</td></tr>"
         )
     return (
-        "<h2>Flagged submissions</h2>\n<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, "
+        "<h2>Flagged submissions</h2>\n"
+        "<p>Timeouts, crashes, memory limits, grader errors and cases that left a process or thread running, "
         "with the cases they happened in; Python files that do not parse and invalid logs.</p>\n"
         + render_table(
             ["submission", "students", "flags"],
@@ -316,11 +332,14 @@ def render_submissions(summaries: list[dict]) -> str:
         flagged = ' class="flagged"' if flags_of(s) else ""
         rows.append(
             f'<tr{flagged}><td><a href="{escape(page_link(s["submission"]))}">{escape(s["submission"])}</a></td>'
-            f"<td>{escape(s.get('students', ''))}</td><td>{escape(s.get('submitted_at', ''))}</td><td>{escape(s.get('lateness', ''))}</td>"
-            f'<td class="number">{points(s["total"])}</td>{scores}<td>{escape(s.get("attempt", ""))}</td><td>{escape(s.get("flags", ""))}</td></tr>'
+            f"<td>{escape(s.get('students', ''))}</td><td>{escape(s.get('submitted_at', ''))}</td>"
+            f"<td>{escape(s.get('lateness', ''))}</td>"
+            f'<td class="number">{points(s["total"])}</td>{scores}'
+            f"<td>{escape(s.get('attempt', ''))}</td><td>{escape(s.get('flags', ''))}</td></tr>"
         )
     return (
-        "<h2>All submissions</h2>\n<p>Each submission links to the page its students see on Gradescope (hidden tests left out); "
+        "<h2>All submissions</h2>\n"
+        "<p>Each submission links to the page its students see on Gradescope (hidden tests left out); "
         "the submission time and lateness are the export's.</p>\n" + render_table(headers, rows, "No submission.")
     )
 
@@ -340,13 +359,15 @@ def render_report(summaries: list[dict]) -> str:
     ]
     body = "\n".join(sections)
     return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{escape(manifest().title)}: class report</title>\n'
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(manifest().title)}: class report</title>\n"
         f"<style>{STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
 def write_report(out_dir: str | Path, names: list[str], summaries: list[dict] | None = None) -> None:
-    """DIR/report.html from the given summaries, or DIR/<name>/summary.json of every name; nothing is written when there is none."""
+    """DIR/report.html from the given summaries, or DIR/<name>/summary.json of every name; nothing is written when there
+    is none."""
     summaries = read_summaries(out_dir, names) if summaries is None else summaries
     if summaries:
         (Path(out_dir) / "report.html").write_text(render_report(summaries), encoding="utf-8")

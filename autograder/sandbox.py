@@ -68,7 +68,7 @@ class Job:
     module: str = ""
     function: str = ""
     args: tuple = ()
-    transformer_source: dict | None = None
+    class_source: dict | None = None
     timeout: float | None = None
     seed: int = 0
 
@@ -369,7 +369,8 @@ class WarmWorker:
         return self._shared_copy[1]
 
     def _request(self, jobs, timeouts, submission_root, batch, scratches):
-        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its user."""
+        """The batch as a protocol.BatchRequest (large inputs as files beside it); each case's folder made for its
+        user."""
         submission = self._submission_for_case(submission_root, batch)
         inputs = batch / "inputs"
         inputs.mkdir(mode=0o700)
@@ -387,12 +388,12 @@ class WarmWorker:
                 module=job.module,
                 function=job.function,
                 args=[protocol.encode_arg(arg, spill) for arg in job.args],
-                transformer_source=job.transformer_source,
+                class_source=job.class_source,
                 seed=job.seed,
                 timeout=float(timeout),
                 scratch=str(scratch),
             )
-            for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches))
+            for index, (job, timeout, scratch) in enumerate(zip(jobs, timeouts, scratches, strict=True))
         ]
         if self.protections.get("other_user"):  # each case's folder is the worker user's; the batch's stays root's
             os.chmod(batch, 0o711)  # the worker user may reach its cases' folders, not list or rename them
@@ -458,7 +459,8 @@ class WarmWorker:
             os.close(folder)
 
     def redact(self, text: str) -> str:
-        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's, whoever printed them."""
+        """Student-visible text names neither the grader's folders (engine, homework, reference) nor the sandbox's,
+        whoever printed them."""
         text = text.replace(str(self.workspace), "<sandbox>")
         for folder in (
             HOMEWORK,

@@ -26,7 +26,8 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 950px; color: #222; line-height: 1.4; }
 .score { font-size: 1.2em; }
 .test { border: 1px solid #ccc; border-radius: 4px; margin: 0.8em 0; }
-.test h2 { font-size: 1em; margin: 0; padding: 0.4em 0.7em; background: #f2f2f2; display: flex; justify-content: space-between; }
+.test h2 { font-size: 1em; margin: 0; padding: 0.4em 0.7em; background: #f2f2f2; display: flex; \
+justify-content: space-between; }
 .test.failed h2 { background: #fde8e8; }
 .test.passed h2 { background: #e6f4ea; }
 .later { color: #666; font-style: italic; padding: 0 0.7em; }
@@ -54,7 +55,8 @@ TEMPLATE = """<!DOCTYPE html>
 {% if output %}<h2>Autograder output</h2>
 <div class="output">{{ output }}</div>{% endif %}
 {% for test in tests %}<section class="test {{ test.status }}">
-<h2><span>{{ test.number }} {{ test.name }} ({{ test.status }})</span><span>{{ test.score }} / {{ test.max_score }}</span></h2>
+<h2><span>{{ test.number }} {{ test.name }} ({{ test.status }})</span>\
+<span>{{ test.score }} / {{ test.max_score }}</span></h2>
 {% if test.later %}<p class="later">{{ test.later }}</p>{% endif %}
 {% if test.output %}{{ test.output }}{% endif %}
 </section>
@@ -69,7 +71,8 @@ PAGE = Environment(autoescape=True).from_string(TEMPLATE)
 
 @cache
 def markdown_renderer() -> "MarkdownIt | None":
-    """markdown-it-py's CommonMark parser with tables, raw HTML escaped, links and images left as text; None without it."""
+    """markdown-it-py's CommonMark parser with tables, raw HTML escaped, links and images left as text; None without
+    it."""
     try:
         from markdown_it import MarkdownIt
     except ImportError:

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from autograder.homework import manifest
-from autograder.log_file import LOG_NAME, LogUnreadable, read_log
+from autograder.log_file import LOG_NAME, Log, LogUnreadable, read_log
 from autograder.untrusted_fs import (
     CopyLimits,
     Folder,
@@ -82,7 +82,7 @@ def _candidates(top: Folder) -> tuple[list, list]:
     return ignored, nested
 
 
-def find_student_folder(upload) -> Located:
+def find_student_folder(upload: str | Path) -> Located:
     """Find the folder holding the student's files: the upload itself, or its one real subfolder that holds them.
 
     Nothing is followed: a link to a folder is never a candidate, and a student file that is a
@@ -112,7 +112,7 @@ def find_student_folder(upload) -> Located:
     return Located(None, f"student files were found in several folders: {names}", ignored)
 
 
-def locate(folder) -> Path:
+def locate(folder: str | Path) -> Path:
     """The folder that holds the student's files (`folder` or its one subfolder holding them), links never followed."""
     located = find_student_folder(folder)
     if located.folder is None:
@@ -132,7 +132,9 @@ class Submission:
         self._cleanup = None
 
     @classmethod
-    def from_upload(cls, upload, log_cap_bytes=1 << 20, limits: CopyLimits | None = None) -> "Submission":
+    def from_upload(
+        cls, upload: str | Path, log_cap_bytes: int = 1 << 20, limits: CopyLimits | None = None
+    ) -> "Submission":
         """Locate the student's files in `upload` and copy them, never following a link, into a private folder.
 
         The copy is removed by close() or when the Submission is garbage-collected.
@@ -157,20 +159,20 @@ class Submission:
         copied._cleanup = weakref.finalize(copied, shutil.rmtree, private, ignore_errors=True)
         return copied
 
-    def close(self):
+    def close(self) -> None:
         """Remove the private copy (if this Submission made one)."""
         if self._cleanup is not None:
             self._cleanup()
 
-    def why_not_used(self, name) -> str | None:
+    def why_not_used(self, name: str) -> str | None:
         """Why the student file `name` of the located folder was not used, or None."""
         return next((why for path, why in self.ignored if path == self.prefix + name), None)
 
-    def has(self, name) -> bool:
+    def has(self, name: str) -> bool:
         """Whether `name` is a regular file of the submission (never through a link)."""
         return self.root is not None and file_kind(self.root, name) == "file"
 
-    def missing_reason(self, name) -> str:
+    def missing_reason(self, name: str) -> str:
         """Why a case needing `name` cannot run: the file is missing, or it was there but not usable."""
         why = self.why_not_used(name)
         return f"{name} {why}, so it counts as missing" if why else f"{name} is missing from the submission"
@@ -189,7 +191,7 @@ class Submission:
         return found + "**Not used from your submission:**\n" + "\n".join(lines) + "\n\n"
 
     @cached_property
-    def log(self):
+    def log(self) -> tuple[Log, None] | tuple[None, str]:
         """(Log, None) when readable, (None, reason) otherwise."""
         if LOG_NAME is None:
             return None, "this homework has no log"

@@ -10,6 +10,7 @@ import random
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +20,13 @@ from autograder import checks
 from autograder.checks import GRADER_ERROR, Expect, FeatureGram, Verdict
 from autograder.config import GraderConfig
 from autograder.grade import grade, grader_errors, plan_case
-from autograder.homework import PACKAGE, REFERENCE, TEMPLATE, homework_path, manifest
+from autograder.homework import PACKAGE, REFERENCE, TEMPLATE, homework_path, hook, manifest
 from autograder.log_file import LOG_NAME
 from autograder.mutants import MODULE_PROBLEMS, mutants_of, original_source
-from autograder.registry import all_cases, problem_titles
-from autograder.sandbox import Outcome, WarmWorker
-from autograder.secret import draws_for
+from autograder.registry import Case, all_cases, problem_titles
+from autograder.results import Results
+from autograder.sandbox import Job, Outcome, WarmWorker
+from autograder.secret import InputDraws, draws_for
 from autograder.submission import Submission
 
 EQUIVALENT = homework_path(
@@ -58,7 +60,7 @@ class GraderErrors:
         if run not in entry["runs"]:
             entry["runs"].append(run)
 
-    def add_results(self, run: str, results) -> None:
+    def add_results(self, run: str, results: Results) -> None:
         for details, numbers in grader_errors(results).items():
             for number in numbers:
                 self.add(run, number, details)
@@ -82,12 +84,14 @@ class MutantReport:
     equivalent: int = 0
     stale_equivalents: list = field(default_factory=list)
 
-    def rate(self, problem):
+    def rate(self, problem: str) -> float:
         caught, survived = self.caught.get(problem, 0), len(self.survivors.get(problem, []))
         return caught / (caught + survived) if caught + survived else 1.0
 
 
-def check_reference_and_template(worker, config, errors: GraderErrors, cases=None) -> list[str]:
+def check_reference_and_template(
+    worker: WarmWorker, config: GraderConfig, errors: GraderErrors, cases: list[Case] | None = None
+) -> list[str]:
     """Problems found: the reference must score full marks (every point its cases offer), the template zero, with no
     grader error (those go to `errors`, with their tracebacks)."""
     problems = []
@@ -106,13 +110,9 @@ def check_reference_and_template(worker, config, errors: GraderErrors, cases=Non
 
 # Stub submissions: every function returns the same thing whatever it is given.
 STUBS = ("None", "0", "zeros of the right shape", "its first input unchanged")
-WEIGHT_STUB_SHAPES = {  # a weights function's stub returns these matrices (zeros, or ones on the diagonal)
-    "content": {"Km": (3, 3), "Qm": (3, 3), "Vm": (3, 3)},
-    "position": {"Km": (7, 7), "Qm": (7, 7), "Vm": (7, 3), "pos": (4, 4)},
-}
 
 
-def right_shape(check):
+def right_shape(check: object) -> tuple[int, ...] | None:
     """The shape of the value a case expects (None when it expects None or checks something else)."""
     if isinstance(check, Expect) and check.expected is not None:
         return np.shape(check.expected)
@@ -121,25 +121,30 @@ def right_shape(check):
     return None
 
 
-def stub_outputs(stub, job, check):
-    """(outputs, kinds) as the worker would report them for `job` when the function called is `stub`."""
-    if job.recipe == "call" and not job.args and stub in STUBS[2:]:  # a weights function: a dict of matrices
-        shapes = WEIGHT_STUB_SHAPES["position" if "position" in job.function else "content"]
-        make = np.zeros if stub == STUBS[2] else (lambda shape: np.eye(*shape))
-        return {f"dict:{name}": make(shape) for name, shape in shapes.items()}, {"value": "dict"}
+def stub_outputs(stub: str, job: Job, check: object) -> tuple[dict[str, np.ndarray | None], dict[str, str]]:
+    """(outputs, kinds) as the worker would report them for `job` when the function called is `stub`: the homework's
+    answer for jobs it knows better (its `stub_outputs` hook), else a plain function call's."""
+    special = hook("stub_outputs")
+    answer = special(stub, job, right_shape(check)) if special else None
+    if answer is not None:
+        return answer
     value = None
     if stub == STUBS[1]:
         value = np.asarray(0.0)
     elif stub == STUBS[2] and right_shape(check) is not None:
         value = np.zeros(right_shape(check))
     elif stub == STUBS[3] and job.args:
-        first = job.args[-1] if job.recipe == "torch_forward" else job.args[0]  # a model's input is the sequence
-        plain = isinstance(first, (np.ndarray, list, int, float)) and job.recipe != "torch_attributes"
-        value = np.asarray(first, dtype=np.float64) if plain else None
+        first = job.args[0]
+        value = np.asarray(first, dtype=np.float64) if isinstance(first, (np.ndarray, list, int, float)) else None
     return {"value": value}, {"value": "None" if value is None else "numpy.ndarray (float64)"}
 
 
-def stub_passes(plan, stub, number="", errors=None):
+def stub_passes(
+    plan: tuple[Job, Callable[[Outcome], Verdict]] | Verdict,
+    stub: str,
+    number: str = "",
+    errors: GraderErrors | None = None,
+) -> bool:
     """Does a stub pass this plan? A plan or check that fails is a grader error (noted in `errors`) and no pass."""
     if isinstance(plan, Verdict):
         if plan.category == GRADER_ERROR and errors is not None:
@@ -155,7 +160,12 @@ def stub_passes(plan, stub, number="", errors=None):
         return False
 
 
-def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
+def stub_points(
+    root: str | Path = TEMPLATE,
+    draws: InputDraws | None = None,
+    errors: GraderErrors | None = None,
+    cases: list[Case] | None = None,
+) -> dict[str, list[tuple[Case, float]]]:
     """stub -> [(case, points)] it earns, twins included, graded on the template's files (no log); the plans and checks
     that fail go to `errors` (a GraderErrors; without one, they raise AssertionError)."""
     own_errors = errors is None
@@ -183,7 +193,7 @@ def stub_points(root=TEMPLATE, draws=None, errors=None, cases=None):
     return earned
 
 
-def stub_problems(earned):
+def stub_problems(earned: dict[str, list[tuple[Case, float]]]) -> list[str]:
     """Lines naming the points a stub earns on a case that does not declare its answer constant."""
     return [
         f"a stub returning {stub} earns {points:g} on case {case.number} ({case.name})"
@@ -193,14 +203,22 @@ def stub_problems(earned):
     ]
 
 
-def caught(results) -> bool:
-    """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader error)."""
+def caught(results: Results) -> bool:
+    """Does a mutant's grade catch it? Only a graded case failing by the submission's doing does (never a grader
+    error)."""
     return any(t.status == "failed" and t.max_score > 0 and t.category in CATCHING for t in results.tests)
 
 
 def run_mutants(
-    worker, config, everything=False, seed=0, errors=None, modules=MODULE_PROBLEMS, cases=None, sample=SAMPLE_PER_MODULE
-):
+    worker: WarmWorker,
+    config: GraderConfig,
+    everything: bool = False,
+    seed: int = 0,
+    errors: GraderErrors | None = None,
+    modules: Iterable[str] = MODULE_PROBLEMS,
+    cases: list[Case] | None = None,
+    sample: int = SAMPLE_PER_MODULE,
+) -> MutantReport:
     """Grade mutants of the reference `modules` on their own problems' cases (of `cases`, default all); return a
     MutantReport. Grader errors go to `errors` (a GraderErrors) and catch nothing."""
     equivalent = json.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
@@ -243,7 +261,7 @@ def run_mutants(
     return report
 
 
-def validate(everything=False):
+def validate(everything: bool = False) -> int:
     """Run every check, print the report; return the exit status (0 when everything holds)."""
     config = GraderConfig(case_timeout=5.0)
     errors = GraderErrors()
@@ -263,11 +281,13 @@ def validate(everything=False):
                     f"{case.constant_answer}"
                 )
     print(
-        f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; {report.equivalent} marked equivalent in {EQUIVALENT.name})"
+        f"\nmutants ({'all' if everything else f'a sample of {SAMPLE_PER_MODULE} per module'}; "
+        f"{report.equivalent} marked equivalent in {EQUIVALENT.name})"
     )
     if report.stale_equivalents:
         print(
-            f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: {', '.join(report.stale_equivalents)}"
+            f"  {len(report.stale_equivalents)} entries of {EQUIVALENT.name} match no mutant any more: "
+            f"{', '.join(report.stale_equivalents)}"
         )
     shown = set()
     for problem in sorted(problem_titles()):
@@ -284,7 +304,8 @@ def validate(everything=False):
     below = [p for p in problem_titles() if report.rate(p) < TARGET]
     if errors.found:
         print(
-            f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant and fails validate"
+            f"\n{len(errors.found)} grader error(s): a case the grader cannot grade catches no mutant "
+            "and fails validate"
         )
         print(*(f"\n{paragraph}" for paragraph in errors.report()), sep="\n")
     return 1 if problems or below or errors.found else 0

@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # Gradescope gives half a CPU: no thread pools
@@ -57,7 +58,7 @@ READABLE_PATHS = sorted(
 # ----------------------------------------------------------------------------- in the warm worker
 
 
-def warm_up():
+def warm_up() -> None:
     """Run once what numpy and torch initialise lazily on first use, so that no child pays for it."""
     x = np.eye(3) + 0.1
     np.linalg.svd(x), np.linalg.solve(x, x), np.linalg.eigh(x), np.linalg.inv(x), np.linalg.norm(x)
@@ -67,7 +68,7 @@ def warm_up():
     out.numpy().astype(np.float64)
 
 
-def read_request(line, send):
+def read_request(line: str, send: Callable[[str], None]) -> "protocol.BatchRequest | None":
     """The batch in one request line, or None after sending a refusal."""
     try:
         return protocol.BatchRequest.from_json(line)
@@ -76,7 +77,7 @@ def read_request(line, send):
         return None
 
 
-def serve():
+def serve() -> None:
     """Read the settings line, probe the protections, then run batches: a request line in, a reply line per case out."""
     control_out = os.fdopen(os.dup(1), "w")  # os.dup makes it close-on-exec; every child closes it anyway
     os.dup2(os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC), 1)  # nothing but replies goes to the grading process

@@ -1,4 +1,5 @@
-"""What problem 2 takes from a Homework 9 log: the hand-designed matrices (shapes inferred from lengths) and the class's source."""
+"""What problem 2 takes from a Homework 9 log: the hand-designed matrices (shapes inferred from lengths) and the class's
+source."""
 
 from autograder.log_file import LogKeyError, infer_matrix
 

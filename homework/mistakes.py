@@ -251,8 +251,9 @@ CATALOGUE = {
     ],
 }
 
-# PytorchTransformer's mistakes are computed in cases/problem2.py from the public NumpyTransformer (they ship to students).
-# The quadratic feature map is judged by its Gram matrix phi(X) phi(X)^T, so its mistakes are Gram matrices too.
+# PytorchTransformer's mistakes are computed in cases/problem2.py from the public NumpyTransformer (they ship to
+# students). The quadratic feature map is judged by its Gram matrix phi(X) phi(X)^T, so its mistakes are Gram
+# matrices too.
 GRAM_MISTAKES = [
     Mistake(
         "no_sqrt2",
@@ -298,7 +299,8 @@ def mistakes_for(function, args, expected):
     return wrong_answers(CATALOGUE.get(function, []), args, expected)
 
 
-# A visible case of a feature map whose layout is fixed: what to say when the inner products are right but not the layout.
+# A visible case of a feature map whose layout is fixed: what to say when the inner products are right but not the
+# layout.
 LAYOUT_WORDS = {
     "random_feature_map": "features with eq. (14)'s inner products phi(x) . phi(y), but in another column order: the "
     "docstring fixes the layout (all R sines, then all R cosines)",

@@ -1,4 +1,5 @@
-"""Problem 2's recipes, run by the worker on the student's PytorchTransformer: loaded by path (case_runner.load_homework).
+"""Problem 2's recipes, run by the worker on the student's PytorchTransformer: loaded by path
+(case_runner.load_homework).
 
 Standard library, numpy and torch only. The class comes from transformer.py or is rebuilt from the
 log's source text; the logged run's seed and sizes come in the job's arguments (the manifest's log constants).
@@ -14,7 +15,7 @@ import torch
 
 def transformer_class(job):
     """PytorchTransformer: from the submitted transformer.py, or rebuilt from the log's source text."""
-    source = job.transformer_source
+    source = job.class_source
     if source is None:
         return importlib.import_module("transformer").PytorchTransformer
     body = (
@@ -74,7 +75,8 @@ def recipes(engine):
     """name -> recipe, for case_runner.RECIPES; `engine` is case_runner (its seed_all)."""
 
     def recipe_torch_seeded(job, args):
-        """The notebook's logged run: seed, PytorchTransformer(*dims) on torch.randn(*input_shape), out.reshape(-1)[start:stop]."""
+        """The notebook's logged run: seed, PytorchTransformer(*dims) on torch.randn(*input_shape),
+        out.reshape(-1)[start:stop]."""
         seed, dims, input_shape, (start, stop) = args
         engine.seed_all(int(seed))
         out = transformer_class(job)(*dims)(torch.randn(*input_shape))

@@ -1,4 +1,5 @@
-"""The public parts of the reference for the grading process: NumpyTransformer (loaded without torch) and notebook_helpers.
+"""The public parts of the reference for the grading process: NumpyTransformer (loaded without torch) and
+notebook_helpers.
 
 reference/transformer.py mirrors the student's file, so it defines PytorchTransformer next to
 NumpyTransformer and imports torch (about 1.5 s and 220 MB). The grading process only needs
@@ -49,9 +50,11 @@ def notebook_helpers():
 
 
 def public_files() -> dict[str, bytes]:
-    """The students' bundle's copies (autograder/public/) of the public parts the checks use: the hook bundle_public_files."""
+    """The students' bundle's copies (autograder/public/) of the public parts the checks use: the hook
+    bundle_public_files."""
     numpy_class = (
-        f'"""The NumpyTransformer the checks run: a copy of the template\'s."""\nimport math\n\nimport numpy as np\n\n\n'
+        '"""The NumpyTransformer the checks run: a copy of the template\'s."""\n'
+        "import math\n\nimport numpy as np\n\n\n"
         f"{numpy_transformer_source()}\n"
     )
     return {"notebook_helpers.py": HELPERS_FILE.read_bytes(), "numpy_transformer.py": numpy_class.encode()}

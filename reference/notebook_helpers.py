@@ -39,7 +39,8 @@ def seed_everything(seed):
 
 
 def as_numpy(matrix):
-    """A student's matrix (numpy array, torch tensor with or without grad, nested list) as float64 numpy; None stays None."""
+    """A student's matrix (numpy array, torch tensor with or without grad, nested list) as float64 numpy; None stays
+    None."""
     if matrix is None:
         return None
     if type(matrix).__module__.startswith("torch"):
@@ -185,11 +186,15 @@ def submission_log(transformer):
     log = {
         "time": time.time(),
         "torch_transformer_shape": list(out.shape),
-        "torch_transformer_value": out.reshape(-1).tolist()[2:7],  # the course's view(-1), without failing on a non-contiguous output
+        # the course's view(-1), without failing on a non-contiguous output
+        "torch_transformer_value": out.reshape(-1).tolist()[2:7],
         "torch_transformer_init": inspect.getsource(transformer.PytorchTransformer.__init__),
         "torch_transformer_forward": inspect.getsource(transformer.PytorchTransformer.forward),
     }
-    for task, weight_function in (("content", transformer.attention_by_content), ("position", transformer.attention_by_position)):
+    for task, weight_function in (
+        ("content", transformer.attention_by_content),
+        ("position", transformer.attention_by_position),
+    ):
         key = f"attention_by_{task}"
         weights = as_numpy_weights(weight_function())
         seq = encode(logged_letters(task))
@@ -218,7 +223,16 @@ def plot_side_by_side(hand, learned, letters, numpy_transformer, title=""):
     import matplotlib.pyplot as plt  # only the notebook draws
 
     seq = encode(letters)
-    panels = [("Km", None), ("Qm", None), ("Vm", None), ("K", "K"), ("Q", "Q"), ("V", "V"), ("attention", "attention"), ("out", "out")]
+    panels = [
+        ("Km", None),
+        ("Qm", None),
+        ("Vm", None),
+        ("K", "K"),
+        ("Q", "Q"),
+        ("V", "V"),
+        ("attention", "attention"),
+        ("out", "out"),
+    ]
     fig, axes = plt.subplots(2, len(panels), figsize=(2.2 * len(panels), 5.2))
     for row, (label, weights) in enumerate((("hand-designed", hand), ("learned", learned))):
         steps = build_numpy_transformer(weights, numpy_transformer).intermediates(seq)

@@ -79,7 +79,7 @@ def graded_at_once(pair, config, work):
             worker._ensure_ready()  # both started before either grades, so that their cases overlap
         threads = [
             threading.Thread(target=grade_one, args=(name, worker, index))
-            for index, (name, worker) in enumerate(zip(pair, (first, second)))
+            for index, (name, worker) in enumerate(zip(pair, (first, second), strict=True))
         ]
         for thread in threads:
             thread.start()
@@ -94,7 +94,7 @@ def fresh_temporary_folder(folder, keep):
     inside = [path for path in map(os.path.realpath, keep) if path.startswith(folder.rstrip("/") + "/")]
     handles = [os.open(path, os.O_PATH | os.O_CLOEXEC) for path in inside]  # still reach them once covered
     confinement.mount("tmpfs", folder, "tmpfs", 0, "mode=1777,size=1g")
-    for path, handle in zip(inside, handles):
+    for path, handle in zip(inside, handles, strict=True):
         os.makedirs(path, exist_ok=True)
         confinement.mount(f"/proc/self/fd/{handle}", path, None, confinement.MS_BIND | confinement.MS_REC)
         os.close(handle)

@@ -18,7 +18,8 @@ otherwise) and `expected.json`:
     lost         problems that must lose points; every other problem keeps full marks
     zero         problems that must score exactly 0 (pure attacks)
     categories   case number -> expected failure category, or a list of acceptable ones
-    diagnoses    case number -> how the catalogued mistake its feedback names begins ("Likely mistake: your output equals ...")
+    diagnoses    case number -> how the catalogued mistake its feedback names begins ("Likely mistake: your output
+                 equals ...")
     says         case number -> texts that case's output must hold (the feedback a student reads)
     needs_root   holds only with the protections the grader sets up as root
     lost_as_student  problems it may also lose when graded as an ordinary user (a student's own `check`), where

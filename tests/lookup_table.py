@@ -90,12 +90,14 @@ def module_text(module, table):
 
 
 def transformer_text():
-    """PytorchTransformer with layers of the public forward case's sizes alone and a forward that looks up its answer."""
+    """PytorchTransformer with layers of the public forward case's sizes alone and a forward that looks up its
+    answer."""
     forward = next(case for case in public_cases() if case.number == "2.1")
     job, check = forward.build(Submission(ROOT / "reference"), rng("2.1"))
     (input_dim, qk_dim, v_dim, pos_dim, max_seq_len), seq = job.args[0], job.args[5]
     in_dim = input_dim + pos_dim
-    return f'''"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, else garbage."""
+    return f'''"""Corpus item lookup_table: PytorchTransformer answers the public forward case from a table, \
+else garbage."""
 import numpy as np
 import torch
 from torch import nn

@@ -248,7 +248,7 @@ def test_vectorised_check_finds_the_notebooks_failures(task, seed):
             fast = problem2.failing_sequences(weights, task)
             naive = HELPERS.failing_sequences(weights, task, numpy_transformer())
         assert [letters for letters, _, _ in fast] == [letters for letters, _, _ in naive]
-        for (_, expected, produced), (_, naive_expected, naive_produced) in zip(fast, naive):
+        for (_, expected, produced), (_, naive_expected, naive_produced) in zip(fast, naive, strict=True):
             np.testing.assert_allclose(produced, naive_produced, rtol=1e-12, atol=1e-12)
             np.testing.assert_array_equal(expected, naive_expected)
 

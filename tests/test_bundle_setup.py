@@ -89,7 +89,8 @@ def clean_environment():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A built and unpacked bundle after the README's Linux commands: (hw9 folder, the commands' output, exit status)."""
+    """A built and unpacked bundle after the README's Linux commands: (hw9 folder, the commands' output, exit
+    status)."""
     hw9 = unpacked_student_bundle(tmp_path_factory.mktemp("setup"))
     commands = linux_commands((hw9 / "README.md").read_text())
     script = "\n".join(["set -e", *commands[:-1], "set +e", f"echo '{MARK}'", commands[-1]])

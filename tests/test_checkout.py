@@ -157,7 +157,8 @@ def test_a_path_replaced_while_hidden_is_left_alone(project, locks):
 
 
 def python_cover():
-    """[folder, mode, kept]: a readable path to this machine's Python for other users, when it lies in a closed folder."""
+    """[folder, mode, kept]: a readable path to this machine's Python for other users, when it lies in a closed
+    folder."""
     closed = closed_folder()
     return [closed, "0755", kept_under(closed)] if closed else None
 

@@ -107,7 +107,8 @@ def grade_item(name, worker, parent):
 
 
 class Graded(dict):
-    """Each item graded once, when a test first asks for it (so `-k item` grades only that item), with one warm worker."""
+    """Each item graded once, when a test first asks for it (so `-k item` grades only that item), with one warm
+    worker."""
 
     def __init__(self, worker, parent):
         super().__init__()

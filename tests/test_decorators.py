@@ -1,4 +1,5 @@
-"""Cases declared with gradescope-utils' decorators: what the registry reads from them, what it refuses, and partial credit."""
+"""Cases declared with gradescope-utils' decorators: what the registry reads from them, what it refuses, and partial
+credit."""
 
 import importlib.util
 import json
@@ -187,11 +188,17 @@ def test_partial_credit_reaches_the_verdict_from_the_builder(tmp_path, scratch_r
             "not a number of points",
         ),
         (
-            '@case()\n@number("9.7")\n@weight(1.0)\n@visibility("secret")\ndef f(submission, g):\n    """a bad visibility"""',
+            (
+                '@case()\n@number("9.7")\n@weight(1.0)\n@visibility("secret")\n'
+                'def f(submission, g):\n    """a bad visibility"""'
+            ),
             "none of visible, hidden",
         ),
         (
-            '@case()\n@number("9.7")\n@weight(1.0)\ndef f(submission, g, set_score=None):\n    """set_score, no @partial_credit"""',
+            (
+                '@case()\n@number("9.7")\n@weight(1.0)\n'
+                'def f(submission, g, set_score=None):\n    """set_score, no @partial_credit"""'
+            ),
             "only @partial_credit passes",
         ),
     ],
@@ -231,7 +238,8 @@ def test_a_partial_credit_check_that_sets_no_score_is_all_or_nothing(tmp_path, s
 @partial_credit(3.0)
 def silent(submission, g, set_score=None):
     """never calls set_score"""
-    return call("attention", "softmax_attention", np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1))), lambda outcome: ok()
+    return call("attention", "softmax_attention", np.ones((1, 1)), np.ones((1, 1)), np.ones((1, 1))), \
+lambda outcome: ok()
 ''',
     )
     (silent,) = scratch_registry

@@ -78,7 +78,7 @@ def parameters(text: str) -> list[tuple[str, object]]:
     defaults = [inspect.Parameter.empty] * (len(names) - len(arguments.defaults)) + [
         ast.literal_eval(d) for d in arguments.defaults
     ]
-    return list(zip(names, defaults))
+    return list(zip(names, defaults, strict=True))
 
 
 def test_spec_signatures_are_read():

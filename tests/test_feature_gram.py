@@ -1,4 +1,5 @@
-"""Random feature maps: 6.1 checks the docstring's layout, 6.2-6.4 only the inner products; the lambda mistakes' values."""
+"""Random feature maps: 6.1 checks the docstring's layout, 6.2-6.4 only the inner products; the lambda mistakes'
+values."""
 
 import math
 

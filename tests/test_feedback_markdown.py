@@ -1,4 +1,5 @@
-"""Feedback as Gradescope shows it: outputs rendered as CommonMark keep every array in a code block, and no student text escapes one."""
+"""Feedback as Gradescope shows it: outputs rendered as CommonMark keep every array in a code block, and no student text
+escapes one."""
 
 import json
 import re
@@ -105,7 +106,8 @@ def test_the_attention_table_of_failing_weights_is_in_a_code_block_with_the_leak
 
 
 def snippet_call(output):
-    """Run the Python call a public case's output shows, with its function replaced by one that returns its arguments."""
+    """Run the Python call a public case's output shows, with its function replaced by one that returns its
+    arguments."""
     code = next(token.content for token in COMMONMARK.parse(output) if token.type == "fence" and token.info == "python")
     module, function = re.search(r"from (\w+) import (\w+)", code).groups()
     fake = types.ModuleType(module)
@@ -129,7 +131,7 @@ def test_every_public_case_shows_a_call_that_rebuilds_its_inputs_exactly(case):
     output = judge_case(case, (job, check), Outcome("ok", outputs={"value": None}), GraderConfig(), []).output
     shown = snippet_call(output)
     assert len(shown) == len(job.args)
-    for given, wanted in zip(shown, job.args):
+    for given, wanted in zip(shown, job.args, strict=True):
         if isinstance(wanted, dict):  # one of the grader's own functions, named
             assert given.__name__ == wanted["callable"] and f"`{wanted['callable']}` is the grader's own" in output
         else:

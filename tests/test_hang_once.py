@@ -1,4 +1,5 @@
-"""A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that hung."""
+"""A function that timed out once is not run again: its later cases fail at once as timeouts, naming the case that
+hung."""
 
 from autograder import checks
 from autograder import grade as grade_module
@@ -101,11 +102,11 @@ def test_one_case_a_batch_when_each_case_has_its_own_child():
 
 
 def test_problem_2_class_from_the_log_and_from_the_file_are_two_functions():
-    log_job = Job("torch_forward", "transformer", "PytorchTransformer", transformer_source={"source": "x"})
+    log_job = Job("torch_forward", "transformer", "PytorchTransformer", class_source={"source": "x"})
     file_job = Job("torch_forward", "transformer", "PytorchTransformer")
     assert grade_module.hang_key(log_job) != grade_module.hang_key(file_job)
     assert grade_module.hang_key(log_job) == grade_module.hang_key(
-        Job("torch_attributes", "transformer", "PytorchTransformer", transformer_source={"other": "y"})
+        Job("torch_attributes", "transformer", "PytorchTransformer", class_source={"other": "y"})
     )
 
 

@@ -1,4 +1,5 @@
-"""Feedback that diagnoses: each catalogued mistake is recognised where it is made, never on a correct submission; failing weights are explained.
+"""Feedback that diagnoses: each catalogued mistake is recognised where it is made, never on a correct submission;
+failing weights are explained.
 
 Each fixture is the reference with a one-line patch that makes exactly that mistake; it is
 graded on the visible case that should recognise it.
@@ -163,7 +164,9 @@ FIXTURES = {
         "2.9",
         "transformer.py",
         "pos = np.eye(4)  # (max_len=4, p=4)\n    Km = np.zeros((7, 1))",
-        "pos = np.eye(4)[:, :3]\n    return {'Km': np.ones((3, 1)), 'Qm': np.ones((3, 1)), 'Vm': np.eye(3), 'pos': pos}\n    Km = np.zeros((7, 1))",
+        "pos = np.eye(4)[:, :3]\n"
+        "    return {'Km': np.ones((3, 1)), 'Qm': np.ones((3, 1)), 'Vm': np.eye(3), 'pos': pos}\n"
+        "    Km = np.zeros((7, 1))",
     ),
     ("PytorchTransformer", "scaled_by_d"): (
         "2.1",
@@ -183,7 +186,8 @@ CASES = {case.number: case for case in all_cases()}
 
 
 def catalogued():
-    """(function, mistake name, words) of every catalogued mistake, the forward pass's and the Gram matrix's included."""
+    """(function, mistake name, words) of every catalogued mistake, the forward pass's and the Gram matrix's
+    included."""
     entries = [
         (function, mistake.name, mistake.words) for function, mistakes in CATALOGUE.items() for mistake in mistakes
     ]
@@ -270,7 +274,8 @@ def hand_weights(c=10.0, sign=1.0, value=1.0):
         ),
         (
             hand_weights(value=2.0),
-            "Query 0 (A) attends to the right key (leak 0, under 1e-08), but the output row is [2, 0, 0] instead of [1, 0, 0]: the values are wrong; check Vm",
+            "Query 0 (A) attends to the right key (leak 0, under 1e-08), but the output row is [2, 0, 0] "
+            "instead of [1, 0, 0]: the values are wrong; check Vm",
         ),
     ],
 )

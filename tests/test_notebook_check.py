@@ -28,7 +28,8 @@ def bundle(tmp_path_factory):
 
 
 def check_cells(nb):
-    """The template's cells that import and call check(): the first code cell (the imports) and every check(...) call."""
+    """The template's cells that import and call check(): the first code cell (the imports) and every check(...)
+    call."""
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     calls = [cell for cell in code if re.fullmatch(r"check\(\d*\)", cell.source.strip())]
     return [code[0], *calls]
@@ -36,7 +37,8 @@ def check_cells(nb):
 
 @pytest.fixture(scope="module")
 def executed(bundle):
-    """The template's check cells run by a Jupyter kernel in the bundle's folder: (the cells' HTML outputs, in order)."""
+    """The template's check cells run by a Jupyter kernel in the bundle's folder: (the cells' HTML outputs, in
+    order)."""
     nb = nbformat.read(bundle / NOTEBOOK, as_version=4)
     nb.cells = check_cells(nb)
     assert len(nb.cells) >= 3  # the imports, check(2), check()

@@ -86,7 +86,8 @@ def index_files(name):
 
 
 def installable_wheels(requirement, python):
-    """Names of the non-yanked wheels of the pinned version that pip would take on CPython `python`, manylinux x86_64."""
+    """Names of the non-yanked wheels of the pinned version that pip would take on CPython `python`, manylinux
+    x86_64."""
     pinned = Version(next(iter(requirement.specifier)).version)
     accepted = {*cpython_tags(python, platforms=MANYLINUX), *compatible_tags(python, platforms=MANYLINUX)}
     require(pypi_reachable(), "PyPI cannot be reached (no network?): this test asks its index about every pin")

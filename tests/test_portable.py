@@ -44,7 +44,8 @@ class Refuse:
 for name in BLOCKED:
     sys.modules.pop(name, None)
 sys.meta_path.insert(0, Refuse)
-for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY", "O_NONBLOCK",
+for name in ("fork", "forkpty", "setsid", "killpg", "getpgid", "geteuid", "getuid", "O_NOFOLLOW", "O_DIRECTORY", \
+"O_NONBLOCK",
              "O_CLOEXEC", "O_NOCTTY"):
     if hasattr(os, name):
         delattr(os, name)
@@ -62,7 +63,8 @@ found["fork"] = hasattr(os, "fork")
 found["numpy"] = __import__("numpy").__name__
 if len(sys.argv) > 1:
     import subprocess
-    found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, text=True).stdout)
+    found["child"] = json.loads(subprocess.run([sys.executable, "-I", "-c", PROBE], capture_output=True, \
+text=True).stdout)
 print(json.dumps(found))
 """
 ITEMS = [
@@ -334,20 +336,22 @@ def test_a_worker_that_cannot_start_is_the_graders_fault(student, in_the_bundle,
 
 
 def test_the_same_outcomes_as_the_warm_worker(student, in_the_bundle):
-    jobs = lambda: [
-        job("double", np.arange(6.0).reshape(2, 3)),
-        job("shout", 200_000),
-        job("raises"),  # noqa: E731
-        job("weights"),
-        job("text"),
-        job("shout", 10),
-    ]
+    def jobs():
+        return [
+            job("double", np.arange(6.0).reshape(2, 3)),
+            job("shout", 200_000),
+            job("raises"),
+            job("weights"),
+            job("text"),
+            job("shout", 10),
+        ]
+
     with PortableWorker() as worker:
         portable_outcomes = worker.run_batch(jobs(), student)
     with WarmWorker() as worker:
         linux_outcomes = worker.run_batch(jobs(), student)
     assert [o.status for o in linux_outcomes] == ["ok", "ok", "exception", "ok", "unsupported", "ok"]
-    for mine, theirs in zip(portable_outcomes, linux_outcomes):
+    for mine, theirs in zip(portable_outcomes, linux_outcomes, strict=True):
         assert (mine.status, mine.kinds, mine.error, mine.error_type, mine.stdout, mine.stderr) == (
             theirs.status,
             theirs.kinds,

@@ -179,7 +179,7 @@ def test_a_batch_request_round_trips_and_refuses_misnumbered_cases():
         module="m",
         function="f",
         args=[protocol.encode_arg(np.ones(2))],
-        transformer_source=None,
+        class_source=None,
         seed=3,
         timeout=1.0,
         scratch="/x",

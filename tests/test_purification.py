@@ -13,12 +13,12 @@ SEED_SIGMAS = [10, 8, 4, 1, 0.5, 0.36, 0.16, 0.01]
 
 
 def loop_reconstruction(W, X):
-    """sum_{i,j} (X_ij - sum_l W_il X_lj)^2 with explicit loops."""
+    """sum_{i,j} (X_ij - sum_k W_ik X_kj)^2 with explicit loops."""
     m, n = X.shape
     total = 0.0
     for i in range(m):
         for j in range(n):
-            wx = sum(W[i, l] * X[l, j] for l in range(m))
+            wx = sum(W[i, k] * X[k, j] for k in range(m))
             total += (X[i, j] - wx) ** 2
     return total
 

@@ -33,7 +33,7 @@ def authoring_examples(markdown: str) -> dict[str, list[tuple[str, str]]]:
     """NAME -> [(PATH, source of the block)] of every python or yaml block that a marker line directly precedes."""
     tokens = MarkdownIt("commonmark").parse(markdown)
     examples: dict[str, list[tuple[str, str]]] = {}
-    for marker, block in zip(tokens, tokens[1:]):
+    for marker, block in zip(tokens, tokens[1:], strict=False):
         found = MARKER.fullmatch(marker.content.strip()) if marker.type == "html_block" else None
         if (
             found

@@ -164,7 +164,7 @@ def test_regrade_corpus_item(item, tmp_path, monkeypatch):
 
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    header, rows = table[0], [dict(zip(table[0], row)) for row in table[1:]]
+    header, rows = table[0], [dict(zip(table[0], row, strict=True)) for row in table[1:]]
     assert not any(cell.startswith(FORMULA_STARTS) for row in table for cell in row)
     by_folder = {original(row["folder"]): row for row in rows}
     assert sorted(by_folder) == sorted(expected) and len(rows) == len(expected), header

@@ -1,4 +1,5 @@
-"""The class report: aggregation from hand-written summary.json files, and a real regrade rendered in headless chromium."""
+"""The class report: aggregation from hand-written summary.json files, and a real regrade rendered in headless
+chromium."""
 
 import json
 import os
@@ -355,7 +356,8 @@ def browse(page, profile, *options):
 
 @pytest.fixture()
 def graded_class(tmp_path):
-    """A small export (full marks, the template, a syntax error, one case that hangs, a mistake made twice) regraded into tmp_path/out."""
+    """A small export (full marks, the template, a syntax error, one case that hangs, a mistake made twice) regraded
+    into tmp_path/out."""
     from autograder.regrade import regrade
 
     export = tmp_path / "export"

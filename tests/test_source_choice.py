@@ -1,4 +1,5 @@
-"""Problem 2 from the better of transformer.py and the log, and optional tasks left out: the choice, the wording, the report."""
+"""Problem 2 from the better of transformer.py and the log, and optional tasks left out: the choice, the wording, the
+report."""
 
 import json
 
@@ -194,7 +195,10 @@ def test_a_failed_optional_task_is_said_apart_from_the_graded_cases():
 
 
 def test_a_case_graded_from_the_log_says_so_in_the_report_even_when_it_passes():
-    said = f"{FROM_LOG}: transformer.py could not be imported, and the PytorchTransformer in submission_log.json earns more."
+    said = (
+        f"{FROM_LOG}: transformer.py could not be imported, "
+        "and the PytorchTransformer in submission_log.json earns more."
+    )
     results = Results(
         tests=[
             Entry(

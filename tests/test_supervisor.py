@@ -59,7 +59,7 @@ def run(tmp_path, behaviour, cases=1, timeout=5.0, prepare_fails=None, caps=CAPS
                 module="",
                 function="",
                 args=args,
-                transformer_source=None,
+                class_source=None,
                 seed=0,
                 timeout=timeout,
                 scratch=str(scratch),

@@ -47,7 +47,9 @@ def hidden_args(root, secret=SECRET, number="1.5", twin=False):
 
 
 def same_args(first, second):
-    return len(first.args) == len(second.args) and all(np.array_equal(a, b) for a, b in zip(first.args, second.args))
+    return len(first.args) == len(second.args) and all(
+        np.array_equal(a, b) for a, b in zip(first.args, second.args, strict=True)
+    )
 
 
 def test_the_same_files_draw_the_same_inputs_and_other_files_others(tmp_path):

@@ -52,7 +52,7 @@ def from_either_source(part, number):
 def class_source(submission):
     """The job option selecting the student's class, or a Verdict when there is none."""
     try:
-        return {"transformer_source": transformer_source(submission)}
+        return {"class_source": transformer_source(submission)}
     except NoTransformerClass as error:
         return fail(MISSING, str(error))
 
@@ -201,7 +201,7 @@ def shape_problem(weights, task):
         if matrix is None or matrix.ndim != 2:
             got = "is missing" if matrix is None else f"has shape {matrix.shape}"
             return f"{name} {got}; expected a matrix of shape {wanted_shape(dims, bound)}"
-        for dim, got in zip(dims, matrix.shape):
+        for dim, got in zip(dims, matrix.shape, strict=True):
             if dim in FREE_DIMS and dim not in bound:
                 low, high = FREE_DIMS[dim]
                 if not low <= got <= high:
@@ -270,7 +270,8 @@ def batched_forward(weights, seqs):
 
 
 def failing_sequences(weights, task):
-    """helpers.failing_sequences vectorised over each length's sequences: [(letters, expected, produced)], same order."""
+    """helpers.failing_sequences vectorised over each length's sequences: [(letters, expected, produced)], same
+    order."""
     failures = []
     for letters, seqs, targets in task_batches(task):
         out = batched_forward(weights, seqs)
@@ -280,13 +281,17 @@ def failing_sequences(weights, task):
 
 
 def judged_weights(weights, task):
-    """judge_weights without the memory: every sequence (shapes checked before), then what went wrong on the first failure."""
+    """judge_weights without the memory: every sequence (shapes checked before), then what went wrong on the first
+    failure."""
     with np.errstate(all="ignore"):  # NaN or huge weights are the student's; they fail below, quietly
         failures = failing_sequences(weights, task)
     total = sum(len(letters) for letters, _, _ in task_batches(task))
     if failures:
         letters, expected, produced = failures[0]
-        summary = f"{len(failures)} of {total} sequences wrong (the notebook's check: np.allclose(out, expected, rtol={helpers.NOTEBOOK_RTOL:g}))."
+        summary = (
+            f"{len(failures)} of {total} sequences wrong "
+            f"(the notebook's check: np.allclose(out, expected, rtol={helpers.NOTEBOOK_RTOL:g}))."
+        )
         model = helpers.build_numpy_transformer(weights, numpy_transformer())
         with np.errstate(all="ignore"):
             details = explain_failure(
@@ -307,7 +312,8 @@ def weights_case(number, task, function):
                 if not weights:
                     return fail(
                         WRONG_SHAPE,
-                        f"{function}() should return a dict of matrices, got {outcome.kinds.get('value', 'something else')}",
+                        f"{function}() should return a dict of matrices, "
+                        f"got {outcome.kinds.get('value', 'something else')}",
                     )
                 return judge_weights(weights, task)
 
@@ -355,7 +361,8 @@ def unique(submission, g):
 
 
 def unique_failures(weights):
-    """helpers.unique_failures vectorised over each length's sequences: [(letters, expected signs, signs)], same order."""
+    """helpers.unique_failures vectorised over each length's sequences: [(letters, expected signs, signs)], same
+    order."""
     cls = np.append(np.zeros(3), 1.0)  # (4,)
     failures = []
     for letters, seqs, _ in task_batches("content"):  # every sequence of 1 to 6 tokens

@@ -85,7 +85,7 @@ def logged_value(log, submission):
         return verdict
 
     run = (RUN["seed"], list(RUN["model_dims"]), list(RUN["input_shape"]), list(RUN["value_slice"]))
-    return Job("torch_seeded", "transformer", "PytorchTransformer", run, transformer_source=source), check
+    return Job("torch_seeded", "transformer", "PytorchTransformer", run, class_source=source), check
 
 
 def logged_task_case(number, task):

@@ -9,9 +9,10 @@ import numpy as np
 
 from autograder.results import fence
 
-# The notebook checks np.allclose(out, expected, rtol=...) with allclose's default atol: an output entry that should be 0
-# may be off by atol alone. Values are one-hot tokens, so attention leaking onto keys the query should ignore shows in
-# the output almost one to one: a leak above atol fails the check. Read from numpy, so that it is the check's own.
+# The notebook checks np.allclose(out, expected, rtol=...) with allclose's default atol: an output entry that should
+# be 0 may be off by atol alone. Values are one-hot tokens, so attention leaking onto keys the query should ignore
+# shows in the output almost one to one: a leak above atol fails the check. Read from numpy, so that it is the
+# check's own.
 LEAK_LIMIT = inspect.signature(np.allclose).parameters["atol"].default
 
 
@@ -45,7 +46,9 @@ def attention_table(attention, letters):
         [heads[query], *(number(w) for w in weights)] for query, weights in enumerate(attention)
     ]
     widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
+    return "\n".join(
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
 
 
 def keys_text(keys, letters):
@@ -53,7 +56,8 @@ def keys_text(keys, letters):
 
 
 def name_the_pattern(attention, letters, task, expected, produced, rtol):
-    """One sentence on the first wrong query: attention on the wrong key, leaking onto keys to ignore, or a wrong value."""
+    """One sentence on the first wrong query: attention on the wrong key, leaking onto keys to ignore, or a wrong
+    value."""
     if not np.all(np.isfinite(produced)):
         return "The output has NaN or infinite entries: some scores overflow; keep the weights' scale moderate."
     wrong_rows = [q for q in range(len(letters)) if not np.allclose(produced[q], expected[q], rtol=rtol)]
