@@ -37,7 +37,7 @@ def unpacked_student_bundle(folder):
 
 
 def project_copies(except_for):
-    """The private folders (reference/, autograder/, tests/) of every copy of this project on this machine but
+    """The private folders (reference/, homework/, autograder/, tests/) of every copy of the project on this machine but
     `except_for` (the copy under test): the worktrees git knows of (this checkout's, and its local origin's) and any
     other copy up to three folders below `/` (such as a checkout the machine was set up from, which no git command
     names). Without namespaces they are as readable as any file, and Gradescope's machine holds none: the tests that
@@ -65,7 +65,7 @@ def project_copies(except_for):
             str(folder / name)
             for folder in checkouts
             if folder.resolve() != kept
-            for name in ("reference", "autograder", "tests")
+            for name in ("reference", "homework", "autograder", "tests")
             if (folder / name).is_dir()
         }
     )
