@@ -186,7 +186,9 @@ PR_SET_PDEATHSIG = 1
 def die_with_parent() -> None:
     """Have the kernel kill this process (SIGKILL) when the thread that started it ends: a warm worker whose grading
     process was killed runs no case on (its cases' user may then be given to another grader, and hidden folders
-    reopened). Forked children do not inherit it. Elsewhere than on Linux, nothing (no worker user there)."""
+    reopened), and a batch's child whose worker ended (stopped, or as an ordinary user, whose processes nobody else
+    may kill) runs nothing on. Forked children do not inherit it, and a change of user clears it. Elsewhere than on
+    Linux, nothing (no worker user there)."""
     try:
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (AttributeError, OSError):

@@ -122,8 +122,10 @@ def child_main(
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
+        confinement.die_with_parent()  # a worker that ends leaves no child behind, even one stopped mid-protocol
         only_stdio(stdout_fd, stderr_fd)
         confinement.confine_child(protections, settings, readable_paths, batch.scratch, batch.submission)
+        confinement.die_with_parent()  # again: a change of user clears it
         os.environ.update(USER=settings.get("user", "worker"))
         apply_limits(batch.limits)
         sys.path.insert(0, batch.submission)

@@ -145,6 +145,27 @@ def test_as_a_student_the_whole_corpus_holds(as_a_student):
     assert_checks_hold(as_a_student, "not root")
 
 
+def processes_in(user_namespace):
+    """The processes of this machine that live in `user_namespace` (as /proc/PID/ns/user names it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "ns" / "user") == user_namespace:
+                found.append(
+                    (entry.name, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                )
+        except OSError:
+            pass
+    return found
+
+
+def test_as_a_student_no_process_outlives_the_grade(as_a_student):
+    # Whatever the cases did (stopped themselves, forged reports, killed their worker), once the graders ended nothing
+    # of theirs is left: the student's own processes could not be killed by a worker user there.
+    assert as_a_student["user_namespace"] != os.readlink("/proc/self/ns/user")
+    assert processes_in(as_a_student["user_namespace"]) == []
+
+
 def test_without_namespaces_nothing_is_left_in_shared_folders(without_namespaces):
     assert without_namespaces["left_in_shared_folders"] == []
     assert not without_namespaces["lock_link_followed"]  # the planted lock link was never followed
