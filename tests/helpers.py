@@ -69,3 +69,34 @@ def project_copies(except_for):
             if (folder / name).is_dir()
         }
     )
+
+
+def world_readable_copy(prefix: str) -> Path:
+    """A copy of this checkout's files (tracked and untracked, not ignored), as a TA's checkout readable by every user
+    would be: folders 0755, files 0644 (0755 where executable); under /srv where it can be written (a grader with
+    namespaces gives its worker a private /tmp)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/srv" if os.access("/srv", os.W_OK) else None))
+    os.chmod(root, 0o755)
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source, target = ROOT / name, root / name
+        if not source.exists() and not source.is_symlink():
+            continue  # deleted in the working tree, not yet in the index
+        for folder in reversed(target.relative_to(root).parents[:-1]):
+            (root / folder).mkdir(mode=0o755, exist_ok=True)
+            os.chmod(root / folder, 0o755)
+        if source.is_symlink():
+            os.symlink(os.readlink(source), target)
+        else:
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o755 if os.access(source, os.X_OK) else 0o644)
+    return root

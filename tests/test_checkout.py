@@ -21,7 +21,7 @@ import pytest
 from autograder import confinement
 from autograder.hiding import ModeHold, closed_to, restore_left_modes
 from tests.conditions_script import cover
-from tests.helpers import ROOT, project_copies
+from tests.helpers import project_copies, world_readable_copy
 from tests.optional_tools import needs
 from tests.test_conditions import closed_folder, kept_under
 
@@ -166,29 +166,7 @@ def python_cover():
 @pytest.fixture(scope="module")
 def checkout():
     """A world-readable copy of this checkout under /srv: folders 0755, files 0644 (0755 where executable)."""
-    root = Path(tempfile.mkdtemp(prefix="hw9-checkout-", dir="/srv"))
-    os.chmod(root, 0o755)
-    listed = (
-        subprocess.run(
-            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
-        source, target = ROOT / name, root / name
-        if not source.exists() and not source.is_symlink():
-            continue
-        for folder in reversed(target.relative_to(root).parents[:-1]):
-            (root / folder).mkdir(mode=0o755, exist_ok=True)
-            os.chmod(root / folder, 0o755)
-        if source.is_symlink():
-            os.symlink(os.readlink(source), target)
-        else:
-            shutil.copyfile(source, target)
-            os.chmod(target, 0o755 if os.access(source, os.X_OK) else 0o644)
+    root = world_readable_copy("hw9-checkout-")
     yield root
     shutil.rmtree(root, ignore_errors=True)
 

@@ -12,14 +12,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 from markdown_it import MarkdownIt
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, world_readable_copy
 
 README = ROOT / "README.md"
 MARKER = re.compile(r"<!--\s*authoring-example:\s*(\S+)\s+(\S+)\s*-->")
@@ -48,36 +47,9 @@ def authoring_examples(markdown: str) -> dict[str, list[tuple[str, str]]]:
 EXAMPLES = authoring_examples(README.read_text())
 
 
-def project_copy() -> Path:
-    """A world-readable copy of this checkout's files (tracked and untracked, not ignored), as a TA's checkout would be;
-    under /srv where it can be written (a grader with namespaces gives its worker a private /tmp)."""
-    root = Path(tempfile.mkdtemp(prefix="hw9-readme-", dir="/srv" if os.access("/srv", os.W_OK) else None))
-    os.chmod(root, 0o755)
-    listed = (
-        subprocess.run(
-            ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, listed):
-        source, target = ROOT / name, root / name
-        if not source.exists() and not source.is_symlink():
-            continue  # deleted in the working tree, not yet in the index
-        for folder in reversed(target.relative_to(root).parents[:-1]):
-            (root / folder).mkdir(mode=0o755, exist_ok=True)
-        if source.is_symlink():
-            os.symlink(os.readlink(source), target)
-        else:
-            shutil.copy2(source, target)
-    return root
-
-
 @pytest.fixture
 def copy_of_project():
-    root = project_copy()
+    root = world_readable_copy("hw9-readme-")
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
