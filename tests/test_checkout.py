@@ -249,7 +249,9 @@ def grading_a_sleeper(checkout, folder):
     submission.mkdir()
     name = f"h4orph{os.getpid() % 10**8:08d}"  # a process name to find what outlives the grader (PR_SET_NAME)
     (submission / "attention.py").write_text(
-        f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\ntime.sleep(60)\n"
+        # named, and rid of its parent-death signal as an attacker would be: it outlives its killed worker
+        f"import ctypes, time\nctypes.CDLL(None).prctl(15, b'{name}', 0, 0, 0)\n"
+        "ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)\ntime.sleep(60)\n"
     )
     env = {**os.environ, "HW9_NAMESPACES": "0", "PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
     process = subprocess.Popen(
